@@ -1,0 +1,89 @@
+"""The live stream of a run: Server-Sent Events replayed from the database, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.deps import NotifierDep, SessionDep, get_run_or_404
+from backend.models import Run
+from backend.schemas import TERMINAL
+from backend.services.events import events_after
+
+router = APIRouter(tags=["events"])
+
+STREAM_LIFETIME_S = 300.0  # then the browser reconnects with Last-Event-ID: no connection lives forever
+KEEPALIVE_S = 15.0
+POLL_S = 1.0  # re-read even without a wake-up, so a lost notification only costs latency
+BATCH = 500
+
+
+def _read_new(factory: sessionmaker[Session], run_id: int, after: int) -> tuple[list[str], int, bool]:
+    with factory() as session:
+        run = session.get(Run, run_id)
+        finished = run is None or run.status in TERMINAL  # read before the events: a final event is then seen
+        events = events_after(session, run_id=run_id, after_seq=after, limit=BATCH)
+        frames = [
+            f"id: {e.seq}\nevent: {e.kind}\ndata: {json.dumps({'seq': e.seq, **e.data}, separators=(',', ':'))}\n\n"
+            for e in events
+        ]
+        last = events[-1].seq if events else after
+        return frames, last, finished and len(events) < BATCH
+
+
+@router.get("/runs/{run_id}/events", response_class=StreamingResponse)
+async def stream_events(
+    run_id: int,
+    request: Request,
+    session: SessionDep,
+    notifier: NotifierDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0, description="resume after this event id (as Last-Event-ID)")] = None,
+) -> StreamingResponse:
+    """Server-Sent Events for one run: `status` events (status, epoch, progress, summary, error) and `metrics`
+    events (`{"<key>": {"step": [...], "value": [...]}}` with only new points). Each event has an id; reconnect
+    with `Last-Event-ID` to get exactly what you missed. A finished run replays its history, then sends `end`."""
+    get_run_or_404(session, run_id)
+    session.close()
+    start = after if after is not None else _parse_id(last_event_id)
+    factory = request.app.state.sessionmaker
+
+    async def frames() -> AsyncIterator[str]:
+        last = start
+        deadline = time.monotonic() + STREAM_LIFETIME_S
+        quiet_since = time.monotonic()
+        yield "retry: 1000\n\n"
+        while True:
+            batch, last, done = await run_in_threadpool(_read_new, factory, run_id, last)
+            for frame in batch:
+                yield frame
+            if batch:
+                quiet_since = time.monotonic()
+                if len(batch) == BATCH:
+                    continue
+            if done:
+                yield "event: end\ndata: {}\n\n"
+                return
+            if time.monotonic() > deadline or await request.is_disconnected():
+                return
+            if time.monotonic() - quiet_since > KEEPALIVE_S:
+                yield ": keep-alive\n\n"
+                quiet_since = time.monotonic()
+            await notifier.wait(run_id, POLL_S)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
+
+
+def _parse_id(value: str | None) -> int:
+    try:
+        return max(0, int(value)) if value else 0
+    except ValueError:
+        return 0

@@ -1,0 +1,84 @@
+"""The FastAPI application: REST API under /api, the live stream, and the dashboard's static files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from backend.api.deps import require_token
+from backend.api.routes import artifacts, events, health, metrics, runs
+from backend.db import make_engine, make_sessionmaker
+from backend.services.notifier import Notifier
+from trainboard.settings import Settings
+from worker.celery_app import make_celery
+
+logger = logging.getLogger(__name__)
+FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"
+
+
+def plotly_js_path() -> Path:
+    """plotly.js as shipped inside the plotly Python package: served by us, so the dashboard works offline."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.ensure_home()
+    engine = make_engine(settings.sqlalchemy_url)
+    notifier = Notifier(settings.redis_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await notifier.start()
+        yield
+        await notifier.stop()
+        engine.dispose()
+
+    app = FastAPI(
+        title="trainboard",
+        version="0.1.0",
+        description="Launch and watch PyTorch training runs.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.celery = make_celery(settings)
+    app.state.notifier = notifier
+
+    @app.middleware("http")
+    async def limit_body_size(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
+            return JSONResponse(
+                status_code=413, content={"detail": f"request body over {settings.max_body_bytes} bytes"}
+            )
+        return await call_next(request)
+
+    api = APIRouter(prefix="/api")
+    api.include_router(health.router)
+    protected = APIRouter(dependencies=[Depends(require_token)])
+    for module in (runs, metrics, events, artifacts):
+        protected.include_router(module.router)
+    api.include_router(protected)
+    app.include_router(api)
+
+    @app.get("/vendor/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(plotly_js_path(), media_type="text/javascript")
+
+    if FRONTEND_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=FRONTEND_DIR), name="static")
+
+        @app.get("/", include_in_schema=False)
+        def index() -> FileResponse:
+            return FileResponse(FRONTEND_DIR / "index.html")
+
+    return app

@@ -1,0 +1,59 @@
+"""The per-run event log that live streams replay: status changes and batches of new metric points."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.models import Run, RunEvent
+
+# SQLite allows one writer at a time and takes its lock only at the first write, so two threads could both
+# read the same event_seq; this lock serialises the read-increment-write. Postgres uses SELECT ... FOR UPDATE.
+_sqlite_write_lock = threading.Lock()
+
+
+@contextmanager
+def locked_run(session: Session, run_id: int) -> Iterator[Run | None]:
+    """Yield the run row locked against concurrent event appends until the caller commits."""
+    if session.get_bind().dialect.name == "sqlite":
+        with _sqlite_write_lock:
+            yield session.get(Run, run_id)
+    else:
+        yield session.get(Run, run_id, with_for_update=True, populate_existing=True)
+
+
+def append_event(session: Session, *, run: Run, kind: str, data: dict[str, Any]) -> RunEvent:
+    """Add the next event of ``run`` (the run must be held by ``locked_run``)."""
+    run.event_seq += 1
+    event = RunEvent(run_id=run.id, seq=run.event_seq, kind=kind, data=data)
+    session.add(event)
+    return event
+
+
+def status_event_data(run: Run) -> dict[str, Any]:
+    return {
+        "status": run.status,
+        "epoch": run.epoch,
+        "progress": run.progress,
+        "summary": run.summary,
+        "error": run.error,
+        "worker": run.worker,
+        "attempts": run.attempts,
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+
+
+def events_after(session: Session, *, run_id: int, after_seq: int, limit: int = 500) -> list[RunEvent]:
+    stmt = (
+        select(RunEvent)
+        .where(RunEvent.run_id == run_id, RunEvent.seq > after_seq)
+        .order_by(RunEvent.seq)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))

@@ -1,0 +1,88 @@
+"""Wakes live streams when a run gets new events: in-process, or through Redis pub/sub across API replicas.
+
+The database stays the source of truth; a wake-up only tells a stream to read what is new, so a lost
+notification costs latency (streams also re-read on a short timer), never data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+import redis
+import redis.asyncio as aioredis
+
+logger = logging.getLogger(__name__)
+CHANNEL_PREFIX = "trainboard:run:"
+
+
+class Notifier:
+    def __init__(self, redis_url: str | None = None) -> None:
+        self._waiters: dict[int, set[asyncio.Event]] = defaultdict(set)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._redis_url = redis_url
+        self._publisher = redis.Redis.from_url(redis_url) if redis_url else None
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._redis_url:
+            self._listener = asyncio.create_task(self._listen(self._redis_url))
+
+    async def stop(self) -> None:
+        if self._listener:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+
+    def publish(self, run_id: int) -> None:
+        """Called from any thread after a commit that added events to ``run_id``."""
+        if self._publisher is not None:
+            try:
+                self._publisher.publish(f"{CHANNEL_PREFIX}{run_id}", b"1")
+            except redis.RedisError as exc:
+                logger.warning("redis publish failed, falling back to local wake-up: %s", exc)
+        self._wake_local(run_id)
+
+    def _wake_local(self, run_id: int) -> None:
+        if self._loop is None or self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._set_all, run_id)
+
+    def _set_all(self, run_id: int) -> None:
+        for waiter in self._waiters.get(run_id, ()):
+            waiter.set()
+
+    async def wait(self, run_id: int, timeout: float) -> None:
+        """Return when ``run_id`` gets a new event, or after ``timeout`` seconds."""
+        waiter = asyncio.Event()
+        self._waiters[run_id].add(waiter)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter.wait(), timeout)
+        finally:
+            self._waiters[run_id].discard(waiter)
+            if not self._waiters[run_id]:
+                del self._waiters[run_id]
+
+    async def _listen(self, url: str) -> None:
+        """Relay other replicas' notifications; reconnects by itself when Redis restarts."""
+        while True:
+            client = aioredis.Redis.from_url(url)
+            try:
+                async with client.pubsub() as pubsub:
+                    await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                    async for message in pubsub.listen():
+                        if message.get("type") != "pmessage":
+                            continue
+                        channel = message["channel"].decode()
+                        self._set_all(int(channel.removeprefix(CHANNEL_PREFIX)))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any Redis outage: retry after a pause
+                logger.warning("redis subscription lost (%s); retrying in 1 s", exc)
+                await asyncio.sleep(1.0)
+            finally:
+                await client.aclose()

@@ -1,0 +1,173 @@
+"""Run lifecycle: create, list, report status, cancel."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from backend.models import Run, utcnow
+from backend.schemas import TERMINAL, StatusUpdate
+from backend.services.events import append_event, locked_run, status_event_data
+from trainboard.spec import RunSpec
+from worker.celery_app import queue_for_device
+
+logger = logging.getLogger(__name__)
+
+SORTABLE = {
+    "id": Run.id,
+    "name": Run.name,
+    "status": Run.status,
+    "created_at": Run.created_at,
+    "epoch": Run.epoch,
+    "dataset": Run.dataset,
+    "arch": Run.arch,
+    "batch_size": Run.batch_size,
+    "lr": Run.lr,
+    "best_valid_acc": Run.best_valid_acc,
+    "test_acc_at_best": Run.test_acc_at_best,
+    "duration_s": Run.duration_s,
+}
+SortKey = Literal[
+    "id", "name", "status", "created_at", "epoch", "dataset", "arch", "batch_size", "lr",
+    "best_valid_acc", "test_acc_at_best", "duration_s",
+]
+
+
+def new_run(*, spec: RunSpec, sweep_id: int | None = None) -> Run:
+    """A Run row for ``spec`` (not yet added to a session)."""
+    external = spec.external
+    now = utcnow()
+    run = Run(
+        name=spec.display_name(),
+        spec=spec.model_dump(mode="json"),
+        status="running" if external else "queued",
+        queue=queue_for_device(spec.device),
+        external=external,
+        sweep_id=sweep_id,
+        tags="".join(f",{tag}" for tag in spec.tags) + ("," if spec.tags else ""),
+        dataset=spec.dataset,
+        arch=spec.model.arch,
+        batch_size=spec.batch_size,
+        lr=spec.optimizer.lr,
+        epoch=0,
+        progress=0.0,
+        attempts=0,
+        event_seq=0,
+        created_at=now,
+        started_at=now if external else None,
+    )
+    return run
+
+
+def add_runs(session: Session, runs: list[Run]) -> list[Run]:
+    """Insert runs and their first status event, and commit: only committed runs are ever enqueued."""
+    session.add_all(runs)
+    session.flush()
+    for run in runs:
+        append_event(session, run=run, kind="status", data=status_event_data(run))
+    session.commit()
+    return runs
+
+
+def list_runs(
+    session: Session,
+    *,
+    status: str | None = None,
+    tag: str | None = None,
+    sweep_id: int | None = None,
+    q: str | None = None,
+    sort: SortKey = "id",
+    descending: bool = True,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Run], int]:
+    """One page of runs matching the filters, and how many match in all."""
+    stmt = select(Run)
+    if status:
+        stmt = stmt.where(Run.status.in_(status.split(",")))
+    if tag:
+        stmt = stmt.where(Run.tags.contains(f",{tag},", autoescape=True))
+    if sweep_id is not None:
+        stmt = stmt.where(Run.sweep_id == sweep_id)
+    if q:
+        text = f"%{q.lower()}%"
+        conditions = [func.lower(Run.name).like(text), func.lower(Run.tags).like(text), Run.arch.like(text)]
+        if q.isdigit():
+            conditions.append(Run.id == int(q))
+        stmt = stmt.where(or_(*conditions))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    column = SORTABLE[sort]
+    ordering = column.desc().nulls_last() if descending else column.asc().nulls_last()
+    stmt = stmt.order_by(ordering, Run.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(stmt)), total
+
+
+def update_status(session: Session, *, run_id: int, update: StatusUpdate) -> Run | None:
+    """Apply a worker's report. A finished or cancelled run stays so; the caller learns it from the reply."""
+    with locked_run(session, run_id) as run:
+        if run is None:
+            return None
+        if run.status in TERMINAL:
+            session.rollback()
+            return run
+        changed = _apply(run, update)
+        if changed:
+            append_event(session, run=run, kind="status", data=status_event_data(run))
+        session.commit()
+        return run
+
+
+def _apply(run: Run, update: StatusUpdate) -> bool:
+    now = utcnow()
+    before = status_event_data(run)
+    run.heartbeat_at = now
+    if update.worker is not None:
+        run.worker = update.worker
+    if update.epoch is not None:
+        run.epoch = update.epoch
+    if update.progress is not None:
+        run.progress = update.progress
+    if update.error is not None:
+        run.error = update.error
+    if update.summary is not None:
+        _set_summary(run, update.summary)
+    if update.status is not None and update.status != run.status:
+        if update.status == "running":
+            run.attempts += 1
+            run.started_at = run.started_at or now
+        if update.status in TERMINAL:
+            run.finished_at = now
+            if update.status == "succeeded":
+                run.progress = 1.0
+        run.status = update.status
+    return status_event_data(run) != before
+
+
+def _set_summary(run: Run, summary: dict[str, Any]) -> None:
+    run.summary = summary
+
+    def number(key: str) -> float | None:
+        value = summary.get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    run.best_valid_acc = number("best_valid_acc")
+    run.test_acc_at_best = number("test_acc_at_best")
+    run.duration_s = number("duration_s")
+
+
+def cancel_run(session: Session, *, run_id: int) -> Run | None:
+    """Mark a run cancelled; a worker running it stops at its next check, a queued one is skipped."""
+    with locked_run(session, run_id) as run:
+        if run is None:
+            return None
+        if run.status in TERMINAL:
+            session.rollback()
+            return run
+        run.status = "cancelled"
+        run.finished_at = utcnow()
+        append_event(session, run=run, kind="status", data=status_event_data(run))
+        session.commit()
+        return run

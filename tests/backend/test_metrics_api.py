@@ -1,0 +1,70 @@
+"""Metric ingestion and reading, as workers and scripts use it."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+SPEC = {"name": "m", "external": True}
+
+
+def _run(client: TestClient) -> int:
+    return int(client.post("/api/runs", json=SPEC).json()["id"])
+
+
+def test_retried_batch_never_duplicates(client: TestClient) -> None:
+    run_id = _run(client)
+    batch = {"points": [{"key": "loss", "step": s, "value": 1.0 / s} for s in range(1, 101)]}
+    first = client.post(f"/api/runs/{run_id}/metrics", json=batch).json()
+    again = client.post(f"/api/runs/{run_id}/metrics", json=batch).json()
+    assert (first["accepted"], first["duplicates"]) == (100, 0)
+    assert (again["accepted"], again["duplicates"]) == (0, 100)
+    series = client.get(f"/api/runs/{run_id}/metrics", params={"keys": "loss"}).json()["loss"]
+    assert series["step"] == list(range(1, 101))
+    assert series["value"][0] == 1.0
+
+
+def test_series_by_key_and_all_keys(client: TestClient) -> None:
+    run_id = _run(client)
+    points = [{"key": "test_acc", "step": e, "value": 0.9 + e / 100} for e in (1, 2, 3)]
+    points += [{"key": "loss", "step": 5, "value": 0.5}, {"key": "loss", "step": 1, "value": 2.0}]
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": points})
+    everything = client.get(f"/api/runs/{run_id}/metrics").json()
+    assert set(everything) == {"loss", "test_acc"}
+    assert everything["loss"] == {"step": [1, 5], "value": [2.0, 0.5]}
+    only = client.get(f"/api/runs/{run_id}/metrics", params={"keys": "test_acc"}).json()
+    assert list(only) == ["test_acc"] and len(only["test_acc"]["step"]) == 3
+
+
+def test_downsampling_keeps_a_one_step_spike(client: TestClient) -> None:
+    run_id = _run(client)
+    points = [{"key": "loss", "step": s, "value": 1.0} for s in range(1, 5001)]
+    points[3210]["value"] = 99.0
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": points})
+    series = client.get(f"/api/runs/{run_id}/metrics", params={"keys": "loss", "max_points": 200}).json()["loss"]
+    assert len(series["step"]) <= 200
+    assert max(series["value"]) == 99.0
+    zoomed = client.get(
+        f"/api/runs/{run_id}/metrics", params={"keys": "loss", "max_points": 200, "start": 3200, "end": 3300}
+    ).json()["loss"]
+    assert zoomed["step"] == list(range(3200, 3301))
+
+
+def test_non_finite_values_are_kept_as_null(client: TestClient) -> None:
+    run_id = _run(client)
+    client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"key": "loss", "step": 1, "value": None}]})
+    assert client.get(f"/api/runs/{run_id}/metrics").json()["loss"]["value"] == [None]
+
+
+def test_bad_points_are_422(client: TestClient) -> None:
+    run_id = _run(client)
+    bad = client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"key": "", "step": -1, "value": 1}]})
+    assert bad.status_code == 422
+    fields = {tuple(err["loc"][-1:]) for err in bad.json()["detail"]}
+    assert {("key",), ("step",)} <= fields
+
+
+def test_metrics_reply_tells_a_worker_its_run_was_cancelled(client: TestClient) -> None:
+    run_id = _run(client)
+    client.post(f"/api/runs/{run_id}/cancel")
+    reply = client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"key": "loss", "step": 1, "value": 1}]})
+    assert reply.json()["status"] == "cancelled"

@@ -1,0 +1,87 @@
+"""The runs REST API as a script would use it, on SQLite and on the real Postgres."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+MLP = {"name": "report mlp", "dataset": "mnist", "model": {"arch": "mlp", "hidden": [800, 800]}, "epochs": 3}
+
+
+def test_create_then_get_run(client: TestClient) -> None:
+    created = client.post("/api/runs", json=MLP)
+    assert created.status_code == 201
+    run = created.json()
+    assert run["status"] == "queued"
+    assert run["name"] == "report mlp"
+    fetched = client.get(f"/api/runs/{run['id']}").json()
+    assert fetched["spec"]["model"]["hidden"] == [800, 800]
+    assert fetched["spec"]["optimizer"] == {"name": "sgd", "lr": 0.02, "weight_decay": 0.0}
+
+
+def test_invalid_spec_is_422_naming_the_field(client: TestClient) -> None:
+    response = client.post("/api/runs", json={**MLP, "optimizer": {"name": "sgd", "lr": -1}})
+    assert response.status_code == 422
+    locations = [err["loc"] for err in response.json()["detail"]]
+    assert ["body", "optimizer", "lr"] in locations
+
+
+def test_unknown_key_is_refused(client: TestClient) -> None:
+    response = client.post("/api/runs", json={**MLP, "epoch": 3})
+    assert response.status_code == 422
+    assert ["body", "epoch"] in [err["loc"] for err in response.json()["detail"]]
+
+
+def test_vgg_needs_dogs_vs_cats(client: TestClient) -> None:
+    response = client.post("/api/runs", json={"model": {"arch": "vgg"}, "dataset": "mnist"})
+    assert response.status_code == 422
+    assert "dogs-vs-cats" in response.text
+
+
+def test_unknown_run_is_404(client: TestClient) -> None:
+    assert client.get("/api/runs/999").status_code == 404
+    assert client.post("/api/runs/999/cancel").status_code == 404
+    assert client.get("/api/runs/999/metrics").status_code == 404
+    assert client.get("/api/runs/999/events").status_code == 404
+    assert client.post("/api/runs/999/metrics", json={"points": []}).status_code == 404
+
+
+def test_list_filters_sorts_and_pages(client: TestClient) -> None:
+    for i in range(5):
+        client.post("/api/runs", json={**MLP, "name": f"run-{i}", "tags": ["even" if i % 2 == 0 else "odd"]})
+    page = client.get("/api/runs", params={"limit": 2})
+    assert page.headers["X-Total-Count"] == "5"
+    assert [r["name"] for r in page.json()] == ["run-4", "run-3"]
+    even = client.get("/api/runs", params={"tag": "even", "sort": "name", "order": "asc"}).json()
+    assert [r["name"] for r in even] == ["run-0", "run-2", "run-4"]
+    assert [r["name"] for r in client.get("/api/runs", params={"q": "run-3"}).json()] == ["run-3"]
+
+
+def test_cancel_is_final(client: TestClient) -> None:
+    run = client.post("/api/runs", json=MLP).json()
+    cancelled = client.post(f"/api/runs/{run['id']}/cancel").json()
+    assert cancelled["status"] == "cancelled"
+    # A worker reporting afterwards learns the run was cancelled; it cannot revive it.
+    reply = client.post(f"/api/runs/{run['id']}/status", json={"status": "running", "worker": "w1"}).json()
+    assert reply["status"] == "cancelled"
+
+
+def test_worker_reports_lifecycle(client: TestClient) -> None:
+    run_id = client.post("/api/runs", json=MLP).json()["id"]
+    running = client.post(f"/api/runs/{run_id}/status", json={"status": "running", "worker": "cpu@box"}).json()
+    assert running["status"] == "running" and running["worker"] == "cpu@box" and running["attempts"] == 1
+    summary = {"n_params": 1276810, "best_epoch": 2, "best_valid_acc": 0.97, "test_acc_at_best": 0.96,
+               "gen_gap": 0.01, "duration_s": 12.5}
+    done = client.post(f"/api/runs/{run_id}/status", json={"status": "succeeded", "summary": summary}).json()
+    assert done["status"] == "succeeded" and done["summary"] == summary and done["finished_at"]
+    best = client.get("/api/runs", params={"sort": "best_valid_acc"}).json()
+    assert best[0]["id"] == run_id
+
+
+def test_external_run_is_not_queued(client: TestClient) -> None:
+    run = client.post("/api/runs", json={**MLP, "external": True}).json()
+    assert run["status"] == "running" and run["external"] is True
+
+
+def test_health_reports_database(client: TestClient) -> None:
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["database"] in {"sqlite", "postgresql"}

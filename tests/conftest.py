@@ -1,0 +1,78 @@
+"""Shared fixtures: a migrated database (SQLite file or the real Postgres) and an API client on it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from backend.db import migrate
+from backend.main import create_app
+from trainboard.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get("TRAINBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("TRAINBOARD_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def _postgres_reachable() -> bool:
+    try:
+        engine = create_engine(POSTGRES_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh Postgres database for this test session, dropped at the end."""
+    if not _postgres_reachable():
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} (.ci/run starts it)")
+    name = f"trainboard_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_url: str) -> str:
+    migrate(postgres_url)
+    return postgres_url
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE run_events, metric_points, runs, sweeps RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for an API on a migrated, empty database: the SQLite file, then the real Postgres."""
+    home = tmp_path / "home"
+    if request.param == "postgres":
+        url = request.getfixturevalue("migrated_postgres")
+        _truncate(url)
+    else:
+        url = f"sqlite:///{home / 'trainboard.sqlite'}"
+        migrate(url)
+    return Settings(home=home, database_url=url, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

@@ -1,0 +1,261 @@
+"""The `trainboard` command: start the stack, train locally, or talk to a running API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from trainboard.client import ApiError, Client
+from trainboard.settings import Settings
+from trainboard.spec import load_spec_file
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="trainboard", description="Launch and watch PyTorch training runs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the API and one worker (embedded default: SQLite, no Redis)")
+    up.add_argument("--port", type=int, help="API port (default $TRAINBOARD_PORT or 8000)")
+    up.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+
+    api = sub.add_parser("api", help="serve the REST API and the dashboard")
+    api.add_argument("--host", help="bind address (default 127.0.0.1; anything else needs TRAINBOARD_TOKEN)")
+    api.add_argument("--port", type=int, help="port (default $TRAINBOARD_PORT or 8000)")
+
+    worker = sub.add_parser("worker", help="start a Celery worker that trains runs, one at a time")
+    worker.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    worker.add_argument("--name", help="worker name (default <device>-<pid>@<host>)")
+
+    sub.add_parser("migrate", help="apply the database migrations")
+
+    train = sub.add_parser("train", help="train a run spec locally, no server")
+    train.add_argument("spec", type=Path, help="run spec, YAML or JSON")
+    train.add_argument("--data-dir", type=Path, help="datasets (default $TRAINBOARD_DATA_DIR)")
+    train.add_argument("--out", type=Path, help="where checkpoints and artifacts go (default ./trainboard-run)")
+
+    submit = sub.add_parser("submit", help="send a run spec to the API")
+    submit.add_argument("spec", type=Path)
+    submit.add_argument("--watch", action="store_true", help="follow the run until it ends")
+
+    sweep = sub.add_parser("sweep", help="send a sweep (base spec + grid) to the API")
+    sweep.add_argument("spec", type=Path)
+
+    ls = sub.add_parser("ls", help="list runs")
+    ls.add_argument("--status")
+    ls.add_argument("--limit", type=int, default=20)
+
+    watch = sub.add_parser("watch", help="follow a run's live metrics until it ends")
+    watch.add_argument("run", type=int)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        handler = COMMANDS[args.command]
+        return handler(args)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]) or "spec"
+            print(f"error: {field}: {error['msg']}", file=sys.stderr)
+        return 2
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from backend.db import migrate
+
+    settings = _settings()
+    settings.ensure_home()
+    migrate(settings.sqlalchemy_url)
+    print(f"database at head: {settings.sqlalchemy_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from backend.db import migrate
+    from backend.main import create_app
+
+    try:
+        settings = _settings(host=args.host, port=args.port)
+    except ValidationError as exc:
+        print(f"error: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
+    settings.ensure_home()
+    migrate(settings.sqlalchemy_url)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import worker.tasks  # noqa: F401 - registers the task with the app
+    from worker.celery_app import make_celery
+
+    settings = _settings()
+    device = args.device
+    if device == "auto":
+        device = "cuda" if _cuda_available() else "cpu"
+    queues = ["any", device]
+    name = args.name or f"{device}-{os.getpid()}@{socket.gethostname()}"
+    app = make_celery(settings)
+    argv = ["worker", "--pool=solo", "--concurrency=1", f"--queues={','.join(queues)}", f"--hostname={name}",
+            "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+    if settings.redis_url is None:
+        argv.append("--without-heartbeat")
+    app.worker_main(argv)
+    return 0
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from backend.db import migrate
+
+    settings = _settings(port=args.port)
+    settings.ensure_home()
+    migrate(settings.sqlalchemy_url)
+    env = dict(os.environ, TRAINBOARD_PORT=str(settings.port), TRAINBOARD_HOME=str(settings.home))
+    command = [sys.executable, "-m", "trainboard.cli"]
+    children = [subprocess.Popen([*command, "api"], env=env)]
+    children += [subprocess.Popen([*command, "worker"], env=env) for _ in range(args.workers)]
+    url = f"http://127.0.0.1:{settings.port}"
+    print(f"trainboard is starting at {url}  (state in {settings.home}; Ctrl-C stops everything)", flush=True)
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a trainboard process exited; stopping the others", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopping trainboard", file=sys.stderr)
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from worker.progress import ProgressBar
+    from worker.training.run import train
+
+    spec = load_spec_file(args.spec)
+    settings = _settings()
+    data_dir = args.data_dir or settings.resolved_data_dir
+    out = args.out or Path("trainboard-run")
+    summary = train(
+        spec, data_dir=data_dir, cache_dir=settings.home / "cache", run_dir=out, callback=ProgressBar(out)
+    )
+    print(json.dumps(summary.to_dict(), indent=2))
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    spec = load_spec_file(args.spec)
+    with Client() as client:
+        run = client.create_run(spec.model_dump(mode="json"))
+        print(f"run {run['id']} {run['status']}: {client.url}/#/runs/{run['id']}")
+        if args.watch:
+            return _watch(client, run["id"])
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    data = yaml.safe_load(args.spec.read_text())
+    with Client() as client:
+        sweep = client.create_sweep(data)
+        print(f"sweep {sweep['id']}: {len(sweep['runs'])} runs {sweep['runs']}")
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    params: dict[str, Any] = {"limit": args.limit}
+    if args.status:
+        params["status"] = args.status
+    with Client() as client:
+        runs = client.list_runs(**params)
+    print(f"{'id':>5}  {'status':<10} {'epoch':>5}  {'best valid':>10}  name")
+    for run in runs:
+        best = (run.get("summary") or {}).get("best_valid_acc")
+        best_text = f"{100 * best:.2f} %" if isinstance(best, int | float) else "-"
+        print(f"{run['id']:>5}  {run['status']:<10} {run['epoch']:>5}  {best_text:>10}  {run['name']}")
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    with Client() as client:
+        return _watch(client, args.run)
+
+
+def _watch(client: Client, run_id: int) -> int:
+    status = "queued"
+    for _, kind, data in client.events(run_id):
+        if kind == "status":
+            status = data["status"]
+            print(f"[run {run_id}] {status} epoch {data['epoch']} progress {100 * data['progress']:.0f} %")
+            if data.get("error"):
+                print(f"[run {run_id}] error: {data['error']}")
+        elif kind == "metrics":
+            epoch_keys = {k: v for k, v in data.items() if k.endswith(("_acc", "_loss")) and k != "seq"}
+            for key, series in sorted(epoch_keys.items()):
+                for step, value in zip(series["step"], series["value"], strict=True):
+                    print(f"[run {run_id}] epoch {step} {key} = {value}")
+    return 0 if status == "succeeded" else 1
+
+
+COMMANDS = {
+    "up": cmd_up,
+    "api": cmd_api,
+    "worker": cmd_worker,
+    "migrate": cmd_migrate,
+    "train": cmd_train,
+    "submit": cmd_submit,
+    "sweep": cmd_sweep,
+    "ls": cmd_ls,
+    "watch": cmd_watch,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""A small HTTP client for the trainboard API, used by the CLI, the workers and users' scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from trainboard.settings import Settings
+
+
+class ApiError(RuntimeError):
+    """The API answered with an error; the message carries its explanation."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(f"HTTP {status_code}: {format_detail(detail)}")
+        self.status_code = status_code
+        self.detail = detail
+
+
+def format_detail(detail: Any) -> str:
+    """Turn FastAPI's validation errors into "field: message" lines a person can act on."""
+    if isinstance(detail, list):
+        lines = []
+        for item in detail:
+            if isinstance(item, dict):
+                loc = ".".join(str(p) for p in item.get("loc", []) if p not in ("body",))
+                lines.append(f"{loc}: {item.get('msg', '')}" if loc else str(item.get("msg", "")))
+            else:
+                lines.append(str(item))
+        return "; ".join(lines)
+    return str(detail)
+
+
+class Client:
+    """``Client(url, token)``; both default to TRAINBOARD_API_URL / TRAINBOARD_TOKEN from the environment."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 30.0) -> None:
+        settings = Settings() if url is None or token is None else None
+        self.url = (url or (settings.resolved_api_url if settings else "")).rstrip("/")
+        if token is None and settings is not None and settings.token is not None:
+            token = settings.token.get_secret_value()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.http.request(method, f"/api{path}", **kwargs)
+        if response.status_code >= 400:
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text
+            raise ApiError(response.status_code, detail)
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.json()
+        return response.content
+
+    def create_run(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/runs", json=spec)  # type: ignore[no-any-return]
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        return self.request("GET", f"/runs/{run_id}")  # type: ignore[no-any-return]
+
+    def list_runs(self, **params: Any) -> list[dict[str, Any]]:
+        return self.request("GET", "/runs", params=params)  # type: ignore[no-any-return]
+
+    def cancel(self, run_id: int) -> dict[str, Any]:
+        return self.request("POST", f"/runs/{run_id}/cancel")  # type: ignore[no-any-return]
+
+    def report_status(self, run_id: int, **fields: Any) -> dict[str, Any]:
+        return self.request("POST", f"/runs/{run_id}/status", json=fields)  # type: ignore[no-any-return]
+
+    def post_points(self, run_id: int, points: list[dict[str, Any]]) -> dict[str, Any]:
+        return self.request("POST", f"/runs/{run_id}/metrics", json={"points": points})  # type: ignore[no-any-return]
+
+    def metrics(self, run_id: int, keys: list[str] | None = None, **params: Any) -> dict[str, Any]:
+        if keys:
+            params["keys"] = ",".join(keys)
+        return self.request("GET", f"/runs/{run_id}/metrics", params=params)  # type: ignore[no-any-return]
+
+    def put_artifact(self, run_id: int, name: str, data: bytes) -> dict[str, Any]:
+        return self.request(  # type: ignore[no-any-return]
+            "PUT",
+            f"/runs/{run_id}/artifacts/{name}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+
+    def create_sweep(self, sweep: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", "/sweeps", json=sweep)  # type: ignore[no-any-return]
+
+    def events(self, run_id: int, last_event_id: int = 0) -> Iterator[tuple[int | None, str, dict[str, Any]]]:
+        """Follow a run's live stream: yields (id, event, data) until the run has finished."""
+        headers = {"Last-Event-ID": str(last_event_id)} if last_event_id else {}
+        with self.http.stream("GET", f"/api/runs/{run_id}/events", headers=headers, timeout=None) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise ApiError(response.status_code, response.json().get("detail"))
+            event_id: int | None = None
+            kind = "message"
+            data: list[str] = []
+            for line in response.iter_lines():
+                if line == "":
+                    if data:
+                        yield event_id, kind, json.loads("\n".join(data))
+                        if kind == "end":
+                            return
+                    kind, data = "message", []
+                elif line.startswith("id:"):
+                    event_id = int(line[3:].strip())
+                elif line.startswith("event:"):
+                    kind = line[6:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())

@@ -1,0 +1,48 @@
+"""The Celery application: Redis when REDIS_URL is set, otherwise a SQLite file through kombu's SQLAlchemy
+transport, so a laptop needs no broker server. Torch-free: the API imports this to enqueue runs."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from trainboard.settings import Settings
+
+TRAIN_TASK = "trainboard.train_run"
+QUEUES = ("any", "cpu", "cuda")
+
+
+def queue_for_device(device: str) -> str:
+    """A run asking for a device waits in that device's queue; "auto" runs on any worker."""
+    return {"cpu": "cpu", "cuda": "cuda"}.get(device, "any")
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or Settings()
+    settings.ensure_home()
+    app = Celery("trainboard", broker=settings.broker_url)
+    embedded = settings.redis_url is None
+    app.conf.update(
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="any",
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        # The SQLAlchemy transport has no fan-out exchange, so remote control has nothing to ride on.
+        worker_enable_remote_control=not embedded,
+        # Embedded: these go to create_engine of the broker's SQLite file; wait on its lock rather than fail.
+        broker_transport_options={"connect_args": {"timeout": 30}} if embedded else {"visibility_timeout": 43200},
+    )
+    return app
+
+
+def __getattr__(name: str) -> Celery:
+    # `celery -A worker.celery_app:app ...` (e.g. flower) gets an app built from the environment on first use,
+    # so importing this module to enqueue has no side effects.
+    if name == "app":
+        app = make_celery()
+        app.conf.imports = ("worker.tasks",)
+        globals()["app"] = app
+        return app
+    raise AttributeError(name)

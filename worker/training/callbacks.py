@@ -1,0 +1,69 @@
+"""Hooks the training loop fires. Logging, streaming, progress bars and cancellation live here, never inline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+class Point(NamedTuple):
+    """One metric value: per-epoch keys use the epoch (1, 2, ...) as step, per-iteration keys the global step."""
+
+    key: str
+    step: int
+    value: float
+
+
+@dataclass(frozen=True)
+class TrainStart:
+    n_params: int
+    epochs: int
+    steps_per_epoch: int
+    start_epoch: int  # 1 on a fresh run; later when resumed from a checkpoint
+    device: str
+
+
+class Callback:
+    """Base class: override what you need. All methods are called from the training thread."""
+
+    def on_train_start(self, info: TrainStart) -> None:
+        """Called once the model and data are ready, before the first step."""
+
+    def on_points(self, points: list[Point]) -> None:
+        """A batch of metric points (per-iteration ones arrive in flushes, not one call per step)."""
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        """After each epoch's evaluation; ``metrics`` holds that epoch's train/valid/test loss and acc."""
+
+    def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
+        """A file the run produced (filters image, misclassified gallery, ...)."""
+
+    def should_stop(self) -> bool:
+        """Polled between steps and epochs; True ends the run early (cancellation)."""
+        return False
+
+
+class CallbackList(Callback):
+    """Fans every hook out to several callbacks."""
+
+    def __init__(self, callbacks: list[Callback]) -> None:
+        self.callbacks = callbacks
+
+    def on_train_start(self, info: TrainStart) -> None:
+        for cb in self.callbacks:
+            cb.on_train_start(info)
+
+    def on_points(self, points: list[Point]) -> None:
+        for cb in self.callbacks:
+            cb.on_points(points)
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        for cb in self.callbacks:
+            cb.on_epoch_end(epoch, metrics)
+
+    def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
+        for cb in self.callbacks:
+            cb.on_artifact(name, data, media_type)
+
+    def should_stop(self) -> bool:
+        return any(cb.should_stop() for cb in self.callbacks)
