@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from backend.api.deps import require_token
-from backend.api.routes import artifacts, events, health, metrics, runs
+from backend.api.routes import artifacts, events, health, metrics, runs, sweeps
 from backend.db import make_engine, make_sessionmaker
 from backend.services.notifier import Notifier
 from trainboard.settings import Settings
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix="/api")
     api.include_router(health.router)
     protected = APIRouter(dependencies=[Depends(require_token)])
-    for module in (runs, metrics, events, artifacts):
+    for module in (runs, metrics, events, artifacts, sweeps):
         protected.include_router(module.router)
     api.include_router(protected)
     app.include_router(api)

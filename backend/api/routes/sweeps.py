@@ -1,0 +1,103 @@
+"""Sweeps (grid or random search) and the report's figures as presets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import select
+
+from backend.api.deps import CeleryDep, NotifierDep, SessionDep
+from backend.models import Run, Sweep
+from backend.services import queue
+from backend.services import runs as run_service
+from backend.services.presets import PRESETS, Scale
+from backend.services.sweeps import SweepError, SweepIn, create_sweep, results
+
+router = APIRouter(tags=["sweeps"])
+
+
+def _sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
+    rows = results(session, sweep=sweep)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {
+        "id": sweep.id,
+        "name": sweep.name,
+        "preset": sweep.preset,
+        "spec": sweep.spec,
+        "created_at": sweep.created_at,
+        "runs": sorted(row["run_id"] for row in rows),
+        "status_counts": counts,
+        "best_run_id": next((row["run_id"] for row in rows if row["best"]), None),
+        "results": rows,
+    }
+
+
+def _launch(session: SessionDep, celery: CeleryDep, notifier: NotifierDep, sweep: SweepIn, preset: str | None) -> Sweep:
+    try:
+        row, runs = create_sweep(session, sweep=sweep, preset=preset)
+    except SweepError as exc:
+        raise HTTPException(status_code=422, detail=[{"loc": exc.loc, "msg": exc.msg, "type": "value_error"}]) from exc
+    queue.enqueue(celery, runs)
+    for run in runs:
+        notifier.publish(run.id)
+    return row
+
+
+@router.post("/sweeps", status_code=status.HTTP_201_CREATED)
+def post_sweep(sweep: SweepIn, session: SessionDep, celery: CeleryDep, notifier: NotifierDep) -> dict[str, Any]:
+    """Launch a sweep: `{"name", "base": <run spec>, "grid": {"<dotted key>": [values, ...]}}` makes one run per
+    combination; `"method": "random"` with `n` draws n runs (values from lists, or `{"min", "max", "log"}`)."""
+    return _sweep_out(session, _launch(session, celery, notifier, sweep, None))
+
+
+@router.get("/sweeps")
+def list_sweeps(session: SessionDep) -> list[dict[str, Any]]:
+    """All sweeps, newest first, with their run ids and status counts."""
+    sweeps = session.scalars(select(Sweep).order_by(Sweep.id.desc())).all()
+    return [{k: v for k, v in _sweep_out(session, s).items() if k != "results"} for s in sweeps]
+
+
+@router.get("/sweeps/{sweep_id}")
+def get_sweep(sweep_id: int, session: SessionDep) -> dict[str, Any]:
+    """A sweep with its runs and a results table (best validation accuracy first, the best run marked)."""
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        raise HTTPException(status_code=404, detail=f"sweep {sweep_id} not found")
+    return _sweep_out(session, sweep)
+
+
+@router.post("/sweeps/{sweep_id}/cancel")
+def cancel_sweep(sweep_id: int, session: SessionDep, notifier: NotifierDep) -> dict[str, Any]:
+    """Cancel every run of the sweep that has not finished."""
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        raise HTTPException(status_code=404, detail=f"sweep {sweep_id} not found")
+    run_ids = session.scalars(select(Run.id).where(Run.sweep_id == sweep_id)).all()
+    for run_id in run_ids:
+        run_service.cancel_run(session, run_id=run_id)
+        notifier.publish(run_id)
+    return _sweep_out(session, sweep)
+
+
+@router.get("/presets")
+def list_presets() -> list[dict[str, Any]]:
+    """The report's figures fig1 ... fig7, each with its runs at full and quick scale."""
+    return [preset.describe() for preset in PRESETS.values()]
+
+
+@router.post("/presets/{preset_id}", status_code=status.HTTP_201_CREATED)
+def launch_preset(
+    preset_id: str,
+    session: SessionDep,
+    celery: CeleryDep,
+    notifier: NotifierDep,
+    scale: Annotated[Scale, Query(description="full: as in the report; quick: fewer epochs and examples")] = "full",
+) -> dict[str, Any]:
+    """Launch a figure's runs as a sweep."""
+    preset = PRESETS.get(preset_id)
+    if preset is None:
+        raise HTTPException(status_code=404, detail=f"no preset {preset_id!r}; see GET /api/presets")
+    return _sweep_out(session, _launch(session, celery, notifier, preset.sweep(scale), preset_id))

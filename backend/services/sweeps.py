@@ -1,0 +1,167 @@
+"""Sweeps: a base spec and a grid (or random samples) of dotted keys, expanded into one run per combination."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import random
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.models import Run, Sweep
+from backend.services import runs as run_service
+from trainboard.spec import RunSpec, set_dotted
+
+MAX_SWEEP_RUNS = 256
+MAX_VALUES_PER_KEY = 100
+
+
+class Range(BaseModel):
+    """A numeric range to sample from in a random sweep; ``log`` samples evenly in log space."""
+
+    model_config = ConfigDict(extra="forbid")
+    min: float
+    max: float
+    log: bool = False
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.max < self.min:
+            raise ValueError("max must be at least min")
+        if self.log and self.min <= 0:
+            raise ValueError("a log range needs min > 0")
+        return self
+
+
+class SweepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="sweep", min_length=1, max_length=200)
+    base: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any] | Range] = Field(default_factory=dict)
+    method: Literal["grid", "random"] = "grid"
+    n: int | None = Field(default=None, ge=1, le=MAX_SWEEP_RUNS, description="random sweeps: how many runs")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepIn:
+        for key, values in self.grid.items():
+            if isinstance(values, list) and not 1 <= len(values) <= MAX_VALUES_PER_KEY:
+                raise ValueError(f"grid.{key}: give between 1 and {MAX_VALUES_PER_KEY} values")
+            if isinstance(values, Range) and self.method == "grid":
+                raise ValueError(f"grid.{key}: a range needs method 'random'")
+        if self.method == "random" and self.n is None:
+            raise ValueError("n: a random sweep needs n, the number of runs")
+        return self
+
+
+class SweepError(ValueError):
+    """A sweep that cannot be launched; ``loc`` names the offending field as a 422 would."""
+
+    def __init__(self, loc: list[str | int], msg: str) -> None:
+        super().__init__(msg)
+        self.loc = loc
+        self.msg = msg
+
+
+def combinations(sweep: SweepIn) -> list[dict[str, Any]]:
+    """The varied values of each run: the cartesian product, or ``n`` random draws."""
+    keys = list(sweep.grid)
+    if sweep.method == "grid":
+        lists = [sweep.grid[k] for k in keys]
+        size = math.prod(len(v) for v in lists)  # type: ignore[arg-type]
+        if size > MAX_SWEEP_RUNS:
+            raise SweepError(["body", "grid"], f"the grid makes {size} runs; a sweep may have at most {MAX_SWEEP_RUNS}")
+        return [dict(zip(keys, values, strict=True)) for values in itertools.product(*lists)]  # type: ignore[arg-type]
+    rng = random.Random(sweep.seed)
+    return [{k: _draw(rng, sweep.grid[k]) for k in keys} for _ in range(sweep.n or 0)]
+
+
+def _draw(rng: random.Random, values: list[Any] | Range) -> Any:
+    if isinstance(values, list):
+        return rng.choice(values)
+    if values.log:
+        drawn = math.exp(rng.uniform(math.log(values.min), math.log(values.max)))
+    else:
+        drawn = rng.uniform(values.min, values.max)
+    return round(drawn) if values.integer else drawn
+
+
+def expand(sweep: SweepIn) -> list[tuple[dict[str, Any], RunSpec]]:
+    """Validated run specs, one per combination; the first invalid one raises SweepError naming its field."""
+    expanded = []
+    for index, varied in enumerate(combinations(sweep)):
+        data = copy.deepcopy(sweep.base)
+        for key, value in varied.items():
+            try:
+                set_dotted(data, key, value)
+            except ValueError as exc:
+                raise SweepError(["body", "grid", key], str(exc)) from exc
+        if "name" not in sweep.base:
+            data["name"] = f"{sweep.name} " + " ".join(f"{k.split('.')[-1]}={v}" for k, v in varied.items())
+            data["name"] = data["name"].strip()[:200]
+        try:
+            spec = RunSpec.model_validate(data)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            loc = [str(p) for p in error["loc"]]
+            dotted = ".".join(loc)
+            where = ["body", "grid", dotted] if dotted in varied else ["body", "base", *loc]
+            raise SweepError(where, f"run {index + 1} ({varied}): {error['msg']}") from exc
+        expanded.append((varied, spec))
+    return expanded
+
+
+def create_sweep(session: Session, *, sweep: SweepIn, preset: str | None = None) -> tuple[Sweep, list[Run]]:
+    """Store the sweep and its runs in one commit (the caller enqueues them afterwards)."""
+    expanded = expand(sweep)
+    row = Sweep(name=sweep.name, spec=sweep.model_dump(mode="json"), preset=preset)
+    session.add(row)
+    session.flush()
+    runs = [run_service.new_run(spec=spec, sweep_id=row.id) for _, spec in expanded]
+    run_service.add_runs(session, runs)
+    return row, runs
+
+
+def varied_values(sweep: Sweep, run: Run) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key in sweep.spec.get("grid", {}):
+        node: Any = run.spec
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        values[key] = node
+    return values
+
+
+def results(session: Session, *, sweep: Sweep) -> list[dict[str, Any]]:
+    """One row per run, best validation accuracy first; the best finished run is marked."""
+    runs = list(session.scalars(select(Run).where(Run.sweep_id == sweep.id)))
+    rows = []
+    for run in runs:
+        summary = run.summary or {}
+        rows.append(
+            {
+                "run_id": run.id,
+                "name": run.name,
+                "status": run.status,
+                "epoch": run.epoch,
+                "values": varied_values(sweep, run),
+                "best_valid_acc": summary.get("best_valid_acc"),
+                "best_epoch": summary.get("best_epoch"),
+                "test_acc_at_best": summary.get("test_acc_at_best"),
+                "gen_gap": summary.get("gen_gap"),
+                "n_params": summary.get("n_params"),
+                "duration_s": summary.get("duration_s"),
+                "stop_reason": summary.get("stop_reason"),
+                "best": False,
+            }
+        )
+    rows.sort(key=lambda r: (r["best_valid_acc"] is None, -(r["best_valid_acc"] or 0.0), r["run_id"]))
+    if rows and rows[0]["best_valid_acc"] is not None:
+        rows[0]["best"] = True
+    return rows

@@ -1,0 +1,95 @@
+"""Sweeps and presets through the API: expansion, random draws, caps, results ordering."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from backend.services.sweeps import MAX_SWEEP_RUNS
+
+BASE = {"dataset": "mnist", "model": {"arch": "mlp", "hidden": [32]}, "epochs": 2}
+
+
+def test_grid_makes_the_cartesian_product(client: TestClient) -> None:
+    body = {"name": "g", "base": BASE, "grid": {"model.hidden": [[16], [32], [64]], "batch_size": [16, 32]}}
+    sweep = client.post("/api/sweeps", json=body).json()
+    assert len(sweep["runs"]) == 6
+    specs = [client.get(f"/api/runs/{rid}").json()["spec"] for rid in sweep["runs"]]
+    assert sorted((s["model"]["hidden"][0], s["batch_size"]) for s in specs) == sorted(
+        (h, b) for h in (16, 32, 64) for b in (16, 32)
+    )
+    assert all(s["epochs"] == 2 for s in specs)
+
+
+def test_random_sweep_draws_n_runs_within_ranges(client: TestClient) -> None:
+    body = {
+        "base": BASE,
+        "method": "random",
+        "n": 5,
+        "seed": 3,
+        "grid": {"optimizer.lr": {"min": 1e-4, "max": 1e-1, "log": True}, "batch_size": [16, 64]},
+    }
+    sweep = client.post("/api/sweeps", json=body).json()
+    specs = [client.get(f"/api/runs/{rid}").json()["spec"] for rid in sweep["runs"]]
+    assert len(specs) == 5
+    assert all(1e-4 <= s["optimizer"]["lr"] <= 1e-1 and s["batch_size"] in (16, 64) for s in specs)
+    assert len({s["optimizer"]["lr"] for s in specs}) == 5
+
+
+def test_sweep_over_the_cap_is_refused(client: TestClient) -> None:
+    body = {"base": BASE, "grid": {"seed": list(range(100)), "batch_size": [8, 16, 32]}}
+    response = client.post("/api/sweeps", json=body)
+    assert response.status_code == 422
+    assert str(MAX_SWEEP_RUNS) in response.text and "grid" in response.json()["detail"][0]["loc"]
+    assert client.get("/api/runs").json() == []
+
+
+def test_invalid_grid_value_names_the_key(client: TestClient) -> None:
+    response = client.post("/api/sweeps", json={"base": BASE, "grid": {"optimizer.lr": [0.1, -1]}})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "grid", "optimizer.lr"]
+
+
+def test_results_sorted_by_best_valid_acc_with_best_marked(client: TestClient) -> None:
+    sweep = client.post("/api/sweeps", json={"base": BASE, "grid": {"batch_size": [8, 16, 32]}}).json()
+    for run_id, acc in zip(sweep["runs"], (0.7, 0.9, 0.8), strict=True):
+        client.post(f"/api/runs/{run_id}/status", json={"status": "running"})
+        client.post(
+            f"/api/runs/{run_id}/status",
+            json={"status": "succeeded", "summary": {"best_valid_acc": acc, "best_epoch": 1, "n_params": 10}},
+        )
+    detail = client.get(f"/api/sweeps/{sweep['id']}").json()
+    assert [row["best_valid_acc"] for row in detail["results"]] == [0.9, 0.8, 0.7]
+    assert [row["best"] for row in detail["results"]] == [True, False, False]
+    assert detail["results"][0]["values"] == {"batch_size": 16}
+    assert detail["best_run_id"] == sweep["runs"][1]
+
+
+def test_cancel_sweep_cancels_unfinished_runs(client: TestClient) -> None:
+    sweep = client.post("/api/sweeps", json={"base": BASE, "grid": {"batch_size": [8, 16]}}).json()
+    client.post(f"/api/runs/{sweep['runs'][0]}/status", json={"status": "running"})
+    client.post(f"/api/runs/{sweep['runs'][0]}/status", json={"status": "succeeded", "summary": {}})
+    client.post(f"/api/sweeps/{sweep['id']}/cancel")
+    statuses = [client.get(f"/api/runs/{r}").json()["status"] for r in sweep["runs"]]
+    assert statuses == ["succeeded", "cancelled"]
+
+
+def test_presets_list_all_seven_figures(client: TestClient) -> None:
+    presets = client.get("/api/presets").json()
+    assert [p["id"] for p in presets] == [f"fig{i}" for i in range(1, 8)]
+    assert all(p["title"] for p in presets)
+
+
+def test_fig5_preset_launches_the_reports_grid(client: TestClient) -> None:
+    sweep = client.post("/api/presets/fig5").json()
+    specs = [client.get(f"/api/runs/{rid}").json()["spec"] for rid in sweep["runs"]]
+    configs = sorted((s["model"]["blocks"], s["batch_size"]) for s in specs)
+    assert configs == sorted((b, n) for b in ("shallow", "shallow-fat", "deep") for n in (4, 8, 16, 32, 64))
+    assert {(s["optimizer"]["name"], s["epochs"], s["dataset"]) for s in specs} == {("adam", 25, "dogs-vs-cats")}
+
+
+def test_fig1_quick_scale_is_shorter(client: TestClient) -> None:
+    sweep = client.post("/api/presets/fig1", params={"scale": "quick"}).json()
+    specs = [client.get(f"/api/runs/{rid}").json()["spec"] for rid in sweep["runs"]]
+    assert sorted(s["optimizer"]["weight_decay"] for s in specs)[0] == 0.0
+    assert all(s["epochs"] < 100 and s["limit_train"] for s in specs)
+    assert client.post("/api/presets/fig9").status_code == 404

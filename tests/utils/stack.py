@@ -1,0 +1,125 @@
+"""Start trainboard the way `make up` does, as real processes on loopback: `trainboard api` and workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict[str, str]
+    home: Path
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start `trainboard <args>` with its output in logs/<name>.log."""
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the process
+        process = subprocess.Popen(
+            [sys.executable, "-m", "trainboard.cli", *args],
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        self.processes[name] = process
+        return process
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.processes.get("api") is not None and self.processes["api"].poll() is not None:
+                raise RuntimeError(f"the API exited:\n{self.log('api')}")
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"the API did not become healthy:\n{self.log('api')}")
+
+    def wait_for_run(self, run_id: int, statuses: set[str], timeout: float = 180, headers: dict | None = None) -> dict:
+        deadline = time.monotonic() + timeout
+        run: dict = {}
+        while time.monotonic() < deadline:
+            run = httpx.get(f"{self.url}/api/runs/{run_id}", headers=headers or {}, timeout=5).json()
+            if run["status"] in statuses:
+                return run
+            time.sleep(0.3)
+        logs = "\n".join(f"--- {name}\n{self.log(name)[-4000:]}" for name in self.processes)
+        raise TimeoutError(f"run {run_id} still {run.get('status')} after {timeout} s\n{logs}")
+
+
+@contextmanager
+def running_stack(
+    tmp_path: Path,
+    *,
+    data_dir: Path | None = None,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """The API and ``workers`` worker processes on a fresh TRAINBOARD_HOME, embedded broker unless REDIS_URL."""
+    port = free_port()
+    home = tmp_path / "home"
+    logs = tmp_path / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("TRAINBOARD_") and k not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    env.update(
+        TRAINBOARD_HOME=str(home),
+        TRAINBOARD_PORT=str(port),
+        TRAINBOARD_DATA_DIR=str(data_dir or tmp_path / "data"),
+        PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS="1",
+    )
+    env.update(extra_env or {})
+    stack = Stack(url=f"http://127.0.0.1:{port}", env=env, home=home, logs=logs)
+    subprocess.run([sys.executable, "-m", "trainboard.cli", "migrate"], env=env, cwd=REPO, check=True,
+                   capture_output=True)
+    try:
+        stack.start("api", "api")
+        for i in range(workers):
+            stack.start(f"worker{i}", "worker", "--device", "cpu", "--name", f"worker{i}@test")
+        stack.wait_healthy()
+        yield stack
+    finally:
+        stack.stop_all()
