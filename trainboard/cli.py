@@ -125,8 +125,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
     queues = ["any", device]
     name = args.name or f"{device}-{os.getpid()}@{socket.gethostname()}"
     app = make_celery(settings)
-    argv = ["worker", "--pool=solo", "--concurrency=1", f"--queues={','.join(queues)}", f"--hostname={name}",
-            "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+    argv = [
+        "worker",
+        "--pool=solo",
+        "--concurrency=1",
+        f"--queues={','.join(queues)}",
+        f"--hostname={name}",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if settings.redis_url is None:
         argv.append("--without-heartbeat")
     app.worker_main(argv)
@@ -178,16 +186,15 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from worker.progress import ProgressBar
     from worker.training.run import train
+
+    from worker.progress import ProgressBar
 
     spec = load_spec_file(args.spec)
     settings = _settings()
     data_dir = args.data_dir or settings.resolved_data_dir
     out = args.out or Path("trainboard-run")
-    summary = train(
-        spec, data_dir=data_dir, cache_dir=settings.home / "cache", run_dir=out, callback=ProgressBar(out)
-    )
+    summary = train(spec, data_dir=data_dir, cache_dir=settings.home / "cache", run_dir=out, callback=ProgressBar(out))
     print(json.dumps(summary.to_dict(), indent=2))
     return 0
 

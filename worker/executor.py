@@ -44,9 +44,7 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
         except Exception as exc:  # noqa: BLE001 - any failure of the run ends it failed; the worker lives on
             reporter.close()
             logger.error("run %s failed:\n%s", run_id, traceback.format_exc())
-            client.report_status(
-                run_id, status="failed", error=f"{type(exc).__name__}: {exc}", epoch=reporter.epoch
-            )
+            client.report_status(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", epoch=reporter.epoch)
             return "failed"
         reporter.close()
         final = client.report_status(run_id, status="succeeded", summary=summary.to_dict(), epoch=reporter.epoch)

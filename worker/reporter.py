@@ -96,7 +96,7 @@ class ApiReporter(Callback):
                 batch = self._pending[:MAX_BATCH]
             if not batch:
                 return
-            reply = self._call_with_retry(lambda: self.client.post_points(self.run_id, batch))
+            reply = self._call_with_retry(lambda batch=batch: self.client.post_points(self.run_id, batch))
             with self._lock:
                 del self._pending[: len(batch)]
             if reply and reply.get("status") == "cancelled":

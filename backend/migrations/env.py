@@ -8,7 +8,7 @@ from sqlalchemy import create_engine
 from backend.models import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
+url = config.get_main_option("sqlalchemy.url") or ""
 if not url:
     from trainboard.settings import Settings
 

@@ -51,9 +51,6 @@ def status_event_data(run: Run) -> dict[str, Any]:
 
 def events_after(session: Session, *, run_id: int, after_seq: int, limit: int = 500) -> list[RunEvent]:
     stmt = (
-        select(RunEvent)
-        .where(RunEvent.run_id == run_id, RunEvent.seq > after_seq)
-        .order_by(RunEvent.seq)
-        .limit(limit)
+        select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.seq > after_seq).order_by(RunEvent.seq).limit(limit)
     )
     return list(session.scalars(stmt))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,9 +41,7 @@ def add_points(session: Session, *, run_id: int, points: Sequence[PointIn]) -> t
         return run, len(new_rows)
 
 
-def _insert_ignoring_duplicates(
-    session: Session, rows: list[dict[str, object]]
-) -> list[tuple[str, int, float | None]]:
+def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> list[tuple[str, int, float | None]]:
     table: Table = MetricPoint.__table__  # type: ignore[assignment]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert

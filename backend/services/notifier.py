@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 
 import redis
 import redis.asyncio as aioredis
@@ -55,13 +56,13 @@ class Notifier:
         for waiter in self._waiters.get(run_id, ()):
             waiter.set()
 
-    async def wait(self, run_id: int, timeout: float) -> None:
-        """Return when ``run_id`` gets a new event, or after ``timeout`` seconds."""
+    @contextlib.contextmanager
+    def subscribe(self, run_id: int) -> Iterator[asyncio.Event]:
+        """An event set whenever ``run_id`` gets news. Clear it *before* reading, so no wake-up falls between."""
         waiter = asyncio.Event()
         self._waiters[run_id].add(waiter)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter.wait(), timeout)
+            yield waiter
         finally:
             self._waiters[run_id].discard(waiter)
             if not self._waiters[run_id]:

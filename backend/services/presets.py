@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from backend.services.sweeps import SweepIn
+from backend.services.sweeps import Range, SweepIn
 
 Scale = Literal["full", "quick"]
 
@@ -35,7 +35,7 @@ class Preset:
     title: str
     description: str
     base: dict[str, Any]
-    grid: dict[str, list[Any]] = field(default_factory=dict)
+    grid: dict[str, list[Any] | Range] = field(default_factory=dict)
     quick: dict[str, Any] = field(default_factory=dict)
 
     def sweep(self, scale: Scale) -> SweepIn:
@@ -46,7 +46,7 @@ class Preset:
     def describe(self) -> dict[str, Any]:
         n_runs = 1
         for values in self.grid.values():
-            n_runs *= len(values)
+            n_runs *= len(values) if isinstance(values, list) else 1
         return {
             "id": self.id,
             "title": self.title,
@@ -60,7 +60,9 @@ class Preset:
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 

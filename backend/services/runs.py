@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.models import Run, utcnow
@@ -31,8 +31,18 @@ SORTABLE = {
     "duration_s": Run.duration_s,
 }
 SortKey = Literal[
-    "id", "name", "status", "created_at", "epoch", "dataset", "arch", "batch_size", "lr",
-    "best_valid_acc", "test_acc_at_best", "duration_s",
+    "id",
+    "name",
+    "status",
+    "created_at",
+    "epoch",
+    "dataset",
+    "arch",
+    "batch_size",
+    "lr",
+    "best_valid_acc",
+    "test_acc_at_best",
+    "duration_s",
 ]
 
 
@@ -94,7 +104,11 @@ def list_runs(
         stmt = stmt.where(Run.sweep_id == sweep_id)
     if q:
         text = f"%{q.lower()}%"
-        conditions = [func.lower(Run.name).like(text), func.lower(Run.tags).like(text), Run.arch.like(text)]
+        conditions: list[ColumnElement[bool]] = [
+            func.lower(Run.name).like(text),
+            func.lower(Run.tags).like(text),
+            Run.arch.like(text),
+        ]
         if q.isdigit():
             conditions.append(Run.id == int(q))
         stmt = stmt.where(or_(*conditions))

@@ -63,7 +63,7 @@ class SweepIn(BaseModel):
 class SweepError(ValueError):
     """A sweep that cannot be launched; ``loc`` names the offending field as a 422 would."""
 
-    def __init__(self, loc: list[str | int], msg: str) -> None:
+    def __init__(self, loc: list[str], msg: str) -> None:
         super().__init__(msg)
         self.loc = loc
         self.msg = msg
@@ -73,11 +73,11 @@ def combinations(sweep: SweepIn) -> list[dict[str, Any]]:
     """The varied values of each run: the cartesian product, or ``n`` random draws."""
     keys = list(sweep.grid)
     if sweep.method == "grid":
-        lists = [sweep.grid[k] for k in keys]
-        size = math.prod(len(v) for v in lists)  # type: ignore[arg-type]
+        lists = [v for k in keys if isinstance(v := sweep.grid[k], list)]
+        size = math.prod(len(v) for v in lists)
         if size > MAX_SWEEP_RUNS:
             raise SweepError(["body", "grid"], f"the grid makes {size} runs; a sweep may have at most {MAX_SWEEP_RUNS}")
-        return [dict(zip(keys, values, strict=True)) for values in itertools.product(*lists)]  # type: ignore[arg-type]
+        return [dict(zip(keys, values, strict=True)) for values in itertools.product(*lists)]
     rng = random.Random(sweep.seed)
     return [{k: _draw(rng, sweep.grid[k]) for k in keys} for _ in range(sweep.n or 0)]
 
@@ -161,7 +161,12 @@ def results(session: Session, *, sweep: Sweep) -> list[dict[str, Any]]:
                 "best": False,
             }
         )
-    rows.sort(key=lambda r: (r["best_valid_acc"] is None, -(r["best_valid_acc"] or 0.0), r["run_id"]))
+
+    def order(row: dict[str, Any]) -> tuple[bool, float, int]:
+        acc = row["best_valid_acc"]
+        return (acc is None, -float(acc or 0.0), int(row["run_id"]))
+
+    rows.sort(key=order)
     if rows and rows[0]["best_valid_acc"] is not None:
         rows[0]["best"] = True
     return rows

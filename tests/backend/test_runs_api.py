@@ -69,8 +69,14 @@ def test_worker_reports_lifecycle(client: TestClient) -> None:
     run_id = client.post("/api/runs", json=MLP).json()["id"]
     running = client.post(f"/api/runs/{run_id}/status", json={"status": "running", "worker": "cpu@box"}).json()
     assert running["status"] == "running" and running["worker"] == "cpu@box" and running["attempts"] == 1
-    summary = {"n_params": 1276810, "best_epoch": 2, "best_valid_acc": 0.97, "test_acc_at_best": 0.96,
-               "gen_gap": 0.01, "duration_s": 12.5}
+    summary = {
+        "n_params": 1276810,
+        "best_epoch": 2,
+        "best_valid_acc": 0.97,
+        "test_acc_at_best": 0.96,
+        "gen_gap": 0.01,
+        "duration_s": 12.5,
+    }
     done = client.post(f"/api/runs/{run_id}/status", json={"status": "succeeded", "summary": summary}).json()
     assert done["status"] == "succeeded" and done["summary"] == summary and done["finished_at"]
     best = client.get("/api/runs", params={"sort": "best_valid_acc"}).json()

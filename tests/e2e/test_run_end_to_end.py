@@ -54,8 +54,14 @@ def _check_trained_run(stack: Stack) -> None:
     run = stack.wait_for_run(run_id, {"succeeded", "failed"})
     assert run["status"] == "succeeded", run["error"]
     assert run["worker"] and run["worker"].startswith("worker0@")
-    assert set(run["summary"]) >= {"n_params", "best_epoch", "best_valid_acc", "test_acc_at_best", "gen_gap",
-                                   "duration_s"}
+    assert set(run["summary"]) >= {
+        "n_params",
+        "best_epoch",
+        "best_valid_acc",
+        "test_acc_at_best",
+        "gen_gap",
+        "duration_s",
+    }
     assert run["summary"]["n_params"] == 784 * 32 + 32 + 32 * 10 + 10
     assert run["epoch"] == 2
 
@@ -69,7 +75,9 @@ def _check_trained_run(stack: Stack) -> None:
 
     events = _events(stack, run_id)
     assert [e[0] for e in events] == sorted({e[0] for e in events})
-    replayed = sorted(s for _, kind, data in events if kind == "metrics" for s in data.get("test_acc", {}).get("step", []))
+    replayed = sorted(
+        s for _, kind, data in events if kind == "metrics" for s in data.get("test_acc", {}).get("step", [])
+    )
     assert replayed == [1, 2]
     assert events[-1][2]["status"] == "succeeded"
     assert _events(stack, run_id, last_event_id=events[2][0]) == events[3:]
@@ -101,9 +109,7 @@ def clean_redis() -> Iterator[str]:
 
 @pytest.mark.redis
 @pytest.mark.postgres
-def test_run_on_redis_and_postgres(
-    tmp_path: Path, tiny_data: Path, clean_redis: str, migrated_postgres: str
-) -> None:
+def test_run_on_redis_and_postgres(tmp_path: Path, tiny_data: Path, clean_redis: str, migrated_postgres: str) -> None:
     from tests.conftest import _truncate
 
     _truncate(migrated_postgres)

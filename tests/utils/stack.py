@@ -102,7 +102,9 @@ def running_stack(
     logs = tmp_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith("TRAINBOARD_") and k not in {"DATABASE_URL", "REDIS_URL"}
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("TRAINBOARD_") and k not in {"DATABASE_URL", "REDIS_URL"}
     }
     env.update(
         TRAINBOARD_HOME=str(home),
@@ -113,8 +115,9 @@ def running_stack(
     )
     env.update(extra_env or {})
     stack = Stack(url=f"http://127.0.0.1:{port}", env=env, home=home, logs=logs)
-    subprocess.run([sys.executable, "-m", "trainboard.cli", "migrate"], env=env, cwd=REPO, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "trainboard.cli", "migrate"], env=env, cwd=REPO, check=True, capture_output=True
+    )
     try:
         stack.start("api", "api")
         for i in range(workers):

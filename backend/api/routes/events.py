@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -21,7 +23,7 @@ router = APIRouter(tags=["events"])
 
 STREAM_LIFETIME_S = 300.0  # then the browser reconnects with Last-Event-ID: no connection lives forever
 KEEPALIVE_S = 15.0
-POLL_S = 1.0  # re-read even without a wake-up, so a lost notification only costs latency
+POLL_S = 5.0  # re-read even without a wake-up, so a lost notification only costs latency
 BATCH = 500
 
 
@@ -60,23 +62,26 @@ async def stream_events(
         deadline = time.monotonic() + STREAM_LIFETIME_S
         quiet_since = time.monotonic()
         yield "retry: 1000\n\n"
-        while True:
-            batch, last, done = await run_in_threadpool(_read_new, factory, run_id, last)
-            for frame in batch:
-                yield frame
-            if batch:
-                quiet_since = time.monotonic()
-                if len(batch) == BATCH:
-                    continue
-            if done:
-                yield "event: end\ndata: {}\n\n"
-                return
-            if time.monotonic() > deadline or await request.is_disconnected():
-                return
-            if time.monotonic() - quiet_since > KEEPALIVE_S:
-                yield ": keep-alive\n\n"
-                quiet_since = time.monotonic()
-            await notifier.wait(run_id, POLL_S)
+        with notifier.subscribe(run_id) as news:
+            while True:
+                news.clear()
+                batch, last, done = await run_in_threadpool(_read_new, factory, run_id, last)
+                for frame in batch:
+                    yield frame
+                if batch:
+                    quiet_since = time.monotonic()
+                    if len(batch) == BATCH:
+                        continue
+                if done:
+                    yield "event: end\ndata: {}\n\n"
+                    return
+                if time.monotonic() > deadline or await request.is_disconnected():
+                    return
+                if time.monotonic() - quiet_since > KEEPALIVE_S:
+                    yield ": keep-alive\n\n"
+                    quiet_since = time.monotonic()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(news.wait(), POLL_S)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)

@@ -57,9 +57,7 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True)),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True)),
         sa.PrimaryKeyConstraint("id", name="pk_runs"),
-        sa.ForeignKeyConstraint(
-            ["sweep_id"], ["sweeps.id"], name="fk_runs_sweep_id_sweeps", ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["sweep_id"], ["sweeps.id"], name="fk_runs_sweep_id_sweeps", ondelete="SET NULL"),
     )
     op.create_index("ix_runs_status", "runs", ["status"])
     op.create_index("ix_runs_sweep_id", "runs", ["sweep_id"])
@@ -70,9 +68,7 @@ def upgrade() -> None:
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("value", sa.Float),
         sa.PrimaryKeyConstraint("run_id", "key", "step", name="pk_metric_points"),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.id"], name="fk_metric_points_run_id_runs", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name="fk_metric_points_run_id_runs", ondelete="CASCADE"),
     )
     op.create_table(
         "run_events",
