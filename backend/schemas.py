@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -33,6 +33,20 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def status_detail(self) -> str:
+        """The status in words, e.g. why a queued run has not started."""
+        if self.status == "queued":
+            return (
+                "waiting for a GPU (cuda) worker"
+                if self.queue == "cuda"
+                else f"waiting for a {self.queue} worker".replace("a any worker", "a worker")
+            )
+        if self.status == "running":
+            return "tracked by your script" if self.external else f"running on {self.worker or 'a worker'}"
+        return self.status
 
 
 class StatusUpdate(BaseModel):

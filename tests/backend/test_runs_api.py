@@ -91,3 +91,10 @@ def test_external_run_is_not_queued(client: TestClient) -> None:
 def test_health_reports_database(client: TestClient) -> None:
     body = client.get("/api/health").json()
     assert body["status"] == "ok" and body["database"] in {"sqlite", "postgresql"}
+
+
+def test_cuda_run_says_it_waits_for_a_gpu_worker(client: TestClient) -> None:
+    run = client.post("/api/runs", json={**MLP, "device": "cuda"}).json()
+    assert run["queue"] == "cuda"
+    assert run["status_detail"] == "waiting for a GPU (cuda) worker"
+    assert client.post("/api/runs", json=MLP).json()["status_detail"] == "waiting for a worker"
