@@ -122,6 +122,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     device = args.device
     if device == "auto":
         device = "cuda" if _cuda_available() else "cpu"
+    elif device == "cuda" and not _cuda_available():
+        print("error: --device cuda, but torch sees no CUDA GPU on this machine", file=sys.stderr)
+        return 2
     queues = ["any", device]
     name = args.name or f"{device}-{os.getpid()}@{socket.gethostname()}"
     app = make_celery(settings)
@@ -135,8 +138,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         "--without-gossip",
         "--without-mingle",
     ]
-    if settings.redis_url is None:
-        argv.append("--without-heartbeat")
+    # The embedded broker has no fan-out exchange for heartbeats and task events; with Redis, flower sees tasks.
+    argv.append("--without-heartbeat" if settings.redis_url is None else "--task-events")
     app.worker_main(argv)
     return 0
 
