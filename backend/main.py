@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -10,11 +12,13 @@ from pathlib import Path
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import require_token
 from backend.api.routes import artifacts, events, health, metrics, runs, sweeps
 from backend.db import make_engine, make_sessionmaker
 from backend.services.notifier import Notifier
+from backend.services.reaper import reap_stale_runs
 from trainboard.settings import Settings
 from worker.celery_app import make_celery
 
@@ -29,6 +33,26 @@ def plotly_js_path() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+async def _reap_forever(app: FastAPI) -> None:
+    """Look for runs whose worker died. Wait one full period first: after an API restart, live workers need
+    a moment to deliver the heartbeats they could not send while it was down."""
+    settings: Settings = app.state.settings
+    period = max(1.0, settings.stale_after_s / 4)
+    await asyncio.sleep(settings.stale_after_s)
+    while True:
+        try:
+            await run_in_threadpool(
+                reap_stale_runs,
+                app.state.sessionmaker,
+                celery=app.state.celery,
+                notifier=app.state.notifier,
+                stale_after_s=settings.stale_after_s,
+            )
+        except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
+            logger.exception("checking for stale runs failed")
+        await asyncio.sleep(period)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_home()
@@ -36,9 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     notifier = Notifier(settings.redis_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await notifier.start()
+        reaper = asyncio.create_task(_reap_forever(app))
         yield
+        reaper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reaper
         await notifier.stop()
         engine.dispose()
 
@@ -56,10 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.middleware("http")
     async def limit_body_size(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_body_bytes:
-            return JSONResponse(
-                status_code=413, content={"detail": f"request body over {settings.max_body_bytes} bytes"}
-            )
+        limit = settings.max_artifact_bytes if request.method == "PUT" else settings.max_body_bytes
+        if length is not None and length.isdigit() and int(length) > limit:
+            return JSONResponse(status_code=413, content={"detail": f"request body over {limit} bytes"})
         return await call_next(request)
 
     api = APIRouter(prefix="/api")

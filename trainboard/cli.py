@@ -189,9 +189,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from worker.training.run import train
-
     from worker.progress import ProgressBar
+    from worker.training.run import train
 
     spec = load_spec_file(args.spec)
     settings = _settings()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from trainboard.settings import Settings
+
+if TYPE_CHECKING:
+    from trainboard.tracking import TrackedRun
 
 
 class ApiError(RuntimeError):
@@ -99,6 +102,25 @@ class Client:
 
     def create_sweep(self, sweep: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/sweeps", json=sweep)  # type: ignore[no-any-return]
+
+    def start_run(self, spec: dict[str, Any] | None = None, **options: Any) -> TrackedRun:
+        """Create an external run (``spec`` with ``"external": true``) that your own script trains and reports.
+
+        Returns a :class:`trainboard.tracking.TrackedRun`: ``run.log(step=3, loss=0.5)`` queues and returns at
+        once, a background thread posts the points in batches; ``run.finish(status, summary)`` or leaving a
+        ``with client.start_run(...) as run:`` block delivers them all, then reports the outcome. ``options`` go
+        to ``TrackedRun`` (``flush_every_s``, ``max_batch``).
+        """
+        from trainboard.tracking import TrackedRun
+
+        run = self.create_run({**(spec or {}), "external": True})
+        # The sender thread gets its own connection, so it never shares an httpx client with the caller.
+        sender = Client(self.url, token=self._bearer_token() or "", timeout=min(self.http.timeout.read or 30.0, 30.0))
+        return TrackedRun(sender, run, **options)
+
+    def _bearer_token(self) -> str | None:
+        header = self.http.headers.get("authorization", "")
+        return header[7:] if header.lower().startswith("bearer ") else None
 
     def events(self, run_id: int, last_event_id: int = 0) -> Iterator[tuple[int | None, str, dict[str, Any]]]:
         """Follow a run's live stream: yields (id, event, data) until the run has finished."""

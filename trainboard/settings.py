@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     api_url: str | None = None
-    heartbeat_s: float = Field(default=10.0, gt=0)
+    stale_after_s: float = Field(default=20.0, gt=0, description="a running run silent this long is re-queued")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    max_artifact_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")
     def _refuse_open_bind_without_token(self) -> Settings:

@@ -4,48 +4,73 @@ from __future__ import annotations
 
 import logging
 import traceback
+from pathlib import Path
 
-from trainboard.client import Client
+from trainboard.client import ApiError, Client
 from trainboard.settings import Settings
 from trainboard.spec import RunSpec
-from worker.reporter import ApiReporter
+from worker.reporter import CHECKPOINT_ARTIFACT, ApiReporter
 
 logger = logging.getLogger(__name__)
 
 
 def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
     """Train run ``run_id`` through the API; returns the status it ended with. Never raises for a bad run."""
+    from worker.training import checkpoint
     from worker.training.errors import Stopped
     from worker.training.run import train
 
     token = settings.token.get_secret_value() if settings.token else None
+    run_dir = settings.home / "runs" / str(run_id)
     with Client(settings.resolved_api_url, token or "") as client:
         run = client.get_run(run_id)
         if run["status"] != "queued":
             logger.info("run %s is %s: nothing to do", run_id, run["status"])
             return str(run["status"])
-        run = client.report_status(run_id, status="running", worker=worker_name, epoch=0, progress=0.0)
-        if run["status"] != "running":
-            return str(run["status"])
-        reporter = ApiReporter(client, run_id, worker_name=worker_name)
+        resume = run["attempts"] > 0
+        run = client.report_status(run_id, status="running", worker=worker_name)
+        if run["status"] != "running" or run["worker"] != worker_name:
+            logger.info("run %s was taken by %s", run_id, run["worker"])
+            return "skipped"
+        if resume:
+            _fetch_checkpoint(client, run_id, checkpoint.last_path(run_dir))
+        reporter = ApiReporter(client, run_id, worker_name=worker_name, checkpoint=checkpoint.last_path(run_dir))
         try:
             spec = RunSpec.model_validate(run["spec"])
             summary = train(
                 spec,
                 data_dir=settings.resolved_data_dir,
                 cache_dir=settings.home / "cache",
-                run_dir=settings.home / "runs" / str(run_id),
+                run_dir=run_dir,
                 callback=reporter,
+                resume=resume,
             )
         except Stopped:
             reporter.close()
-            logger.info("run %s stopped: cancelled", run_id)
-            return "cancelled"
+            logger.info("run %s stopped: %s", run_id, reporter.stop_reason)
+            return "cancelled" if reporter.stop_reason == "cancelled" else "preempted"
         except Exception as exc:  # noqa: BLE001 - any failure of the run ends it failed; the worker lives on
             reporter.close()
             logger.error("run %s failed:\n%s", run_id, traceback.format_exc())
-            client.report_status(run_id, status="failed", error=f"{type(exc).__name__}: {exc}", epoch=reporter.epoch)
+            client.report_status(
+                run_id, status="failed", worker=worker_name, error=f"{type(exc).__name__}: {exc}", epoch=reporter.epoch
+            )
             return "failed"
         reporter.close()
-        final = client.report_status(run_id, status="succeeded", summary=summary.to_dict(), epoch=reporter.epoch)
+        final = client.report_status(
+            run_id, status="succeeded", worker=worker_name, summary=summary.to_dict(), epoch=reporter.epoch
+        )
         return str(final["status"])
+
+
+def _fetch_checkpoint(client: Client, run_id: int, path: Path) -> None:
+    """Bring the run's last checkpoint here unless this machine already has it (the dead worker's own disk)."""
+    if path.exists():
+        return
+    try:
+        data = client.request("GET", f"/runs/{run_id}/artifacts/{CHECKPOINT_ARTIFACT}")
+    except ApiError as exc:
+        logger.info("run %s has no checkpoint to resume from (%s): starting over", run_id, exc)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

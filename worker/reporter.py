@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from trainboard.client import ApiError, Client
@@ -19,16 +20,20 @@ logger = logging.getLogger(__name__)
 FLUSH_EVERY_S = 0.5
 HEARTBEAT_EVERY_S = 2.0
 MAX_BATCH = 5_000
+CHECKPOINT_ARTIFACT = "checkpoint_last.pt"
 
 
 class ApiReporter(Callback):
-    def __init__(self, client: Client, run_id: int, *, worker_name: str) -> None:
+    def __init__(self, client: Client, run_id: int, *, worker_name: str, checkpoint: Path | None = None) -> None:
         self.client = client
+        self.checkpoint = checkpoint
+        self._checkpoint_mtime: int | None = None
         self.run_id = run_id
         self.worker_name = worker_name
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
+        self._stop_reason = ""
         self._closing = threading.Event()
         self._epoch = 0
         self._total_steps = 0
@@ -66,8 +71,9 @@ class ApiReporter(Callback):
         return self._epoch
 
     @property
-    def cancelled(self) -> bool:
-        return self._cancelled.is_set()
+    def stop_reason(self) -> str | None:
+        """Why training should stop: the run was cancelled, or another worker took it over."""
+        return self._stop_reason if self._cancelled.is_set() else None
 
     def close(self) -> None:
         """Deliver every queued point, then stop the sender thread."""
@@ -82,6 +88,7 @@ class ApiReporter(Callback):
         while True:
             closing = self._closing.is_set()
             self._flush()
+            self._upload_checkpoint()
             now = time.monotonic()
             if now - last_heartbeat >= HEARTBEAT_EVERY_S and not closing:
                 last_heartbeat = now
@@ -100,16 +107,35 @@ class ApiReporter(Callback):
             with self._lock:
                 del self._pending[: len(batch)]
             if reply and reply.get("status") == "cancelled":
-                self._cancelled.set()
+                self._stop("cancelled")
+
+    def _stop(self, reason: str) -> None:
+        self._stop_reason = reason
+        self._cancelled.set()
 
     def _heartbeat(self) -> None:
         try:
-            run = self.client.report_status(self.run_id, epoch=self._epoch, progress=round(self._progress(), 4))
-        except (ApiError, OSError, Exception) as exc:  # noqa: BLE001 - a missed heartbeat is retried next time
+            run = self.client.report_status(
+                self.run_id, worker=self.worker_name, epoch=self._epoch, progress=round(self._progress(), 4)
+            )
+        except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried next time
             logger.warning("heartbeat for run %s failed: %s", self.run_id, exc)
             return
         if run.get("status") == "cancelled":
-            self._cancelled.set()
+            self._stop("cancelled")
+        elif run.get("worker") != self.worker_name:
+            self._stop(f"taken over by {run.get('worker') or 'the queue'}")
+
+    def _upload_checkpoint(self) -> None:
+        """Send the latest epoch checkpoint to the API, so a run whose worker dies resumes on any machine."""
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return
+        mtime = self.checkpoint.stat().st_mtime_ns
+        if mtime == self._checkpoint_mtime:
+            return
+        self._checkpoint_mtime = mtime
+        data = self.checkpoint.read_bytes()
+        self._call_with_retry(lambda: self.client.put_artifact(self.run_id, CHECKPOINT_ARTIFACT, data))
 
     def _call_with_retry(self, call: Any) -> Any:
         delay = 0.5

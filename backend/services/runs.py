@@ -124,7 +124,7 @@ def update_status(session: Session, *, run_id: int, update: StatusUpdate) -> Run
     with locked_run(session, run_id) as run:
         if run is None:
             return None
-        if run.status in TERMINAL:
+        if run.status in TERMINAL or _owned_elsewhere(run, update):
             session.rollback()
             return run
         changed = _apply(run, update)
@@ -132,6 +132,16 @@ def update_status(session: Session, *, run_id: int, update: StatusUpdate) -> Run
             append_event(session, run=run, kind="status", data=status_event_data(run))
         session.commit()
         return run
+
+
+def _owned_elsewhere(run: Run, update: StatusUpdate) -> bool:
+    """A worker may claim a queued run, and then only its owner may report on it (a worker presumed dead
+    and replaced learns so from the reply, which names the new owner)."""
+    if update.worker is None:
+        return False
+    if update.status == "running" and run.status == "queued":
+        return False
+    return run.worker != update.worker
 
 
 def _apply(run: Run, update: StatusUpdate) -> bool:
