@@ -1,0 +1,73 @@
+"""The `trainboard` command as a user types it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.utils.datasets import write_mnist
+from tests.utils.stack import running_stack
+
+SPEC_YAML = """\
+name: cli run
+dataset: mnist
+model: {arch: mlp, hidden: [32]}
+optimizer: {name: sgd, lr: 0.1}
+batch_size: 32
+epochs: 2
+device: cpu
+n_misclassified: 4
+"""
+
+
+def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "trainboard.cli", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=240
+    )
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRAINBOARD_")}
+    env.update(TRAINBOARD_HOME=str(tmp_path / "home"), PYTHONPATH=str(Path(__file__).resolve().parents[2]), **extra)
+    return env
+
+
+def test_train_runs_locally_with_progress_and_summary(tmp_path: Path) -> None:
+    data = write_mnist(tmp_path / "data", n_train=600, n_test=200)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC_YAML)
+    result = _cli("train", str(spec), "--out", str(tmp_path / "out"), env=_env(tmp_path, TRAINBOARD_DATA_DIR=str(data)),
+                  cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert summary["n_params"] == 784 * 32 + 32 + 330
+    assert 1 <= summary["best_epoch"] <= 2 and summary["test_acc_at_best"] > 0.5
+    assert "step" in result.stderr and "epoch 2" in result.stderr, "a progress bar and per-epoch lines"
+    assert (tmp_path / "out" / "checkpoints" / "last.pt").exists()
+    assert any("misclassified" in p.name for p in (tmp_path / "out" / "artifacts").iterdir())
+
+
+def test_train_names_the_bad_field(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(SPEC_YAML.replace("lr: 0.1", "lr: fast"))
+    result = _cli("train", str(spec), env=_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "optimizer.lr" in result.stderr
+
+
+def test_submit_and_ls_talk_to_the_api(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC_YAML)
+    with running_stack(tmp_path, workers=0) as stack:
+        env = _env(tmp_path, TRAINBOARD_API_URL=stack.url)
+        submitted = _cli("submit", str(spec), env=env, cwd=tmp_path)
+        assert submitted.returncode == 0, submitted.stderr
+        assert "run 1 queued" in submitted.stdout
+        listed = _cli("ls", env=env, cwd=tmp_path)
+        assert "cli run" in listed.stdout and "queued" in listed.stdout
+        assert httpx.get(f"{stack.url}/api/runs/1").json()["spec"]["batch_size"] == 32
