@@ -56,7 +56,7 @@ class StatusUpdate(BaseModel):
 
     status: RunStatus | None = None
     worker: str | None = Field(default=None, max_length=200)
-    epoch: int | None = Field(default=None, ge=0)
+    epoch: int | None = Field(default=None, ge=0, le=100_000)
     progress: float | None = Field(default=None, ge=0.0, le=1.0)
     summary: dict[str, Any] | None = None
     error: str | None = Field(default=None, max_length=20_000)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from celery import Celery
 from fastapi import Depends, HTTPException, Request, status
+from fastapi import Path as PathParam
 from sqlalchemy.orm import Session
 
 from backend.db import session_scope
@@ -61,3 +62,8 @@ def get_run_or_404(session: Session, run_id: int) -> Run:
     if run is None:
         raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"run {run_id} not found")
     return run
+
+
+MAX_ID = 2**31 - 1
+RunId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="run id")]
+SweepId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="sweep id")]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import FileResponse
 
-from backend.api.deps import SessionDep, SettingsDep, get_run_or_404
+from backend.api.deps import RunId, SessionDep, SettingsDep, get_run_or_404
 from backend.schemas import ArtifactOut
 from backend.services import artifacts
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
 
 
 @router.get("", response_model=list[ArtifactOut])
-def list_artifacts(run_id: int, session: SessionDep, settings: SettingsDep) -> list[ArtifactOut]:
+def list_artifacts(run_id: RunId, session: SessionDep, settings: SettingsDep) -> list[ArtifactOut]:
     """The run's artifacts by name (names contain `filters` or `misclassified` for fig6 and fig7)."""
     get_run_or_404(session, run_id)
     return [
@@ -27,7 +27,7 @@ def list_artifacts(run_id: int, session: SessionDep, settings: SettingsDep) -> l
 
 
 @router.get("/{name}", response_class=FileResponse)
-def get_artifact(run_id: int, name: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+def get_artifact(run_id: RunId, name: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
     """Download one artifact."""
     get_run_or_404(session, run_id)
     path = artifacts.resolve(settings.artifacts_dir, run_id, name)
@@ -38,7 +38,7 @@ def get_artifact(run_id: int, name: str, session: SessionDep, settings: Settings
 
 @router.put("/{name}", response_model=ArtifactOut, status_code=201)
 def put_artifact(
-    run_id: int,
+    run_id: RunId,
     name: str,
     session: SessionDep,
     settings: SettingsDep,

@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import NotifierDep, SessionDep, get_run_or_404
+from backend.api.deps import NotifierDep, RunId, SessionDep, get_run_or_404
 from backend.models import Run
 from backend.schemas import TERMINAL
 from backend.services.events import events_after
@@ -27,7 +27,7 @@ POLL_S = 5.0  # re-read even without a wake-up, so a lost notification only cost
 BATCH = 500
 
 
-def _read_new(factory: sessionmaker[Session], run_id: int, after: int) -> tuple[list[str], int, bool]:
+def _read_new(factory: sessionmaker[Session], run_id: RunId, after: int) -> tuple[list[str], int, bool]:
     with factory() as session:
         run = session.get(Run, run_id)
         finished = run is None or run.status in TERMINAL  # read before the events: a final event is then seen
@@ -42,12 +42,14 @@ def _read_new(factory: sessionmaker[Session], run_id: int, after: int) -> tuple[
 
 @router.get("/runs/{run_id}/events", response_class=StreamingResponse)
 async def stream_events(
-    run_id: int,
+    run_id: RunId,
     request: Request,
     session: SessionDep,
     notifier: NotifierDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="resume after this event id (as Last-Event-ID)")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=2**62, description="resume after this event id (as Last-Event-ID)")
+    ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events for one run: `status` events (status, epoch, progress, summary, error) and `metrics`
     events (`{"<key>": {"step": [...], "value": [...]}}` with only new points). Each event has an id; reconnect
@@ -89,6 +91,6 @@ async def stream_events(
 
 def _parse_id(value: str | None) -> int:
     try:
-        return max(0, int(value)) if value else 0
+        return min(max(0, int(value)), 2**62) if value else 0
     except ValueError:
         return 0

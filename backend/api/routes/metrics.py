@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from backend.api.deps import NotifierDep, SessionDep, get_run_or_404
+from backend.api.deps import NotifierDep, RunId, SessionDep, get_run_or_404
 from backend.schemas import PointsAccepted, PointsIn, Series
 from backend.services import metrics
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 
 
 @router.post("", response_model=PointsAccepted)
-def post_metrics(run_id: int, batch: PointsIn, session: SessionDep, notifier: NotifierDep) -> PointsAccepted:
+def post_metrics(run_id: RunId, batch: PointsIn, session: SessionDep, notifier: NotifierDep) -> PointsAccepted:
     """Add a batch of points `{"points": [{"key", "step", "value"}, ...]}`. A point already stored for the
     same (key, step) is kept, so a retried batch never duplicates anything. The reply carries the run's
     status: a worker stops when it reads `cancelled`."""
@@ -28,12 +28,12 @@ def post_metrics(run_id: int, batch: PointsIn, session: SessionDep, notifier: No
 
 @router.get("", response_model=dict[str, Series])
 def get_metrics(
-    run_id: int,
+    run_id: RunId,
     session: SessionDep,
     keys: Annotated[str | None, Query(max_length=2000, description="comma-separated; all keys when absent")] = None,
     max_points: Annotated[int | None, Query(ge=2, le=1_000_000)] = None,
-    start: Annotated[int | None, Query(ge=0, description="first step (zoom)")] = None,
-    end: Annotated[int | None, Query(ge=0, description="last step (zoom)")] = None,
+    start: Annotated[int | None, Query(ge=0, le=2**62, description="first step (zoom)")] = None,
+    end: Annotated[int | None, Query(ge=0, le=2**62, description="last step (zoom)")] = None,
 ) -> dict[str, Series]:
     """Series as `{"<key>": {"step": [...], "value": [...]}}`. With `max_points`, a longer series comes back as
     the min and max of each of `max_points / 2` step buckets, so spikes survive; `start`/`end` zoom in."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from backend.api.deps import CeleryDep, NotifierDep, SessionDep, get_run_or_404
+from backend.api.deps import CeleryDep, NotifierDep, RunId, SessionDep, get_run_or_404
 from backend.schemas import RunOut, StatusUpdate
 from backend.services import queue, runs
 from trainboard.spec import RunSpec
@@ -30,7 +30,7 @@ def list_runs(
     response: Response,
     status_: Annotated[str | None, Query(alias="status", max_length=100, description="comma-separated")] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
-    sweep_id: int | None = None,
+    sweep_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     q: Annotated[str | None, Query(max_length=200, description="free text: name, tag, architecture, id")] = None,
     sort: runs.SortKey = "id",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
@@ -54,13 +54,13 @@ def list_runs(
 
 
 @router.get("/{run_id}", response_model=RunOut)
-def get_run(run_id: int, session: SessionDep) -> RunOut:
+def get_run(run_id: RunId, session: SessionDep) -> RunOut:
     """A run: its spec, status, epoch, summary, error and the worker that ran it."""
     return RunOut.model_validate(get_run_or_404(session, run_id))
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut)
-def cancel_run(run_id: int, session: SessionDep, notifier: NotifierDep) -> RunOut:
+def cancel_run(run_id: RunId, session: SessionDep, notifier: NotifierDep) -> RunOut:
     """Cancel a run. A queued run never starts; a running one stops within seconds and keeps its metrics."""
     run = runs.cancel_run(session, run_id=run_id)
     if run is None:
@@ -70,7 +70,7 @@ def cancel_run(run_id: int, session: SessionDep, notifier: NotifierDep) -> RunOu
 
 
 @router.post("/{run_id}/status", response_model=RunOut)
-def report_status(run_id: int, update: StatusUpdate, session: SessionDep, notifier: NotifierDep) -> RunOut:
+def report_status(run_id: RunId, update: StatusUpdate, session: SessionDep, notifier: NotifierDep) -> RunOut:
     """Workers (or your script, for an external run) report progress, the outcome and the summary here.
     A finished or cancelled run stays as it is; the reply tells the caller its current status."""
     run = runs.update_status(session, run_id=run_id, update=update)

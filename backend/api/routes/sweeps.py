@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
-from backend.api.deps import CeleryDep, NotifierDep, SessionDep
+from backend.api.deps import CeleryDep, NotifierDep, SessionDep, SweepId
 from backend.models import Run, Sweep
 from backend.services import queue
 from backend.services import runs as run_service
@@ -61,7 +61,7 @@ def list_sweeps(session: SessionDep) -> list[dict[str, Any]]:
 
 
 @router.get("/sweeps/{sweep_id}")
-def get_sweep(sweep_id: int, session: SessionDep) -> dict[str, Any]:
+def get_sweep(sweep_id: SweepId, session: SessionDep) -> dict[str, Any]:
     """A sweep with its runs and a results table (best validation accuracy first, the best run marked)."""
     sweep = session.get(Sweep, sweep_id)
     if sweep is None:
@@ -70,7 +70,7 @@ def get_sweep(sweep_id: int, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/sweeps/{sweep_id}/cancel")
-def cancel_sweep(sweep_id: int, session: SessionDep, notifier: NotifierDep) -> dict[str, Any]:
+def cancel_sweep(sweep_id: SweepId, session: SessionDep, notifier: NotifierDep) -> dict[str, Any]:
     """Cancel every run of the sweep that has not finished."""
     sweep = session.get(Sweep, sweep_id)
     if sweep is None:
