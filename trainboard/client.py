@@ -103,20 +103,23 @@ class Client:
     def create_sweep(self, sweep: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/sweeps", json=sweep)  # type: ignore[no-any-return]
 
-    def start_run(self, spec: dict[str, Any] | None = None, **options: Any) -> TrackedRun:
+    def start_run(
+        self, spec: dict[str, Any] | None = None, *, flush_every_s: float = 0.5, max_batch: int = 1000
+    ) -> TrackedRun:
         """Create an external run (``spec`` with ``"external": true``) that your own script trains and reports.
 
         Returns a :class:`trainboard.tracking.TrackedRun`: ``run.log(step=3, loss=0.5)`` queues and returns at
-        once, a background thread posts the points in batches; ``run.finish(status, summary)`` or leaving a
-        ``with client.start_run(...) as run:`` block delivers them all, then reports the outcome. ``options`` go
-        to ``TrackedRun`` (``flush_every_s``, ``max_batch``).
+        once, and a background thread posts the points in batches of at most ``max_batch``, at least every
+        ``flush_every_s`` seconds; ``run.finish(status, summary)``, or leaving a ``with client.start_run(...) as
+        run:`` block, delivers them all and then reports the outcome.
         """
-        from trainboard.tracking import TrackedRun
+        from trainboard.tracking import TrackedRun, check_options
 
+        check_options(flush_every_s=flush_every_s, max_batch=max_batch)
         run = self.create_run({**(spec or {}), "external": True})
         # The sender thread gets its own connection, so it never shares an httpx client with the caller.
         sender = Client(self.url, token=self._bearer_token() or "", timeout=min(self.http.timeout.read or 30.0, 30.0))
-        return TrackedRun(sender, run, **options)
+        return TrackedRun(sender, run, flush_every_s=flush_every_s, max_batch=max_batch)
 
     def _bearer_token(self) -> str | None:
         header = self.http.headers.get("authorization", "")

@@ -1,15 +1,18 @@
 """Track a training run from your own script: ``client.start_run(spec)`` gives a :class:`TrackedRun`.
 
-``run.log(step=3, loss=0.5, acc=0.9)`` only appends to a queue and returns (well under a microsecond of work);
-a background thread turns the queue into batches of at most 1,000 points, posts one as soon as it is full or
-every half second otherwise, and retries with backoff while the API is unreachable. Posting is idempotent on
-(key, step), so a batch the API stored before the connection broke is never stored twice.
+``run.log(step=3, loss=0.5, acc=0.9)`` appends the numbers to per-key arrays and returns (about a microsecond);
+a background thread posts them in batches of at most 1,000 points, as soon as a batch is full or every half
+second otherwise, and retries with backoff while the API is unreachable. Posting is idempotent on (key, step),
+so a batch the API stored before the connection broke is never stored twice.
 
+    from trainboard import Client
+
+    client = Client("http://127.0.0.1:8000")
     with client.start_run({"name": "my script", "tags": ["mine"]}) as run:
         for step in range(1000):
             run.log(step=step, loss=..., acc=...)
         run.summary["best_valid_acc"] = 0.98       # sent with the final status
-    # leaving the block flushes every point, then reports "succeeded" (or "failed" with the exception)
+    # leaving the block delivers every point, then reports "succeeded" (or "failed" with the exception)
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import re
 import threading
 import time
 import traceback
+from array import array
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,19 +43,32 @@ RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 5.0
 MAX_ERROR_CHARS = 20_000
 MAX_STEP = 2**62
-KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")  # as the API's MetricKey
+KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")  # the API's MetricKey; none of these needs JSON escaping
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 FinalStatus = Literal["succeeded", "failed", "cancelled"]
 
 
 class TrackingError(RuntimeError):
-    """Points could not be delivered (the API stayed unreachable past the close timeout, or refused them)."""
+    """Points or the final status could not be delivered (the API stayed unreachable, or refused them)."""
+
+
+class _Series:
+    """Points of one key waiting in the outbox: parallel arrays and how many of them are acknowledged."""
+
+    __slots__ = ("key", "steps", "values", "done")
+
+    def __init__(self, key: str, steps: array[int], values: array[float]) -> None:
+        self.key = key
+        self.steps = steps
+        self.values = values
+        self.done = 0
 
 
 class TrackedRun:
     """A run your own script trains and reports: ``log`` points, then ``finish`` (or use it as a context manager).
 
-    Thread-safe: ``log`` may be called from several threads. Nothing is sent after ``finish``.
+    ``log`` may be called from several threads. Nothing is sent after ``finish``.
     """
 
     def __init__(
@@ -63,76 +80,95 @@ class TrackedRun:
         max_batch: int = MAX_BATCH_POINTS,
         owns_sender: bool = True,
     ) -> None:
-        if not 1 <= max_batch <= MAX_BATCH_POINTS:
-            raise ValueError(f"max_batch must be between 1 and {MAX_BATCH_POINTS}")
+        check_options(flush_every_s=flush_every_s, max_batch=max_batch)
         self.id: int = int(run["id"])
         self.run: dict[str, Any] = dict(run)
         self.summary: dict[str, Any] = {}
-        self.sent = 0  # points the API has acknowledged (stored now or before)
-        self.dropped = 0  # points the API refused (bad key or step); logged, never retried
         self.status: str = str(run.get("status", "running"))
+        self.sent = 0  # points the API acknowledged (stored now, or already stored by an earlier try)
+        self.dropped = 0  # points the API refused; logged, never retried
         self._sender = sender
         self._owns_sender = owns_sender
         self._flush_every_s = flush_every_s
         self._max_batch = max_batch
-        # (step, {key: value}) entries; deque.append/popleft are atomic, so log() needs no lock.
-        self._queue: collections.deque[tuple[int, Mapping[str, Any]]] = collections.deque()
+        # What log() fills: key -> (steps, values). The sender swaps in fresh arrays under the lock and owns the
+        # old ones from then on (the outbox). Arrays hold raw numbers: no Python object per point stays alive,
+        # so a fast training loop pays neither allocator nor garbage-collector time for the queue.
+        self._lock = threading.Lock()
+        self._buffers: dict[str, tuple[array[int], array[float]]] = {}
+        self._appenders: dict[str, tuple[Callable[[Any], None], Callable[[int], None]]] = {}  # their .append
+        self._buffered = 0  # points in _buffers
+        self._outbox: collections.deque[_Series] = collections.deque()
+        self._outbox_points = 0  # points taken by the sender, not yet acknowledged
         self._wake = threading.Event()
-        self._idle = threading.Event()  # set while the queue is empty and nothing is in flight
-        self._idle.set()
-        self._wake_at = max_batch  # queue entries that make a full batch (adjusted to points per entry)
+        self._urgent = False  # flush(): send the partial batch too
+        self._abandon = threading.Event()  # finish() stopped waiting: stop retrying
+        self._retry_now = threading.Event()  # cuts a backoff pause short (flush, finish)
         self._finished = False
-        self._urgent = False  # flush() asks for the partial batch too
-        self._abandon = threading.Event()  # finish() gave up waiting: stop retrying
-        self._head_skip = 0  # keys of the queue's first entry already sent (an entry wider than a batch)
-        self._last_refusal = ""
-        self._known_keys: set[str] = set()
         self._fatal: str | None = None
+        self._last_refusal = ""
         self._thread = threading.Thread(target=self._run, name=f"trainboard-run-{self.id}", daemon=True)
         self._thread.start()
 
     # --- what the training script calls ---------------------------------------------------------------------
 
     def log(self, step: int, **metrics: float | None) -> None:
-        """Queue one value per metric at ``step`` and return at once. Values are read with ``float()`` on the
-        sender thread; NaN and infinity are stored as null. Logging the same (key, step) twice keeps the first
-        value the API received."""
+        """Queue one value per metric at ``step`` and return at once.
+
+        Values are anything ``float()`` takes (numbers, numpy scalars, one-element tensors); None, NaN and
+        infinity are stored as null. The same (key, step) logged twice keeps the value the API got first.
+        """
         if self._finished:
             raise RuntimeError(f"run {self.id} is finished: log() after finish()")
-        if not self._known_keys.issuperset(metrics):
-            self._check_keys(metrics)
-        if step.__class__ is not int or step < 0:
+        if step.__class__ is not int or step < 0 or step > MAX_STEP:
             step = _checked_step(step)
-        queue = self._queue
-        queue.append((step, metrics))
-        if len(queue) >= self._wake_at and not self._wake.is_set():
+        if not metrics:
+            raise ValueError("log() needs at least one metric, e.g. run.log(step=3, loss=0.5)")
+        lock = self._lock
+        lock.acquire()
+        try:
+            appenders = self._appenders
+            key = ""
+            try:
+                for key, value in metrics.items():  # noqa: B007 - key is read by the except clause
+                    append_value, append_step = appenders[key]
+                    append_value(value)  # first: a refused value leaves no step behind
+                    append_step(step)
+            except (KeyError, TypeError):  # a new key, or None or a non-float value
+                self._log_slowly(step, metrics, failed_at=key)
+            self._buffered = buffered = self._buffered + len(metrics)
+        finally:
+            lock.release()
+        if buffered >= self._max_batch and not self._wake.is_set():
             self._wake.set()
 
     def log_dict(self, step: int, metrics: Mapping[str, float | None]) -> None:
         """``log`` for keys that are not Python identifiers, e.g. ``{"train/loss": 0.3}``."""
-        self.log(step, **dict(metrics))
+        self.log(step, **metrics)
 
     @property
     def cancelled(self) -> bool:
-        """True once the API answered that someone cancelled this run: your script should stop training."""
+        """True once the API answered that the run was cancelled (from the dashboard): stop training."""
         return self.status == "cancelled"
 
     @property
     def pending(self) -> int:
-        """Queue entries (one per ``log`` call) not yet acknowledged by the API."""
-        return len(self._queue)
+        """Points logged but not yet acknowledged by the API."""
+        with self._lock:
+            return self._buffered + self._outbox_points
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send what is queued now and wait until the API has it all; False if ``timeout`` ran out first."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._urgent = True
-        self._wake.set()
-        while self._queue or not self._idle.is_set():
+        self._retry_now.set()  # a sender pausing after a failure tries again now
+        while self.pending:
             if not self._thread.is_alive():
-                return not self._queue
+                return False
             if deadline is not None and time.monotonic() >= deadline:
                 return False
-            self._idle.wait(0.02)
+            self._urgent = True
+            self._wake.set()
+            time.sleep(0.01)
         return True
 
     def finish(
@@ -143,26 +179,29 @@ class TrackedRun:
         *,
         timeout: float | None = 300.0,
     ) -> dict[str, Any]:
-        """Deliver every queued point, then report the final ``status`` with the summary (``self.summary``
-        updated with ``summary``) and ``error``. Returns the run as the API then has it.
+        """Deliver every logged point, then report the final ``status`` with ``self.summary`` (updated with
+        ``summary``) and ``error``. Returns the run as the API then has it.
 
         If points are still undelivered after ``timeout`` seconds (the API stayed down), the status is still
-        reported, with the loss named in its error, and :class:`TrackingError` is raised.
+        reported, naming the loss in its error, and :class:`TrackingError` is raised.
         """
         if self._finished:
             return self.run
         self._finished = True
         if summary:
             self.summary.update(summary)
+        problems: list[str] = []
         try:
             delivered = self.flush(timeout)
-            self._abandon.set()  # the sender stops retrying; when delivered it is idle already
+            self._abandon.set()  # the sender stops retrying; when everything was delivered it is idle anyway
+            self._retry_now.set()
             self._wake.set()
             self._thread.join(timeout=30)
-            lost = len(self._queue) if not delivered else 0
-            problems = []
+            lost = 0 if delivered else self.pending
             if lost:
-                problems.append(f"{lost} log() calls were not delivered: the API stayed unreachable for {timeout} s")
+                problems.append(
+                    f"{lost} point{'s' if lost != 1 else ''} not delivered: the API stayed unreachable for {timeout} s"
+                )
             if self._fatal:
                 problems.append(self._fatal)
             if problems:
@@ -173,16 +212,15 @@ class TrackedRun:
                 fields["summary"] = self.summary
             if error:
                 fields["error"] = error[-MAX_ERROR_CHARS:]
-            deadline = time.monotonic() + (60.0 if timeout is None else max(timeout, 5.0))
+            deadline = math.inf if timeout is None else time.monotonic() + max(timeout, 1.0)
             try:
                 reply = self._call_with_retry(
                     lambda: self._sender.report_status(self.id, **fields),
                     give_up=lambda: time.monotonic() > deadline,
                 )
             except _Abandoned:
-                raise TrackingError(
-                    f"run {self.id}: the API stayed unreachable; status {status!r} not reported"
-                ) from None
+                message = "; ".join([*problems, f"status {status!r} not reported: the API stayed unreachable"])
+                raise TrackingError(f"run {self.id}: {message}") from None
         finally:
             if self._owns_sender:
                 self._sender.close()
@@ -210,23 +248,36 @@ class TrackedRun:
         trace = "".join(traceback.format_exception(exc)).strip()
         try:
             self.finish(final, error=f"{text}\n\n{trace}" if trace != text else text)
-        except TrackingError as problem:  # the block's own exception is the one to see
+        except TrackingError as problem:  # the block's own exception is the one to propagate
             logger.error("%s", problem)
 
     def __repr__(self) -> str:
         return f"TrackedRun(id={self.id}, status={self.status!r}, pending={self.pending}, sent={self.sent})"
 
-    # --- checks, off the fast path ----------------------------------------------------------------------------
+    # --- off the fast path ----------------------------------------------------------------------------------------
 
-    def _check_keys(self, metrics: Mapping[str, Any]) -> None:
-        if not metrics:
-            raise ValueError("log() needs at least one metric, e.g. run.log(step=3, loss=0.5)")
+    def _log_slowly(self, step: int, metrics: Mapping[str, Any], *, failed_at: str) -> None:
+        """A new key or a value that is not a plain number: undo this call's appends, check it all, redo it."""
+        buffers = self._buffers
         for key in metrics:
-            if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
-                raise ValueError(f"metric key {key!r}: use 1 to 64 characters from letters, digits and _ . : / -")
-        self._known_keys.update(metrics)
-        # A full batch is max_batch points: wake the sender after that many entries of the widest kind.
-        self._wake_at = max(1, self._max_batch // max(len(metrics), 1))
+            if key == failed_at:
+                break
+            steps, values = buffers[key]
+            steps.pop()
+            values.pop()
+        checked = [(_checked_key(key), _as_float(key, value)) for key, value in metrics.items()]
+        for key, value in checked:
+            if key not in buffers:
+                self._add_buffer(key)
+            steps, values = buffers[key]
+            values.append(value)
+            steps.append(step)
+
+    def _add_buffer(self, key: str) -> None:
+        steps: array[int] = array("q")
+        values: array[float] = array("d")
+        self._buffers[key] = (steps, values)
+        self._appenders[key] = (values.append, steps.append)
 
     # --- the sender thread --------------------------------------------------------------------------------------
 
@@ -240,11 +291,13 @@ class TrackedRun:
             try:
                 # Full batches go at once; a partial one waits for the timer (or a flush), so a fast loop sends
                 # 1,000-point requests rather than many small ones.
-                while self._queue and (due or self._queued_points() >= self._max_batch):
-                    self._idle.clear()
-                    if self._fatal:  # the API will refuse everything (run gone, bad token): stop posting
-                        self.dropped += len(self._queue)
-                        self._queue.clear()
+                while True:
+                    if self._outbox_points < self._max_batch:
+                        self._take()
+                    if not self._outbox_points or (self._outbox_points < self._max_batch and not due):
+                        break
+                    if self._fatal:  # the API will refuse everything (run gone, wrong token): stop posting
+                        self._drop_all()
                         break
                     self._send_one_batch()
                 if due:
@@ -253,62 +306,73 @@ class TrackedRun:
                 return
             except Exception:  # noqa: BLE001 - never let the thread die with points queued
                 logger.exception("run %s: unexpected error in the sender thread", self.id)
-                self._abandon.wait(RETRY_FIRST_S)
-            finally:
-                if not self._queue:
-                    self._idle.set()
+                time.sleep(RETRY_FIRST_S)
 
-    def _queued_points(self) -> int:
-        """Points queued, estimated as entries times the first entry's width (never walks the queue)."""
-        queue = self._queue
-        try:
-            return len(queue) * len(queue[0][1])
-        except IndexError:
-            return 0
+    def _take(self) -> None:
+        """Move what log() buffered into the outbox; log() continues on fresh arrays."""
+        with self._lock:
+            if not self._buffered:
+                return
+            taken = self._buffers
+            self._buffers, self._appenders = {}, {}
+            for key in taken:
+                self._add_buffer(key)
+            for key, (steps, values) in taken.items():
+                if steps:
+                    self._outbox.append(_Series(key, steps, values))
+            self._outbox_points += self._buffered
+            self._buffered = 0
 
     def _send_one_batch(self) -> None:
-        """Post up to max_batch points from the head of the queue, and drop them from it once acknowledged.
+        """Post up to max_batch points from the head of the outbox; drop them from it once acknowledged.
 
-        The queue is consumed only after the API's reply, so a failed post loses nothing, and a post retried
-        after the API stored it is harmless (idempotent on key and step). A log() call with more keys than a
-        batch holds is split across batches.
+        The outbox advances only after the API's reply, so a failed post loses nothing, and a post retried after
+        the API stored it is harmless (idempotent on key and step).
         """
-        queue = self._queue
-        points: list[dict[str, Any]] = []
-        taken = 0  # whole entries in this batch
-        skip = self._head_skip
-        index = 0
-        while len(points) < self._max_batch:
-            try:
-                step, metrics = queue[index]  # log() appends at the tail meanwhile: index, don't iterate
-            except IndexError:
+        parts: list[str] = []
+        consumed: list[tuple[_Series, int]] = []
+        room = self._max_batch
+        for series in self._outbox:
+            if not room:
                 break
-            items = list(metrics.items())[skip:] if skip else metrics.items()
-            room = self._max_batch - len(points)
-            for n, (key, value) in enumerate(items):
-                if n == room:
-                    break
-                points.append({"key": key, "step": step, "value": _number(value)})
-            if len(items) > room:
-                skip += room
-                break
-            skip = 0
-            taken += 1
-            index += 1
-        if points:
-            reply = self._call_with_retry(
-                lambda: self._sender.post_points(self.id, points), give_up=self._abandon.is_set
-            )
-            if reply is None:
-                self.dropped += len(points)
-            else:
-                self.sent += len(points)
-                status = reply.get("status")
-                if isinstance(status, str):
-                    self.status = status
-        for _ in range(taken):
-            queue.popleft()
-        self._head_skip = skip
+            end = min(len(series.steps), series.done + room)
+            prefix = f'{{"key":"{series.key}","step":'
+            for step, value in zip(series.steps[series.done : end], series.values[series.done : end], strict=True):
+                # JSON has no NaN or infinity: send null (value - value is 0.0 only for finite numbers).
+                parts.append(
+                    f'{prefix}{step},"value":{value!r}}}' if value - value == 0.0 else f'{prefix}{step},"value":null}}'
+                )
+            consumed.append((series, end))
+            room -= end - series.done
+        body = '{"points":[' + ",".join(parts) + "]}"
+        reply = self._call_with_retry(
+            lambda: self._sender.request(
+                "POST", f"/runs/{self.id}/metrics", content=body.encode(), headers=JSON_HEADERS
+            ),
+            give_up=self._abandon.is_set,
+        )
+        if reply is None:
+            self.dropped += len(parts)
+        else:
+            self.sent += len(parts)
+            status = reply.get("status") if isinstance(reply, dict) else None
+            if isinstance(status, str):
+                self.status = status
+        for series, end in consumed:
+            series.done = end
+            if end == len(series.steps):
+                self._outbox.popleft()
+        with self._lock:
+            self._outbox_points -= len(parts)
+
+    def _drop_all(self) -> None:
+        with self._lock:
+            self.dropped += self._outbox_points + self._buffered
+            self._outbox.clear()
+            self._outbox_points = 0
+            for steps, values in self._buffers.values():
+                del steps[:], values[:]
+            self._buffered = 0
 
     def _call_with_retry(self, call: Callable[[], Any], *, give_up: Callable[[], bool]) -> Any:
         """Retry network failures and 5xx/408/429 with exponential backoff until ``give_up()``; a 4xx refusal is
@@ -329,14 +393,26 @@ class TrackedRun:
                 logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.id, exc, delay)
             if give_up():
                 raise _Abandoned
-            self._abandon.wait(delay) if threading.current_thread() is self._thread else time.sleep(delay)
+            if threading.current_thread() is self._thread:
+                self._retry_now.wait(delay)
+                self._retry_now.clear()
+            else:
+                time.sleep(delay)
             if give_up():
                 raise _Abandoned
             delay = min(delay * 2, RETRY_MAX_S)
 
 
 class _Abandoned(Exception):
-    """The sender was told to stop retrying."""
+    """Retrying was given up."""
+
+
+def check_options(*, flush_every_s: float = FLUSH_EVERY_S, max_batch: int = MAX_BATCH_POINTS) -> None:
+    """Refuse bad TrackedRun options before a run is created for them."""
+    if not 1 <= max_batch <= MAX_BATCH_POINTS:
+        raise ValueError(f"max_batch must be between 1 and {MAX_BATCH_POINTS}, got {max_batch}")
+    if not flush_every_s > 0:
+        raise ValueError(f"flush_every_s must be > 0, got {flush_every_s}")
 
 
 def _checked_step(step: Any) -> int:
@@ -352,8 +428,16 @@ def _checked_step(step: Any) -> int:
     return value
 
 
-def _number(value: Any) -> float | None:
+def _checked_key(key: Any) -> str:
+    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
+        raise ValueError(f"metric key {key!r}: use 1 to 64 characters among letters, digits and _ . : / -")
+    return key
+
+
+def _as_float(key: str, value: Any) -> float:
     if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+        return float("nan")  # sent as null, like NaN
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"metric {key!r}: a value must be a number, got {type(value).__name__}") from None
