@@ -73,6 +73,8 @@ class Run(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # Set by the sweep's early-termination rule: the worker ends training after the current epoch.
+    stop_requested: Mapped[str | None] = mapped_column(String(200))
     worker: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -27,6 +27,7 @@ class RunOut(BaseModel):
     progress: float
     summary: dict[str, Any] | None
     error: str | None
+    stop_requested: str | None = None
     worker: str | None
     attempts: int
     created_at: datetime
@@ -44,6 +45,10 @@ class RunOut(BaseModel):
                 if self.queue == "cuda"
                 else f"waiting for a {self.queue} worker".replace("a any worker", "a worker")
             )
+        if self.status == "running" and self.stop_requested:
+            return f"finishing early: {self.stop_requested}"
+        if self.status == "succeeded" and self.stop_requested:
+            return f"stopped early: {self.stop_requested}"
         if self.status == "running":
             return "tracked by your script" if self.external else f"running on {self.worker or 'a worker'}"
         return self.status
@@ -81,6 +86,7 @@ class PointsAccepted(BaseModel):
     accepted: int
     duplicates: int
     status: RunStatus
+    stop_requested: str | None = None
 
 
 class Series(BaseModel):

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from backend.models import MetricPoint, Run
 from backend.schemas import PointIn
-from backend.services.events import append_event, locked_run
+from backend.services import early_termination
+from backend.services.events import append_event, locked_run, status_event_data
 
 
 def add_points(session: Session, *, run_id: int, points: Sequence[PointIn]) -> tuple[Run | None, int]:
@@ -37,6 +38,11 @@ def add_points(session: Session, *, run_id: int, points: Sequence[PointIn]) -> t
                 for group_rows in [list(group)]
             }
             append_event(session, run=run, kind="metrics", data=data)
+            new_epochs = [step for key, step, _ in new_rows if key == early_termination.METRIC]
+            reason = early_termination.check(session, run=run, epochs=new_epochs)
+            if reason:
+                run.stop_requested = reason
+                append_event(session, run=run, kind="status", data=status_event_data(run))
         session.commit()
         return run, len(new_rows)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Run, Sweep
 from backend.services import runs as run_service
+from backend.services.early_termination import EarlyTermination
 from trainboard.spec import RunSpec, set_dotted
 
 MAX_SWEEP_RUNS = 256
@@ -47,6 +48,7 @@ class SweepIn(BaseModel):
     method: Literal["grid", "random"] = "grid"
     n: int | None = Field(default=None, ge=1, le=MAX_SWEEP_RUNS, description="random sweeps: how many runs")
     seed: int = 0
+    early_termination: EarlyTermination | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> SweepIn:
@@ -157,7 +159,7 @@ def results(session: Session, *, sweep: Sweep) -> list[dict[str, Any]]:
                 "gen_gap": summary.get("gen_gap"),
                 "n_params": summary.get("n_params"),
                 "duration_s": summary.get("duration_s"),
-                "stop_reason": summary.get("stop_reason"),
+                "stop_reason": run.stop_requested,
                 "best": False,
             }
         )

@@ -23,7 +23,12 @@ def post_metrics(run_id: RunId, batch: PointsIn, session: SessionDep, notifier: 
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     if accepted:
         notifier.publish(run_id)
-    return PointsAccepted(accepted=accepted, duplicates=len(batch.points) - accepted, status=run.status)  # type: ignore[arg-type]
+    return PointsAccepted(
+        accepted=accepted,
+        duplicates=len(batch.points) - accepted,
+        status=run.status,  # type: ignore[arg-type]
+        stop_requested=run.stop_requested,
+    )
 
 
 @router.get("", response_model=dict[str, Series])
