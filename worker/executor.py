@@ -57,8 +57,9 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
             )
             return "failed"
         reporter.close()
+        result = {**summary.to_dict(), "stop_reason": reporter.finish_reason}
         final = client.report_status(
-            run_id, status="succeeded", worker=worker_name, summary=summary.to_dict(), epoch=reporter.epoch
+            run_id, status="succeeded", worker=worker_name, summary=result, epoch=reporter.epoch
         )
         return str(final["status"])
 

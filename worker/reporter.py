@@ -34,6 +34,7 @@ class ApiReporter(Callback):
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         self._stop_reason = ""
+        self.finish_reason: str | None = None
         self._closing = threading.Event()
         self._epoch = 0
         self._total_steps = 0
@@ -64,6 +65,9 @@ class ApiReporter(Callback):
 
     def should_stop(self) -> bool:
         return self._cancelled.is_set()
+
+    def should_finish(self) -> bool:
+        return self.finish_reason is not None
 
     @property
     def epoch(self) -> int:
@@ -108,6 +112,8 @@ class ApiReporter(Callback):
                 del self._pending[: len(batch)]
             if reply and reply.get("status") == "cancelled":
                 self._stop("cancelled")
+            if reply and reply.get("stop_requested"):
+                self.finish_reason = str(reply["stop_requested"])
 
     def _stop(self, reason: str) -> None:
         self._stop_reason = reason
@@ -121,6 +127,8 @@ class ApiReporter(Callback):
         except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried next time
             logger.warning("heartbeat for run %s failed: %s", self.run_id, exc)
             return
+        if run.get("stop_requested"):
+            self.finish_reason = str(run["stop_requested"])
         if run.get("status") == "cancelled":
             self._stop("cancelled")
         elif run.get("worker") != self.worker_name:

@@ -39,7 +39,12 @@ class Callback:
         """A file the run produced (filters image, misclassified gallery, ...)."""
 
     def should_stop(self) -> bool:
-        """Polled between steps and epochs; True ends the run early (cancellation)."""
+        """Polled between steps and epochs; True aborts the run at once (cancellation): ``Stopped`` is raised."""
+        return False
+
+    def should_finish(self) -> bool:
+        """Polled after each epoch; True ends training there, as early stopping does (a sweep's early
+        termination): the best epoch so far is kept, and the run completes with its summary and artifacts."""
         return False
 
 
@@ -67,3 +72,6 @@ class CallbackList(Callback):
 
     def should_stop(self) -> bool:
         return any(cb.should_stop() for cb in self.callbacks)
+
+    def should_finish(self) -> bool:
+        return any(cb.should_finish() for cb in self.callbacks)
