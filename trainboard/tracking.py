@@ -17,11 +17,13 @@ so a batch the API stored before the connection broke is never stored twice.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import logging
 import math
 import operator
 import re
+import sys
 import threading
 import time
 import traceback
@@ -109,6 +111,7 @@ class TrackedRun:
         self._last_refusal = ""
         self._thread = threading.Thread(target=self._run, name=f"trainboard-run-{self.id}", daemon=True)
         self._thread.start()
+        atexit.register(self._at_exit)  # a script that ends without finish() still delivers its points
 
     # --- what the training script calls ---------------------------------------------------------------------
 
@@ -188,6 +191,7 @@ class TrackedRun:
         if self._finished:
             return self.run
         self._finished = True
+        atexit.unregister(self._at_exit)
         if summary:
             self.summary.update(summary)
         problems: list[str] = []
@@ -250,6 +254,20 @@ class TrackedRun:
             self.finish(final, error=f"{text}\n\n{trace}" if trace != text else text)
         except TrackingError as problem:  # the block's own exception is the one to propagate
             logger.error("%s", problem)
+
+    def _at_exit(self) -> None:
+        """The interpreter is exiting and the run was never finished: deliver the points, then mark it failed."""
+        if self._finished:
+            return
+        died = getattr(sys, "last_value", None)  # an uncaught exception ended the script
+        if died is not None:
+            error = "the script died: " + "".join(traceback.format_exception_only(died)).strip()
+        else:
+            error = "the script exited without finishing the run (use `with client.start_run(...)` or finish())"
+        try:
+            self.finish("failed", error=error, timeout=30)
+        except Exception as problem:  # noqa: BLE001 - nothing else can report it at exit
+            logger.error("run %s: at exit: %s", self.id, problem)
 
     def __repr__(self) -> str:
         return f"TrackedRun(id={self.id}, status={self.status!r}, pending={self.pending}, sent={self.sent})"
