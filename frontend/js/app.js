@@ -1,0 +1,91 @@
+// Entry point: routes, the top bar (active link, compare count, API health) and the token prompt.
+
+import { get, getToken, onTokenNeeded, setToken } from "./api.js";
+import { h } from "./dom.js";
+import { Router } from "./router.js";
+import { selection } from "./selection.js";
+
+const routes = [
+  { name: "runs", pattern: /^\/runs$/, load: () => import("./views/runs.js") },
+  { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run.js") },
+  { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch.js") },
+  { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare.js") },
+];
+
+function notFound(outlet, route) {
+  outlet.append(
+    h("section", { class: "card empty-state" }, h("h2", {}, "Page not found"), h("p", {}, `Nothing lives at #${route.path}. `, h("a", { href: "#/runs" }, "Back to the runs"), ".")),
+  );
+}
+
+// --- token dialog -------------------------------------------------------------------------------------------
+const dialog = document.getElementById("token-dialog");
+const tokenInput = document.getElementById("token-input");
+const tokenError = document.getElementById("token-error");
+const tokenButton = document.getElementById("token-button");
+
+onTokenNeeded(
+  (message) =>
+    new Promise((resolve) => {
+      tokenError.hidden = !message;
+      tokenError.textContent = message || "";
+      tokenInput.value = "";
+      const onClose = () => {
+        dialog.removeEventListener("close", onClose);
+        const value = tokenInput.value.trim();
+        if (value) setToken(value);
+        resolve();
+      };
+      dialog.addEventListener("close", onClose);
+      if (!dialog.open) dialog.showModal();
+      tokenInput.focus();
+    }),
+);
+
+function refreshTokenButton() {
+  tokenButton.hidden = !getToken();
+}
+tokenButton.addEventListener("click", () => {
+  if (confirm("Forget the saved API token? You will be asked for it again.")) {
+    setToken("");
+    location.reload();
+  }
+});
+tokenButton.title = "Forget the saved API token";
+document.addEventListener("trainboard:token", refreshTokenButton);
+refreshTokenButton();
+
+// --- top bar ------------------------------------------------------------------------------------------------
+function refreshCompareCount() {
+  const count = selection.ids().length;
+  const badge = document.getElementById("compare-count");
+  badge.hidden = count === 0;
+  badge.textContent = String(count);
+}
+document.addEventListener("trainboard:selection", refreshCompareCount);
+refreshCompareCount();
+
+document.addEventListener("trainboard:route", (event) => {
+  const name = event.detail.name === "run" ? "runs" : event.detail.name;
+  for (const link of document.querySelectorAll("[data-nav]")) {
+    link.classList.toggle("active", link.dataset.nav === name);
+  }
+});
+
+async function checkHealth() {
+  const el = document.getElementById("health");
+  try {
+    const health = await get("/health");
+    el.className = "health ok";
+    el.textContent = `${health.database} · ${health.broker}`;
+    el.title = `API ${health.version}: healthy`;
+  } catch (error) {
+    el.className = "health bad";
+    el.textContent = "API unreachable";
+    el.title = String(error.message || error);
+  }
+}
+checkHealth();
+setInterval(() => document.visibilityState === "visible" && checkHealth(), 30000);
+
+new Router(document.getElementById("view"), routes, notFound).render();

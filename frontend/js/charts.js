@@ -1,0 +1,210 @@
+// Plotly charts in cards: a title, extra controls, a CSV button, and Plotly's own PNG button in the mode bar.
+
+import { csvCell, downloadText, h, toast } from "./dom.js";
+
+export const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#65a30d", "#9333ea"];
+
+let plotlyLoading = null;
+
+/**
+ * plotly.js (served by the API itself, never a CDN), loaded the first time a view draws a chart: it is a
+ * 4.8 MB script, and the runs table and the launch form should not wait for it to be parsed.
+ */
+export function whenPlotly() {
+  if (window.Plotly) return Promise.resolve(window.Plotly);
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "/vendor/plotly.min.js";
+      script.async = true;
+      script.onload = () => (window.Plotly ? resolve(window.Plotly) : reject(new Error("plotly.js loaded without defining Plotly")));
+      script.onerror = () => {
+        plotlyLoading = null;
+        script.remove();
+        reject(new Error("could not load /vendor/plotly.min.js"));
+      };
+      document.head.append(script);
+    });
+  }
+  return plotlyLoading;
+}
+
+const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#1f2937" };
+
+export function baseLayout({ xTitle, yTitle, yRange, xType, yType } = {}) {
+  return {
+    font: FONT,
+    margin: { l: 56, r: 16, t: 8, b: 44 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "#ffffff",
+    hovermode: "x unified",
+    uirevision: "keep", // keep the user's zoom across react() calls
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
+    xaxis: {
+      title: { text: xTitle || "" },
+      gridcolor: "#eef0f3",
+      zeroline: false,
+      type: xType || "linear",
+      automargin: true,
+      visible: true,
+    },
+    yaxis: {
+      title: { text: yTitle || "" },
+      gridcolor: "#eef0f3",
+      zeroline: false,
+      range: yRange,
+      autorange: yRange ? false : true,
+      type: yType || "linear",
+      automargin: true,
+      visible: true,
+    },
+  };
+}
+
+/** Finish a layout for these traces: no axes on an empty chart, whole-number ticks for a few epochs. */
+export function fitLayout(layout, traces, { integerX = false } = {}) {
+  const xs = traces.flatMap((t) => (t.x && t.x.length ? [t.x[0], t.x[t.x.length - 1]] : []));
+  if (!xs.length) {
+    layout.xaxis.visible = false;
+    layout.yaxis.visible = false;
+    layout.showlegend = false;
+  } else if (integerX && Math.max(...xs) - Math.min(...xs) <= 15) {
+    layout.xaxis.dtick = 1;
+  }
+  return layout;
+}
+
+export class Chart {
+  /**
+   * @param {object} o
+   * @param {string} o.id          stable id: the plot div gets data-chart=<id>
+   * @param {string} o.title
+   * @param {string} o.filename    for the PNG and CSV downloads
+   * @param {Function} [o.csv]     async () => csv text; default: the traces on screen
+   * @param {Function} [o.onZoom]  (range [x0, x1] | null) => void, from plotly_relayout
+   * @param {Node[]} [o.tools]     extra controls in the card header
+   */
+  constructor({ id, title, filename, csv, onZoom, tools = [], subtitle }) {
+    this.id = id;
+    this.filename = filename || id;
+    this.csvProvider = csv;
+    this.onZoom = onZoom;
+    this.plot = h("div", { class: "plot", dataset: { chart: id } });
+    this.empty = h("div", { class: "plot-empty" }, "Waiting for data…");
+    this.status = h("span", { class: "chart-note" });
+    this.csvButton = h("button", { type: "button", class: "small", title: "Download this chart's data as CSV", dataset: { csv: id }, onclick: () => this.downloadCsv() }, "CSV");
+    this.el = h(
+      "section",
+      { class: "card chart-card", dataset: { chartCard: id } },
+      h("header", { class: "card-head" }, h("div", {}, h("h3", {}, title), subtitle ? h("p", { class: "muted small-text" }, subtitle) : null), h("div", { class: "tools" }, this.status, ...tools, this.csvButton)),
+      h("div", { class: "plot-wrap" }, this.plot, this.empty),
+    );
+    this.ready = false;
+    this.destroyed = false;
+  }
+
+  /** Width in px the plot will have: what GET metrics?max_points should ask for. */
+  width() {
+    return Math.max(200, Math.round(this.plot.clientWidth || this.el.clientWidth || 800));
+  }
+
+  async render(traces, layout) {
+    let Plotly;
+    try {
+      Plotly = await whenPlotly();
+    } catch (error) {
+      this.empty.hidden = false;
+      this.empty.textContent = `Charts unavailable: ${error.message}`;
+      return;
+    }
+    if (this.destroyed) return;
+    const hasData = traces.some((t) => t.x && t.x.length);
+    this.empty.hidden = hasData;
+    await Plotly.react(this.plot, traces, layout, {
+      responsive: true,
+      displaylogo: false,
+      showSendToCloud: false, // no uploads to another site: the machines are offline and the data is private
+      showEditInChartStudio: false,
+      showLink: false,
+      modeBarButtonsToRemove: ["lasso2d", "select2d", "toggleSpikelines", "sendChartToCloud"],
+      toImageButtonOptions: { format: "png", filename: this.filename, scale: 2 },
+    });
+    if (!this.ready) {
+      this.ready = true;
+      this.plot.on("plotly_relayout", (event) => this.relayout(event));
+    }
+  }
+
+  /** Append points to existing traces: updates = [{index, x: [...], y: [...]}]. */
+  async extend(updates) {
+    if (!updates.length) return;
+    const Plotly = await whenPlotly();
+    if (this.destroyed || !this.ready) return;
+    this.empty.hidden = true;
+    await Plotly.extendTraces(
+      this.plot,
+      { x: updates.map((u) => u.x), y: updates.map((u) => u.y) },
+      updates.map((u) => u.index),
+    );
+  }
+
+  traceNames() {
+    return (this.plot.data || []).map((t) => t.name);
+  }
+
+  relayout(event) {
+    if (!this.onZoom || !event) return;
+    if (event["xaxis.autorange"] || event.autosize) {
+      if (event["xaxis.autorange"]) this.onZoom(null);
+      return;
+    }
+    let range = null;
+    if (Array.isArray(event["xaxis.range"])) range = event["xaxis.range"];
+    else if (event["xaxis.range[0]"] !== undefined && event["xaxis.range[1]"] !== undefined) {
+      range = [event["xaxis.range[0]"], event["xaxis.range[1]"]];
+    }
+    if (range) this.onZoom(range.map(Number));
+  }
+
+  async downloadCsv() {
+    try {
+      const text = this.csvProvider ? await this.csvProvider() : tracesToCsv(this.plot.data || []);
+      downloadText(`${this.filename}.csv`, text);
+    } catch (error) {
+      toast(`CSV download failed: ${error.message || error}`, "error");
+    }
+  }
+
+  destroy() {
+    this.destroyed = true;
+    if (window.Plotly && this.ready) window.Plotly.purge(this.plot);
+  }
+}
+
+/** Long format: series,x,y — one row per point of every trace. */
+export function tracesToCsv(traces) {
+  const rows = ["series,x,y"];
+  for (const trace of traces) {
+    const xs = trace.x || [];
+    const ys = trace.y || [];
+    for (let i = 0; i < xs.length; i++) rows.push([trace.name, xs[i], ys[i]].map(csvCell).join(","));
+  }
+  return `${rows.join("\n")}\n`;
+}
+
+/** Wide format on the union of steps: step,<key1>,<key2>,... from {key: {step, value}}. */
+export function seriesToCsv(series, keys) {
+  const byStep = new Map();
+  keys.forEach((key, column) => {
+    const s = series[key];
+    if (!s) return;
+    for (let i = 0; i < s.step.length; i++) {
+      if (!byStep.has(s.step[i])) byStep.set(s.step[i], new Array(keys.length).fill(""));
+      byStep.get(s.step[i])[column] = s.value[i];
+    }
+  });
+  const steps = [...byStep.keys()].sort((a, b) => a - b);
+  const rows = [["step", ...keys].join(",")];
+  for (const step of steps) rows.push([step, ...byStep.get(step)].map(csvCell).join(","));
+  return `${rows.join("\n")}\n`;
+}

@@ -1,0 +1,84 @@
+"""A live stack (API + one Celery worker) and headless Chromium, shared by the browser tests of a module."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, TOKEN, Watch
+from tests.utils.datasets import write_mnist
+from tests.utils.stack import Stack, free_port, running_stack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("browser")
+    data = write_mnist(tmp / "data", n_train=400, n_test=100)
+    with running_stack(tmp, data_dir=data, workers=1) as live:
+        yield live
+        # the worker is idle by now: skip Celery's warm shutdown (seconds) on this throwaway broker
+        live.stop("worker0", sig=signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def api(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{stack.url}/api", timeout=15) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def token_url(stack: Stack, watch: Watch) -> str:
+    """A second API process on the same database that requires TRAINBOARD_TOKEN (stopped with the stack)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    stack.start("api-token", "api", env={"TRAINBOARD_TOKEN": TOKEN, "TRAINBOARD_PORT": str(port)})
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline or stack.processes["api-token"].poll() is not None:
+            raise RuntimeError(f"the token API did not start:\n{stack.log('api-token')}")
+        time.sleep(0.2)
+    watch.origins.append(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: the browser tests drive Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def watch(stack: Stack) -> Watch:
+    return Watch(origins=[stack.url])
+
+
+@pytest.fixture
+def page(browser: Browser, stack: Stack, watch: Watch) -> Iterator[Page]:
+    """A fresh browser context (own storage) per test, watched for console errors and foreign requests."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    new_page = context.new_page()
+    new_page.on("console", watch.on_console)
+    new_page.on("pageerror", watch.on_page_error)
+    new_page.on("request", watch.on_request)
+    yield new_page
+    context.close()
