@@ -30,6 +30,7 @@ class RunOut(BaseModel):
     stop_requested: str | None = None
     worker: str | None
     attempts: int
+    event_seq: int
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
