@@ -1,0 +1,174 @@
+"""Helpers shared by the benchmark scripts: a real `trainboard api` process, MLflow's server, timing."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.utils.stack import Stack, free_port, running_stack  # noqa: E402
+
+MLFLOW_VENV = REPO / "bench" / ".mlflow-venv"
+POSTGRES_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+__all__ = [
+    "REPO",
+    "Stack",
+    "banner",
+    "mlflow_server",
+    "percentile",
+    "postgres_database",
+    "running_stack",
+    "summary",
+]
+
+
+def banner(title: str) -> None:
+    """What every bench prints first: the machine it ran on, so numbers are never read out of context."""
+    cores = os.cpu_count()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# {title}")
+    print(
+        f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {cores} cores "
+        f"(shared with other engineers' jobs; load average {load:.2f}), Python {platform.python_version()}"
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100), nearest-rank; good enough for tens of samples."""
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> str:
+    return (
+        f"median {statistics.median(values):.1f}, p95 {percentile(values, 95):.1f}, "
+        f"min {min(values):.1f}, max {max(values):.1f} (n={len(values)})"
+    )
+
+
+# --- MLflow, the ingestion baseline ------------------------------------------------------------------------
+
+
+def ensure_mlflow_venv() -> Path:
+    """A separate venv with MLflow from PyPI (its pins would fight ours), created on first use."""
+    mlflow_bin = MLFLOW_VENV / "bin" / "mlflow"
+    if mlflow_bin.exists():
+        return mlflow_bin
+    print(f"# creating {MLFLOW_VENV.relative_to(REPO)} and installing mlflow (first run only, a few minutes)")
+    base_python = getattr(sys, "_base_executable", None) or shutil.which("python3") or sys.executable
+    subprocess.run([base_python, "-m", "venv", str(MLFLOW_VENV)], check=True)
+    pip = subprocess.run(
+        [str(MLFLOW_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "mlflow"],
+        capture_output=True,
+        text=True,
+    )
+    if pip.returncode != 0:
+        shutil.rmtree(MLFLOW_VENV, ignore_errors=True)
+        raise RuntimeError(f"pip install mlflow failed:\n{pip.stdout[-3000:]}\n{pip.stderr[-3000:]}")
+    return mlflow_bin
+
+
+def mlflow_version() -> str:
+    out = subprocess.run(
+        [str(MLFLOW_VENV / "bin" / "python"), "-c", "import mlflow; print(mlflow.__version__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+@contextmanager
+def mlflow_server(workdir: Path, *, workers: int = 1) -> Iterator[str]:
+    """`mlflow server` on a fresh SQLite store; yields its URL once it answers."""
+    mlflow_bin = ensure_mlflow_venv()
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = open(workdir / "mlflow.log", "wb")  # noqa: SIM115 - closed below
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    process = subprocess.Popen(
+        [
+            str(mlflow_bin),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{workdir / 'mlflow.db'}",
+            "--default-artifact-root",
+            str(workdir / "artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env=env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"mlflow server exited:\n{(workdir / 'mlflow.log').read_text()[-4000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mlflow server not up:\n{(workdir / 'mlflow.log').read_text()[-4000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, 15)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+        log.close()
+
+
+# --- Postgres ------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_database() -> Iterator[str | None]:
+    """A fresh database on the local Postgres server, dropped afterwards; None when there is no server."""
+    import psycopg
+
+    name = f"trainboard_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        print(f"# no Postgres at {POSTGRES_ADMIN_URL} ({exc}); skipping the Postgres figures")
+        yield None
+        return
+    try:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+        yield f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
