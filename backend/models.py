@@ -95,6 +95,27 @@ class MetricPoint(Base):
     value: Mapped[float | None] = mapped_column(Float)
 
 
+class MetricRollup(Base):
+    """Min and max of a series over each block of ``ROLLUP_WIDTH`` steps, with the steps where they occur.
+
+    Kept current by every insert, so a million-point series is summarised from about a thousand rows.
+    """
+
+    __tablename__ = "metric_rollups"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+    vmin: Mapped[float | None] = mapped_column(Float)
+    vmax: Mapped[float | None] = mapped_column(Float)
+    step_min: Mapped[int | None] = mapped_column(BigInteger)
+    step_max: Mapped[int | None] = mapped_column(BigInteger)
+
+
+ROLLUP_WIDTH = 1024
+
+
 class RunEvent(Base):
     """What the live stream sends: ``seq`` counts per run, so a client resumes with Last-Event-ID = seq."""
 

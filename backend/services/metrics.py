@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import ColumnElement, Table, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from backend.models import MetricPoint, Run
+from backend.models import ROLLUP_WIDTH, MetricPoint, MetricRollup, Run
 from backend.schemas import PointIn
 from backend.services import early_termination
 from backend.services.events import append_event, locked_run, status_event_data
@@ -30,6 +30,7 @@ def add_points(session: Session, *, run_id: int, points: Sequence[PointIn]) -> t
         new_rows: list[tuple[str, int, float | None]] = []
         if rows:
             new_rows.extend(_insert_ignoring_duplicates(session, rows))
+            _update_rollups(session, run_id=run_id, rows=new_rows)
         if new_rows:
             new_rows.sort(key=lambda r: (r[0], r[1]))
             data = {
@@ -70,15 +71,15 @@ def read_series(
     end: int | None = None,
 ) -> dict[str, list[int] | list[float | None]]:
     """A series in step order; longer than ``max_points``, it keeps each bucket's min and max (spikes survive)."""
-    conditions = [MetricPoint.run_id == run_id, MetricPoint.key == key]
+    conditions: list[ColumnElement[bool]] = [MetricPoint.run_id == run_id, MetricPoint.key == key]
     if start is not None:
         conditions.append(MetricPoint.step >= start)
     if end is not None:
         conditions.append(MetricPoint.step <= end)
     if max_points is not None:
-        count = session.scalar(select(func.count()).where(*conditions)) or 0
-        if count > max_points:
-            return _downsampled(session, conditions, max_points)
+        head = select(MetricPoint.step).where(*conditions).limit(max_points + 1).subquery()
+        if (session.scalar(select(func.count()).select_from(head)) or 0) > max_points:
+            return _downsampled(session, run_id=run_id, key=key, conditions=conditions, max_points=max_points)
     rows = session.execute(select(MetricPoint.step, MetricPoint.value).where(*conditions).order_by(MetricPoint.step))
     steps: list[int] = []
     values: list[float | None] = []
@@ -88,36 +89,122 @@ def read_series(
     return {"step": steps, "value": values}
 
 
-def _downsampled(session: Session, conditions: list, max_points: int) -> dict[str, list[int] | list[float | None]]:  # type: ignore[type-arg]
-    """Split the step range into max_points // 2 buckets; keep the lowest and the highest point of each.
-
-    Aggregation runs in the database, so a million points never travel to Python.
-    """
-    low, high = session.execute(select(func.min(MetricPoint.step), func.max(MetricPoint.step)).where(*conditions)).one()
-    n_buckets = max(1, max_points // 2)
-    width = max(1, math.ceil((high - low + 1) / n_buckets))
-    bucket = (MetricPoint.step - low) // width
-    stmt = (
-        select(
-            bucket.label("bucket"),
-            func.min(MetricPoint.value),
-            func.max(MetricPoint.value),
-            func.min(MetricPoint.step),
-            func.max(MetricPoint.step),
-        )
-        .where(*conditions)
-        .group_by("bucket")
-        .order_by("bucket")
+def _update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int, float | None]]) -> None:
+    """Fold newly stored points into their blocks' min and max (and the steps where those occur)."""
+    if not rows:
+        return
+    blocks: dict[tuple[str, int], dict[str, Any]] = {}
+    for key, step, value in rows:
+        block = blocks.setdefault(
+            (key, step // ROLLUP_WIDTH),
+            {"run_id": run_id, "key": key, "bucket": step // ROLLUP_WIDTH, "n": 0, "vmin": None, "vmax": None,
+             "step_min": None, "step_max": None},
+        )  # fmt: skip
+        block["n"] += 1
+        if value is None:
+            continue
+        if block["vmin"] is None or value < block["vmin"]:
+            block["vmin"], block["step_min"] = value, step
+        if block["vmax"] is None or value > block["vmax"]:
+            block["vmax"], block["step_max"] = value, step
+    table: Table = MetricRollup.__table__  # type: ignore[assignment]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    new, old = stmt.excluded, table.c
+    lower = or_(old.vmin.is_(None), new.vmin < old.vmin)
+    higher = or_(old.vmax.is_(None), new.vmax > old.vmax)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[old.run_id, old.key, old.bucket],
+        set_={
+            "n": old.n + new.n,
+            "vmin": case((lower, new.vmin), else_=old.vmin),
+            "step_min": case((lower, new.step_min), else_=old.step_min),
+            "vmax": case((higher, new.vmax), else_=old.vmax),
+            "step_max": case((higher, new.step_max), else_=old.step_max),
+        },
     )
+    session.execute(stmt, list(blocks.values()))
+
+
+Buckets = dict[int, tuple[float | None, int, float | None, int]]
+
+
+def _merge(buckets: Buckets, index: int, vmin: float | None, smin: int, vmax: float | None, smax: int) -> None:
+    if index not in buckets:
+        buckets[index] = (vmin, smin, vmax, smax)
+        return
+    bmin, bsmin, bmax, bsmax = buckets[index]
+    if vmin is not None and (bmin is None or vmin < bmin):
+        bmin, bsmin = vmin, smin
+    if vmax is not None and (bmax is None or vmax > bmax):
+        bmax, bsmax = vmax, smax
+    buckets[index] = (bmin, bsmin, bmax, bsmax)
+
+
+def _downsampled(
+    session: Session, *, run_id: int, key: str, conditions: list[ColumnElement[bool]], max_points: int
+) -> dict[str, list[int] | list[float | None]]:
+    """The lowest and the highest point of each of about max_points / 2 step buckets, each at its own step.
+
+    Wide buckets are assembled from the stored rollups (a million points → a thousand rows); narrow ones,
+    and the partial blocks at a zoom's edges, from the points themselves.
+    """
+    step = MetricPoint.step
+    low = session.scalar(select(step).where(*conditions).order_by(step).limit(1))
+    high = session.scalar(select(step).where(*conditions).order_by(step.desc()).limit(1))
+    if low is None or high is None:
+        return {"step": [], "value": []}
+    n_buckets = max(1, max_points // 2 - 2)
+    width = max(1, math.ceil((high - low + 1) / n_buckets))
+    buckets: Buckets = {}
+    raw_ranges = [(low, high)]
+    if width * 2 >= ROLLUP_WIDTH:
+        width = ROLLUP_WIDTH * math.ceil(width / ROLLUP_WIDTH)
+        first = math.ceil(low / ROLLUP_WIDTH)
+        last = (high + 1) // ROLLUP_WIDTH - 1
+        if first <= last:
+            raw_ranges = [(low, first * ROLLUP_WIDTH - 1), ((last + 1) * ROLLUP_WIDTH, high)]
+            rollups = session.execute(
+                select(MetricRollup.bucket, MetricRollup.vmin, MetricRollup.step_min, MetricRollup.vmax,
+                       MetricRollup.step_max)
+                .where(MetricRollup.run_id == run_id, MetricRollup.key == key, MetricRollup.bucket.between(first, last))
+            )  # fmt: skip
+            for block, vmin, smin, vmax, smax in rollups:
+                start = block * ROLLUP_WIDTH
+                _merge(buckets, start // width, vmin, smin if smin is not None else start, vmax,
+                       smax if smax is not None else start + ROLLUP_WIDTH - 1)  # fmt: skip
+    for range_low, range_high in raw_ranges:
+        if range_low > range_high:
+            continue
+        in_range = [*conditions, step >= range_low, step <= range_high]
+        index_of = (step // width).label("bucket")
+        grouped = session.execute(
+            select(index_of, func.min(MetricPoint.value), func.max(MetricPoint.value), func.min(step), func.max(step))
+            .where(*in_range)
+            .group_by("bucket")
+        )
+        for index, vmin, vmax, smin, smax in grouped:
+            # Which step holds the extreme is looked up only for these few narrow buckets.
+            at_min = session.scalar(
+                select(step).where(*in_range, step.between(smin, smax), MetricPoint.value == vmin).limit(1)
+            )
+            at_max = session.scalar(
+                select(step).where(*in_range, step.between(smin, smax), MetricPoint.value == vmax).limit(1)
+            )
+            _merge(
+                buckets,
+                index,
+                vmin,
+                at_min if at_min is not None else smin,
+                vmax,
+                at_max if at_max is not None else smax,
+            )
     steps: list[int] = []
     values: list[float | None] = []
-    for _, vmin, vmax, smin, smax in session.execute(stmt):
-        # Plot the lower value at the bucket's first step and the higher at its last: at chart resolution
-        # the order inside a bucket is invisible, while dropping either extreme would hide a spike.
-        if smin == smax or vmin == vmax:
-            steps.append(smin)
-            values.append(vmax)
-        else:
-            steps.extend((smin, smax))
-            values.extend((vmin, vmax))
+    for index in sorted(buckets):
+        vmin, smin, vmax, smax = buckets[index]
+        pairs = {(smin, vmin), (smax, vmax)} if smin != smax else {(smin, vmax)}
+        for point_step, value in sorted(pairs):
+            steps.append(point_step)
+            values.append(value)
     return {"step": steps, "value": values}

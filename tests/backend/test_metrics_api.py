@@ -68,3 +68,23 @@ def test_metrics_reply_tells_a_worker_its_run_was_cancelled(client: TestClient) 
     client.post(f"/api/runs/{run_id}/cancel")
     reply = client.post(f"/api/runs/{run_id}/metrics", json={"points": [{"key": "loss", "step": 1, "value": 1}]})
     assert reply.json()["status"] == "cancelled"
+
+
+def test_long_series_keeps_spike_and_dip_at_their_own_steps(client: TestClient) -> None:
+    run_id = _run(client)
+    values = {s: 1.0 + (s % 7) / 100 for s in range(1, 20_001)}
+    values[12_345], values[3_001] = 99.0, -5.0
+    steps = sorted(values)
+    for chunk in range(0, len(steps), 5_000):  # rollups are folded batch by batch
+        points = [{"key": "loss", "step": s, "value": values[s]} for s in steps[chunk : chunk + 5_000]]
+        client.post(f"/api/runs/{run_id}/metrics", json={"points": points})
+    series = client.get(f"/api/runs/{run_id}/metrics", params={"keys": "loss", "max_points": 40}).json()["loss"]
+    assert len(series["step"]) <= 40
+    assert series["step"] == sorted(series["step"])
+    by_step = dict(zip(series["step"], series["value"], strict=True))
+    assert by_step[12_345] == 99.0 and by_step[3_001] == -5.0
+    zoom = client.get(
+        f"/api/runs/{run_id}/metrics", params={"keys": "loss", "max_points": 20, "start": 1_500, "end": 9_000}
+    ).json()["loss"]
+    assert len(zoom["step"]) <= 20 and min(zoom["step"]) >= 1_500 and max(zoom["step"]) <= 9_000
+    assert -5.0 in zoom["value"] and 99.0 not in zoom["value"]
