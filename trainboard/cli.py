@@ -93,8 +93,15 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     settings = _settings()
     settings.ensure_home()
     migrate(settings.sqlalchemy_url)
+    _declare_queues(settings)
     print(f"database at head: {settings.sqlalchemy_url.split('@')[-1]}")
     return 0
+
+
+def _declare_queues(settings: Settings) -> None:
+    from worker.celery_app import declare_queues, make_celery
+
+    declare_queues(make_celery(settings))
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -116,7 +123,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import worker.tasks  # noqa: F401 - registers the task with the app
-    from worker.celery_app import make_celery
+    from worker.celery_app import declare_queues, make_celery
 
     settings = _settings()
     device = args.device
@@ -128,6 +135,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     queues = ["any", device]
     name = args.name or f"{device}-{os.getpid()}@{socket.gethostname()}"
     app = make_celery(settings)
+    declare_queues(app)
     argv = [
         "worker",
         "--pool=solo",
@@ -158,6 +166,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings(port=args.port)
     settings.ensure_home()
     migrate(settings.sqlalchemy_url)
+    _declare_queues(settings)
     env = dict(os.environ, TRAINBOARD_PORT=str(settings.port), TRAINBOARD_HOME=str(settings.home))
     command = [sys.executable, "-m", "trainboard.cli"]
     children = [subprocess.Popen([*command, "api"], env=env)]

@@ -3,7 +3,10 @@ transport, so a laptop needs no broker server. Torch-free: the API imports this 
 
 from __future__ import annotations
 
+import time
+
 from celery import Celery
+from kombu import Queue
 
 from trainboard.settings import Settings
 
@@ -46,3 +49,23 @@ def __getattr__(name: str) -> Celery:
         globals()["app"] = app
         return app
     raise AttributeError(name)
+
+
+def declare_queues(app: Celery, attempts: int = 5) -> None:
+    """Create the run queues in the broker up front.
+
+    On the embedded broker each process creates a queue's row the first time it touches it, and two workers
+    starting together can race on that row; declaring them once before the workers start (and retrying here)
+    leaves nothing to race on.
+    """
+    for attempt in range(attempts):
+        try:
+            with app.connection_for_write() as connection:
+                channel = connection.default_channel
+                for name in QUEUES:
+                    Queue(name).bind(channel).declare()
+            return
+        except Exception:  # noqa: BLE001 - a concurrent creator won: the next attempt finds the rows
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))

@@ -21,6 +21,7 @@ FLUSH_EVERY_S = 0.5
 HEARTBEAT_EVERY_S = 2.0
 MAX_BATCH = 5_000
 CHECKPOINT_ARTIFACT = "checkpoint_last.pt"
+EPOCH_DELIVERY_WAIT_S = 5.0
 
 
 class ApiReporter(Callback):
@@ -36,6 +37,8 @@ class ApiReporter(Callback):
         self._stop_reason = ""
         self.finish_reason: str | None = None
         self._closing = threading.Event()
+        self._wake = threading.Event()
+        self._api_up = True
         self._epoch = 0
         self._total_steps = 0
         self._step = 0
@@ -58,7 +61,13 @@ class ApiReporter(Callback):
                     self._step = max(self._step, p.step)
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Deliver the epoch's points before the loop writes its checkpoint: a run resumed from that checkpoint
+        after a crash then has every point up to it. While the API is down, training does not wait."""
         self._epoch = epoch
+        self._wake.set()
+        deadline = time.monotonic() + EPOCH_DELIVERY_WAIT_S
+        while self._api_up and self._pending and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
         self._call_with_retry(lambda: self.client.put_artifact(self.run_id, name, data))
@@ -82,6 +91,7 @@ class ApiReporter(Callback):
     def close(self) -> None:
         """Deliver every queued point, then stop the sender thread."""
         self._closing.set()
+        self._wake.set()
         self._thread.join()
 
     def _progress(self) -> float:
@@ -99,7 +109,8 @@ class ApiReporter(Callback):
                 self._heartbeat()
             if closing and not self._pending:
                 return
-            self._closing.wait(FLUSH_EVERY_S)
+            self._wake.wait(FLUSH_EVERY_S)
+            self._wake.clear()
 
     def _flush(self) -> None:
         while True:
@@ -149,13 +160,17 @@ class ApiReporter(Callback):
         delay = 0.5
         while True:
             try:
-                return call()
+                result = call()
+                self._api_up = True
+                return result
             except ApiError as exc:
                 if exc.status_code < 500 and exc.status_code != 429:
                     logger.error("run %s: the API refused a request: %s", self.run_id, exc)
                     return None
+                self._api_up = False
                 logger.warning("run %s: API error %s; retrying", self.run_id, exc)
             except Exception as exc:  # noqa: BLE001 - network trouble: keep the data and retry
+                self._api_up = False
                 logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.run_id, exc, delay)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
