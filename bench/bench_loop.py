@@ -130,7 +130,7 @@ def build_data(work: Workload, data_dir: Path | None) -> tuple[Data, dict[str, t
     else:
         limit = None if work.spec.dataset == "mnist" else work.n_train
         spec = work.spec.model_copy(update={"limit_train": limit})
-        real = load_data(spec, data_dir=data_dir, cache_dir=data_dir.parent / ".bench-cache")
+        real = load_data(spec, data_dir=data_dir, cache_dir=Path(tempfile.gettempdir()) / "trainboard-bench-cache")
         splits = {name: (Data.pixels(s.x), s.y) for name, s in (("train", real.train), ("valid", real.valid))}
         splits["test"] = (Data.pixels(real.test.x), real.test.y)
         classes = real.classes

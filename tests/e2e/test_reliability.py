@@ -71,9 +71,7 @@ def test_killed_worker_run_resumes_elsewhere(tmp_path: Path, data: Path) -> None
         victim = first["worker"].split("@")[0]
         stack.stop(victim, signal.SIGKILL)
         killed_at = time.monotonic()
-        _wait(
-            lambda: _run(stack, run_id)["worker"] not in (None, first["worker"]), 60, "the run was never taken over"
-        )
+        _wait(lambda: _run(stack, run_id)["worker"] not in (None, first["worker"]), 60, "the run was never taken over")
         resumed_after = time.monotonic() - killed_at
         final = stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=240)
         assert final["status"] == "succeeded", final["error"]
