@@ -10,7 +10,11 @@ const routes = [
   { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run.js") },
   { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch.js") },
   { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare.js") },
+  { name: "sweeps", pattern: /^\/sweeps$/, load: () => import("./views/sweeps.js") },
+  { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep.js") },
+  { name: "report", pattern: /^\/report$/, load: () => import("./views/report.js") },
 ];
+const NAV_OF = { run: "runs", sweep: "sweeps" }; // a detail page lights its list's link
 
 function notFound(outlet, route) {
   outlet.append(
@@ -66,7 +70,7 @@ document.addEventListener("trainboard:selection", refreshCompareCount);
 refreshCompareCount();
 
 document.addEventListener("trainboard:route", (event) => {
-  const name = event.detail.name === "run" ? "runs" : event.detail.name;
+  const name = NAV_OF[event.detail.name] || event.detail.name;
   for (const link of document.querySelectorAll("[data-nav]")) {
     link.classList.toggle("active", link.dataset.nav === name);
   }

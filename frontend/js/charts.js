@@ -108,7 +108,8 @@ export class Chart {
     return Math.max(200, Math.round(this.plot.clientWidth || this.el.clientWidth || 800));
   }
 
-  async render(traces, layout) {
+  /** Draw (or redraw) the chart; ``hasData`` overrides the "any trace has x values" test (parcoords, tables). */
+  async render(traces, layout, { hasData } = {}) {
     let Plotly;
     try {
       Plotly = await whenPlotly();
@@ -118,17 +119,9 @@ export class Chart {
       return;
     }
     if (this.destroyed) return;
-    const hasData = traces.some((t) => t.x && t.x.length);
-    this.empty.hidden = hasData;
-    await Plotly.react(this.plot, traces, layout, {
-      responsive: true,
-      displaylogo: false,
-      showSendToCloud: false, // no uploads to another site: the machines are offline and the data is private
-      showEditInChartStudio: false,
-      showLink: false,
-      modeBarButtonsToRemove: ["lasso2d", "select2d", "toggleSpikelines", "sendChartToCloud"],
-      toImageButtonOptions: { format: "png", filename: this.filename, scale: 2 },
-    });
+    const any = hasData ?? traces.some((t) => t.x && t.x.length);
+    this.empty.hidden = any;
+    await Plotly.react(this.plot, traces, layout, plotConfig(this.filename));
     if (!this.ready) {
       this.ready = true;
       this.plot.on("plotly_relayout", (event) => this.relayout(event));
@@ -179,6 +172,19 @@ export class Chart {
     this.destroyed = true;
     if (window.Plotly && this.ready) window.Plotly.purge(this.plot);
   }
+}
+
+/** Plotly's config for every chart of the dashboard (and of the exported report). */
+export function plotConfig(filename) {
+  return {
+    responsive: true,
+    displaylogo: false,
+    showSendToCloud: false, // no uploads to another site: the machines are offline and the data is private
+    showEditInChartStudio: false,
+    showLink: false,
+    modeBarButtonsToRemove: ["lasso2d", "select2d", "toggleSpikelines", "sendChartToCloud"],
+    toImageButtonOptions: { format: "png", filename, scale: 2 },
+  };
 }
 
 /** Long format: series,x,y — one row per point of every trace. */

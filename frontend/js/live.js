@@ -71,10 +71,10 @@ export class SeriesStore {
  * skipped by their seq.
  */
 export class LiveStream {
-  constructor(runId, { after = 0, onStatus, onMetrics, onEnd, onState } = {}) {
+  constructor(runId, { after = 0, onStatus, onMetrics, onInterrupted, onEnd, onState } = {}) {
     this.runId = runId;
     this.lastId = after;
-    this.handlers = { onStatus, onMetrics, onEnd, onState };
+    this.handlers = { onStatus, onMetrics, onInterrupted, onEnd, onState };
     this.source = null;
     this.closed = false;
     this.failures = 0;
@@ -103,6 +103,8 @@ export class LiveStream {
     };
     source.addEventListener("status", (e) => this.dispatch(e, this.handlers.onStatus));
     source.addEventListener("metrics", (e) => this.dispatch(e, this.handlers.onMetrics));
+    // the run's worker stopped responding and the run went back to the queue, to resume on another worker
+    source.addEventListener("interrupted", (e) => this.dispatch(e, this.handlers.onInterrupted));
     source.addEventListener("end", () => {
       this.close("ended");
       if (this.handlers.onEnd) this.handlers.onEnd();

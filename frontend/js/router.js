@@ -1,4 +1,4 @@
-// Hash routing: #/runs, #/runs/12, #/launch, #/compare?ids=1,2. A view is mount(el, route) → cleanup().
+// Hash routing: #/runs, #/runs/12, #/launch, #/compare?ids=1,2, #/sweeps, #/sweeps/3, #/report. A view is mount(el, route) → cleanup().
 
 export function parseHash(hash = location.hash) {
   const text = hash.replace(/^#/, "") || "/runs";

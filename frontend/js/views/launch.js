@@ -1,7 +1,8 @@
 // Launch view: a form for any run spec, with a grid mode (any field takes several values → POST /sweeps).
 
-import { ApiError, errorText, get, getRun, post } from "../api.js";
+import { ApiError, errorText, getRun, post } from "../api.js";
 import { h, toast } from "../dom.js";
+import { loadPresets, presetLauncher } from "../presets.js";
 import { navigate } from "../router.js";
 import { setDotted } from "../spec.js";
 
@@ -503,58 +504,44 @@ export function mount(root, route) {
   }
 
   // ---- presets (the report's figures) -----------------------------------------------------------------------
-  async function loadPresets() {
-    let presets;
-    try {
-      presets = await get("/presets");
-    } catch {
-      return; // no presets route: the panel stays hidden
-    }
-    if (destroyed || !Array.isArray(presets) || !presets.length) return;
-    const launchPreset = async (preset, scale, button) => {
-      button.disabled = true;
-      try {
-        const sweep = await post(`/presets/${encodeURIComponent(preset.id)}?scale=${scale}`);
-        toast(`${preset.title}: ${sweep.runs.length} runs launched`);
-        navigate("/runs", { sweep_id: sweep.id });
-      } catch (error) {
-        toast(`Could not launch ${preset.id}: ${errorText(error)}`, "error");
-        button.disabled = false;
-      }
-    };
+  async function showPresets() {
+    const presets = await loadPresets();
+    if (destroyed || !Array.isArray(presets) || !presets.length) return; // no presets route: the panel stays hidden
+    const open = route.query.preset && presets.some((p) => p.id === route.query.preset);
     presetsEl.hidden = false;
     presetsEl.replaceChildren(
-      h("details", { class: "card presets-card" },
-        h("summary", {}, h("strong", {}, "The report's figures"), h("span", { class: "muted" }, " — launch one as a sweep, or load it into the form")),
+      h("details", { class: "card presets-card", open },
+        h("summary", {}, h("strong", {}, "The report's figures"), h("span", { class: "muted" }, " — pick a scale, see what it runs, launch it as a sweep, or load it into the form")),
         h("div", { class: "preset-grid" },
-          presets.map((preset) =>
-            h("div", { class: "preset", dataset: { preset: preset.id } },
+          presets.map((preset) => {
+            let launcher = null;
+            const edit = preset.scales
+              ? h("button", { type: "button", class: "small link-button", onclick: () => {
+                  const grid = preset.grid || {};
+                  const scale = launcher.scale();
+                  model = modelFromSpec(preset.scales[scale] || preset.scales.full, grid);
+                  if (!model.name[0]) model.name = [`${preset.id} (${scale})`];
+                  gridMode = Object.values(grid).some((v) => Array.isArray(v) && v.length > 1);
+                  renderForm();
+                  form.scrollIntoView({ behavior: "smooth" });
+                } }, "Edit in form")
+              : null;
+            launcher = presetLauncher(preset, { extra: edit ? [edit] : [] });
+            return h("div", { class: "preset", dataset: { preset: preset.id }, id: `preset-${preset.id}` },
               h("div", { class: "preset-title" }, h("span", { class: "preset-id" }, preset.id), " ", preset.title),
               preset.description ? h("p", { class: "muted small-text" }, preset.description) : null,
-              h("div", { class: "actions" },
-                h("button", { type: "button", class: "small", title: "fewer epochs and examples", onclick: (e) => launchPreset(preset, "quick", e.currentTarget) }, "Launch quick"),
-                h("button", { type: "button", class: "small", title: "as in the report", onclick: (e) => launchPreset(preset, "full", e.currentTarget) }, `Launch full${preset.n_runs ? ` (${preset.n_runs})` : ""}`),
-                preset.scales && preset.scales.full
-                  ? h("button", { type: "button", class: "small link-button", onclick: () => {
-                      const grid = preset.grid || {};
-                      model = modelFromSpec(preset.scales.full, grid);
-                      if (!model.name[0]) model.name = [preset.id];
-                      gridMode = Object.values(grid).some((v) => Array.isArray(v) && v.length > 1);
-                      renderForm();
-                      form.scrollIntoView({ behavior: "smooth" });
-                    } }, "Edit in form")
-                  : null,
-              ),
-            ),
-          ),
+              launcher.el,
+            );
+          }),
         ),
       ),
     );
+    if (open) document.getElementById(`preset-${route.query.preset}`)?.scrollIntoView({ block: "center" });
   }
 
   // ---- start -----------------------------------------------------------------------------------------------
   renderForm();
-  loadPresets();
+  showPresets();
   if (route.query.from) {
     getRun(route.query.from)
       .then((run) => {

@@ -128,6 +128,10 @@ export function mount(root, route) {
   const progressSlot = h("div", { class: "progress-wide" });
   const progressText = h("div", { class: "progress-text", dataset: { testid: "progress-text" } });
   const facts = h("dl", { class: "facts" });
+  const detailEl = h("div", { class: "status-detail", hidden: true, dataset: { testid: "status-detail" } });
+  // a worker that died mid-run is not a failure: the run went back to the queue and resumes elsewhere
+  const interruptBox = h("div", { class: "banner banner-info", hidden: true, role: "status", dataset: { testid: "interrupted" } });
+  const interruptions = []; // {worker, attempt, epoch, at, resumedOn, resumedAttempt}
   const errorBox = h("pre", { class: "banner banner-error run-error", hidden: true, dataset: { testid: "run-error" } });
   const summaryCard = h("section", { class: "card" }, h("h3", {}, "Summary"), h("div", { class: "summary-body", dataset: { testid: "summary" } }, h("p", { class: "muted" }, "Filled in when the run finishes an epoch.")));
   const configBody = h("div", { class: "config-body" });
@@ -144,7 +148,8 @@ export function mount(root, route) {
     notFound,
     head,
     subtitle,
-    h("section", { class: "card progress-card" }, progressSlot, progressText, facts),
+    h("section", { class: "card progress-card" }, progressSlot, progressText, detailEl, facts),
+    interruptBox,
     errorBox,
     h("div", { class: "chart-grid" }, Object.values(defs).map((d) => d.chart.el)),
     h("div", { class: "two-col" }, summaryCard, configCard),
@@ -179,6 +184,11 @@ export function mount(root, route) {
       .join(" · ");
     errorBox.hidden = !run.error;
     errorBox.textContent = run.error || "";
+    const detail = statusDetail(run);
+    detailEl.hidden = !detail || detail === run.status;
+    detailEl.textContent = detail || "";
+    detailEl.classList.toggle("early", Boolean(run.stop_requested));
+    renderInterruptions();
     renderProgress();
     renderSummary();
   }
@@ -204,7 +214,7 @@ export function mount(root, route) {
         ["created", localTime(run.created_at)],
         ["started", localTime(run.started_at)],
         ["finished", localTime(run.finished_at)],
-        ["sweep", run.sweep_id ? h("a", { href: `#/runs?sweep_id=${run.sweep_id}` }, `#${run.sweep_id}`) : "—"],
+        ["sweep", run.sweep_id ? h("a", { href: `#/sweeps/${run.sweep_id}` }, `#${run.sweep_id}`) : "—"],
         ["external", run.external ? "yes" : "no"],
       ].map(([k, v]) => h("div", { class: "fact" }, h("dt", {}, k), h("dd", {}, v))),
     );
@@ -500,6 +510,54 @@ export function mount(root, route) {
     return img;
   }
 
+  // ---- interruptions (a worker lost mid-run) -------------------------------------------------------------------------
+  function onInterrupted(data) {
+    interruptions.push({ worker: data.worker, attempt: data.attempt, epoch: data.epoch, at: data.at, resumedOn: null, resumedAttempt: null });
+    renderInterruptions();
+  }
+
+  function renderInterruptions() {
+    if (!run) return;
+    const last = interruptions[interruptions.length - 1];
+    // the interrupted event comes before the status event that re-queues the run: resumed means a later attempt
+    if (last && !last.resumedOn && run.status === "running" && run.worker && (run.attempts || 0) > (last.attempt || 0)) {
+      last.resumedOn = run.worker;
+      last.resumedAttempt = run.attempts;
+    }
+    if (!interruptions.length) {
+      // opened after the fact: the stream starts at the run's current event, so only the attempt count tells
+      const resumed = (run.attempts || 0) - 1;
+      interruptBox.hidden = resumed < 1;
+      if (resumed >= 1) {
+        interruptBox.replaceChildren(
+          h("strong", {}, `Resumed ${resumed === 1 ? "once" : `${resumed} times`}: `),
+          `this is attempt ${run.attempts}. A worker stopped responding and the run continued on another worker from its last epoch checkpoint; its curves are complete.`,
+        );
+      }
+      return;
+    }
+    interruptBox.hidden = false;
+    interruptBox.replaceChildren(
+      ...interruptions.map((item) => {
+        const who = item.worker || "its worker";
+        const after = item.epoch ? `after epoch ${item.epoch}` : "before its first epoch";
+        let outcome;
+        if (item.resumedOn) outcome = `resumed on ${item.resumedOn} (attempt ${item.resumedAttempt ?? "?"}).`;
+        else if (run.status === "failed") outcome = "the run was not resumed (see the error below).";
+        else if (TERMINAL.has(run.status)) outcome = `the run ended ${run.status}.`;
+        else outcome = "re-queued to resume from its last checkpoint; waiting for another worker…";
+        return h(
+          "div",
+          { class: "interruption", dataset: { attempt: String(item.attempt ?? "") } },
+          h("strong", {}, "Interrupted: "),
+          `worker ${who} stopped responding ${after}; `,
+          outcome,
+          item.at ? h("span", { class: "muted small-text" }, ` (${localTime(item.at)})`) : null,
+        );
+      }),
+    );
+  }
+
   // ---- live stream -----------------------------------------------------------------------------------------------
   function onStatus(data) {
     const before = run ? run.epoch : null;
@@ -566,7 +624,7 @@ export function mount(root, route) {
       onState("ended"); // finished before the metrics were read: they are complete, nothing to stream
       return;
     }
-    stream = new LiveStream(runId, { after, onStatus, onMetrics, onState, onEnd: () => loadArtifacts() }).start();
+    stream = new LiveStream(runId, { after, onStatus, onMetrics, onInterrupted, onState, onEnd: () => loadArtifacts() }).start();
   }
 
   const onVisibility = () => {
@@ -590,6 +648,18 @@ export function mount(root, route) {
     for (const def of Object.values(defs)) def.chart.destroy();
     document.title = "trainboard";
   };
+}
+
+/** The status in words, as the API's status_detail (status events do not carry it, so it is derived here). */
+export function statusDetail(run) {
+  if (run.status === "queued") {
+    if (run.queue === "cuda") return "waiting for a GPU (cuda) worker";
+    return run.queue && run.queue !== "any" ? `waiting for a ${run.queue} worker` : "waiting for a worker";
+  }
+  if (run.status === "running" && run.stop_requested) return `finishing early: ${run.stop_requested}`;
+  if (run.status === "succeeded" && run.stop_requested) return `stopped early: ${run.stop_requested}`;
+  if (run.status === "running") return run.external ? "tracked by your script" : `running on ${run.worker || "a worker"}`;
+  return run.status;
 }
 
 function readPref(key) {

@@ -271,7 +271,7 @@ export function mount(root, route) {
         tr = h("tr", { dataset: { runId: String(run.id) } });
         rows.set(run.id, tr);
       }
-      const signature = JSON.stringify([run.status, run.epoch, run.progress, run.summary, run.name, run.started_at, run.finished_at]) + (TERMINAL.has(run.status) ? "" : Math.floor(Date.now() / 1000));
+      const signature = JSON.stringify([run.status, run.epoch, run.progress, run.summary, run.name, run.started_at, run.finished_at, run.stop_requested]) + (TERMINAL.has(run.status) ? "" : Math.floor(Date.now() / 1000));
       if (tr.dataset.sig !== signature) {
         fillRow(tr, run);
         tr.dataset.sig = signature;
@@ -340,13 +340,17 @@ export function mount(root, route) {
         "td",
         { class: "name-cell" },
         h("a", { href: `#/runs/${run.id}`, class: "run-name" }, run.name),
-        tags.length || run.sweep_id || run.external
+        tags.length || run.sweep_id || run.external || run.stop_requested
           ? h(
               "div",
               { class: "tags" },
               tags.map((tag) => h("button", { type: "button", class: "tag", title: `Show runs tagged ${tag}`, onclick: () => setTag(tag) }, tag)),
               run.sweep_id ? h("a", { class: "tag tag-sweep", href: hrefFor("/runs", { sweep_id: run.sweep_id }) }, `sweep #${run.sweep_id}`) : null,
               run.external ? h("span", { class: "tag tag-external", title: "tracked by your own script" }, "external") : null,
+              // stopped by the sweep's early-termination rule: a finished run, not a failure
+              run.stop_requested && run.status !== "cancelled"
+                ? h("span", { class: "tag tag-early", title: run.stop_requested }, run.status === "running" ? "finishing early" : "stopped early")
+                : null,
             )
           : null,
       ),
@@ -420,7 +424,7 @@ export function mount(root, route) {
         h(
           "div",
           {},
-          h("h3", {}, `Sweep #${sweep.id} ${sweep.name}`, sweep.preset ? h("span", { class: "preset-id" }, sweep.preset) : null),
+          h("h3", {}, h("a", { href: `#/sweeps/${sweep.id}`, class: "sweep-link" }, `Sweep #${sweep.id} ${sweep.name}`), sweep.preset ? h("span", { class: "preset-id" }, sweep.preset) : null),
           h(
             "p",
             { class: "muted small-text" },
@@ -430,7 +434,8 @@ export function mount(root, route) {
         h(
           "div",
           { class: "actions" },
-          h("a", { class: "button primary", href: hrefFor("/compare", { ids: runIds }) }, "Compare all runs"),
+          h("a", { class: "button primary", href: `#/sweeps/${sweep.id}`, dataset: { testid: "open-sweep" } }, "Open sweep view"),
+          h("a", { class: "button", href: hrefFor("/compare", { ids: runIds }) }, "Compare all runs"),
           open
             ? h(
                 "button",

@@ -208,3 +208,11 @@ def test_fig3_dropout_schemes_are_reported_per_n(mnist_dir: Path, tmp_path: Path
     assert len({value for _, value in rec.series("dropout_scale_acc")}) == 1
     scale = rec.series("dropout_scale_acc")[0][1]
     assert abs(rec.series("dropout_presoftmax_acc")[-1][1] - scale) < 0.05
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_cuda_without_a_gpu_is_a_clear_error(mnist_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="device 'cuda'"):
+        _train({"device": "cuda"}, mnist_dir, tmp_path / "run")
+    _, rec = _train({"device": "auto", "epochs": 1}, mnist_dir, tmp_path / "auto")
+    assert rec.starts[0].device == "cpu"

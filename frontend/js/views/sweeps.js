@@ -1,0 +1,112 @@
+// Sweeps view (#/sweeps): every sweep with its progress and best run, refreshed every 3 s while visible.
+
+import { errorText, get } from "../api.js";
+import { STATUSES, h, localTime, progressBar, statusBadge, timeAgo, whileVisible } from "../dom.js";
+import { formatValue } from "../spec.js";
+import { finishedCount } from "../sweepdata.js";
+
+const POLL_MS = 3000;
+
+export function mount(root) {
+  let destroyed = false;
+  const rows = new Map(); // sweep id -> <tr>
+  const countEl = h("span", { class: "muted", dataset: { testid: "sweeps-total" } });
+  const tbody = h("tbody");
+  const table = h(
+    "table",
+    { class: "runs-table", dataset: { testid: "sweeps-table" } },
+    h(
+      "thead",
+      {},
+      h("tr", {}, ["ID", "Name", "Grid", "Runs", "Progress", "Status", "Best run", "Created"].map((label) => h("th", { scope: "col", class: ["ID", "Runs"].includes(label) ? "num" : "" }, label))),
+    ),
+    tbody,
+  );
+  const empty = h(
+    "div",
+    { class: "empty-state", hidden: true },
+    h("p", {}, "No sweeps yet. Build a grid in the "),
+    h("a", { href: "#/launch?grid=1" }, "launch form"),
+    h("p", {}, ", or launch one of the report's figures from the "),
+    h("a", { href: "#/report" }, "report page"),
+    h("p", {}, "."),
+  );
+  const errorBanner = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
+  root.append(
+    h(
+      "div",
+      { class: "page-head" },
+      h("div", { class: "page-title" }, h("h1", {}, "Sweeps"), countEl),
+      h("div", { class: "actions" }, h("a", { class: "button", href: "#/report" }, "Report"), h("a", { class: "button", href: "#/launch?grid=1" }, "+ New sweep")),
+    ),
+    errorBanner,
+    h("div", { class: "card table-card" }, h("div", { class: "table-scroll" }, table), empty),
+  );
+
+  function fill(tr, sweep) {
+    const runs = sweep.runs || [];
+    const counts = sweep.status_counts || {};
+    const done = finishedCount(sweep);
+    const grid = (sweep.spec && sweep.spec.grid) || {};
+    const gridText = Object.entries(grid)
+      .map(([k, v]) => `${k.split(".").pop()} ∈ {${Array.isArray(v) ? v.map(formatValue).join(", ") : "range"}}`)
+      .join(" × ");
+    tr.replaceChildren(
+      h("td", { class: "num mono" }, h("a", { href: `#/sweeps/${sweep.id}` }, `#${sweep.id}`)),
+      h("td", { class: "name-cell" }, h("a", { href: `#/sweeps/${sweep.id}`, class: "run-name" }, sweep.name), sweep.preset ? h("div", { class: "tags" }, h("span", { class: "preset-id" }, sweep.preset)) : null),
+      h("td", { class: "mono small-text" }, gridText || "—"),
+      h("td", { class: "num mono" }, String(runs.length)),
+      h("td", { class: "epoch-cell" }, progressBar(runs.length ? done / runs.length : 0, `${done}/${runs.length}`)),
+      h("td", {}, h("span", { class: "sweep-counts" }, STATUSES.filter((s) => counts[s]).map((s) => h("span", {}, statusBadge(s), ` ${counts[s]}`)))),
+      h("td", { class: "mono" }, sweep.best_run_id ? h("a", { href: `#/runs/${sweep.best_run_id}` }, `#${sweep.best_run_id}`) : "—"),
+      h("td", { class: "nowrap muted", title: localTime(sweep.created_at) }, timeAgo(sweep.created_at)),
+    );
+  }
+
+  async function load() {
+    let sweeps;
+    try {
+      sweeps = await get("/sweeps");
+    } catch (error) {
+      if (destroyed) return;
+      errorBanner.hidden = false;
+      errorBanner.textContent = `Could not load the sweeps: ${errorText(error)}`;
+      return;
+    }
+    if (destroyed) return;
+    errorBanner.hidden = true;
+    countEl.textContent = `${sweeps.length} ${sweeps.length === 1 ? "sweep" : "sweeps"}`;
+    empty.hidden = sweeps.length > 0;
+    const seen = new Set();
+    let previous = null;
+    for (const sweep of sweeps) {
+      seen.add(sweep.id);
+      let tr = rows.get(sweep.id);
+      if (!tr) {
+        tr = h("tr", { dataset: { sweepId: String(sweep.id) } });
+        rows.set(sweep.id, tr);
+      }
+      const signature = JSON.stringify([sweep.status_counts, sweep.best_run_id, sweep.name, Math.floor(Date.now() / 60000)]);
+      if (tr.dataset.sig !== signature) {
+        fill(tr, sweep);
+        tr.dataset.sig = signature;
+      }
+      const wanted = previous ? previous.nextSibling : tbody.firstChild;
+      if (wanted !== tr) tbody.insertBefore(tr, wanted);
+      previous = tr;
+    }
+    for (const [id, tr] of rows) {
+      if (!seen.has(id)) {
+        tr.remove();
+        rows.delete(id);
+      }
+    }
+  }
+
+  load();
+  const stop = whileVisible(load, POLL_MS);
+  return () => {
+    destroyed = true;
+    stop();
+  };
+}
