@@ -77,5 +77,10 @@ class Settings(BaseSettings):
     def artifacts_dir(self) -> Path:
         return self.home / "artifacts"
 
+    @property
+    def spool_dir(self) -> Path:
+        """Where a worker keeps the metric points the API could not take yet: one folder per run."""
+        return self.home / "spool"
+
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

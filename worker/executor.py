@@ -9,7 +9,7 @@ from pathlib import Path
 from trainboard.client import ApiError, Client
 from trainboard.settings import Settings
 from trainboard.spec import RunSpec
-from worker.reporter import CHECKPOINT_ARTIFACT, ApiReporter
+from worker.reporter import CHECKPOINT_ARTIFACT, ApiReporter, deliver_leftover_spools
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,15 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
             return "skipped"
         if resume:
             _fetch_checkpoint(client, run_id, checkpoint.last_path(run_dir))
-        reporter = ApiReporter(client, run_id, worker_name=worker_name, checkpoint=checkpoint.last_path(run_dir))
+        # Points a dead worker on this machine spooled while the API was down: this run's go first, by its reporter.
+        deliver_leftover_spools(client, settings.spool_dir, skip=run_id)
+        reporter = ApiReporter(
+            client,
+            run_id,
+            worker_name=worker_name,
+            spool_dir=settings.spool_dir / str(run_id),
+            checkpoint=checkpoint.last_path(run_dir),
+        )
         try:
             spec = RunSpec.model_validate(run["spec"])
             summary = train(

@@ -1,7 +1,12 @@
 """Streams a run's metrics, progress and artifacts to the API from a background thread.
 
-Training never waits on the network: points go into a queue, and a sender thread posts them in batches,
-retrying until the API takes them (posting is idempotent, so a retry never duplicates a point).
+Training never waits on the network: points go into a list in memory, and a sender thread posts them in batches.
+When a post fails (the API is down or answers 5xx), the sender writes the points to the run's spool on local disk
+(``worker/spool.py``) instead of holding them in memory, keeps spooling what arrives while the API stays away,
+and probes it again with backoff (and with every heartbeat). Once it answers, the spool is delivered oldest first
+and deleted, then points go straight to the API again. Posting is idempotent on (key, step), so a batch delivered
+twice (the process died between the API's answer and deleting the segment) never duplicates a point. A reporter
+resuming a run on the same machine delivers the spool its dead predecessor left before anything new.
 """
 
 from __future__ import annotations
@@ -9,10 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from trainboard.client import ApiError, Client
+from worker.spool import Points, Spool, leftover_spools
 from worker.training.callbacks import Callback, Point, TrainStart
 
 logger = logging.getLogger(__name__)
@@ -22,23 +29,44 @@ HEARTBEAT_EVERY_S = 2.0
 MAX_BATCH = 5_000
 CHECKPOINT_ARTIFACT = "checkpoint_last.pt"
 EPOCH_DELIVERY_WAIT_S = 5.0
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 5.0
+DRAIN_SLICE_S = 1.0  # deliver spooled segments for this long, then spool what arrived meanwhile
 
 
 class ApiReporter(Callback):
-    def __init__(self, client: Client, run_id: int, *, worker_name: str, checkpoint: Path | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        run_id: int,
+        *,
+        worker_name: str,
+        spool_dir: Path,
+        checkpoint: Path | None = None,
+    ) -> None:
         self.client = client
         self.checkpoint = checkpoint
         self._checkpoint_mtime: int | None = None
         self.run_id = run_id
         self.worker_name = worker_name
-        self._pending: list[dict[str, Any]] = []
+        self._pending: Points = []
+        self._in_flight = 0  # points the sender took from _pending and has neither delivered nor spooled yet
         self._lock = threading.Lock()
+        self.spool = Spool(spool_dir)
+        if not self.spool.lock():
+            logger.warning("run %s: another live process holds the spool %s; sharing it", run_id, spool_dir)
+        if not self.spool.empty:
+            logger.info(
+                "run %s: %d spooled segment(s) left from before; delivering them first", run_id, self.spool.segments
+            )
         self._cancelled = threading.Event()
         self._stop_reason = ""
         self.finish_reason: str | None = None
         self._closing = threading.Event()
         self._wake = threading.Event()
         self._api_up = True
+        self._retry_at = 0.0  # monotonic time before which the sender does not post (backoff after a failure)
+        self._retry_delay = RETRY_FIRST_S
         self._epoch = 0
         self._total_steps = 0
         self._step = 0
@@ -59,14 +87,18 @@ class ApiReporter(Callback):
             for p in points:
                 if p.key == "loss":
                     self._step = max(self._step, p.step)
+            full = len(self._pending) >= MAX_BATCH
+        if full:
+            self._wake.set()
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
-        """Deliver the epoch's points before the loop writes its checkpoint: a run resumed from that checkpoint
-        after a crash then has every point up to it. While the API is down, training does not wait."""
+        """Before the loop writes its checkpoint, hand the epoch's points to the API, or to the spool while the
+        API is down: a run resumed from that checkpoint after a crash (on this machine: with its spool) then has
+        every point up to it. Spooling takes milliseconds; training never waits for the API to come back."""
         self._epoch = epoch
         self._wake.set()
         deadline = time.monotonic() + EPOCH_DELIVERY_WAIT_S
-        while self._api_up and self._pending and time.monotonic() < deadline:
+        while (self._pending or self._in_flight) and time.monotonic() < deadline:
             time.sleep(0.005)
 
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
@@ -88,43 +120,126 @@ class ApiReporter(Callback):
         """Why training should stop: the run was cancelled, or another worker took it over."""
         return self._stop_reason if self._cancelled.is_set() else None
 
+    @property
+    def api_up(self) -> bool:
+        """False from a failed request until one succeeds."""
+        return self._api_up
+
     def close(self) -> None:
-        """Deliver every queued point, then stop the sender thread."""
+        """Deliver every queued and spooled point (waiting for the API if it is down), then stop the sender
+        thread and remove the run's empty spool."""
         self._closing.set()
         self._wake.set()
         self._thread.join()
+        self.spool.close()
 
     def _progress(self) -> float:
         return min(1.0, self._step / self._total_steps) if self._total_steps else 0.0
 
+    # The sender thread.
     def _run(self) -> None:
         last_heartbeat = 0.0
         while True:
             closing = self._closing.is_set()
-            self._flush()
-            self._upload_checkpoint()
+            try:
+                self._deliver()
+                if self.spool.empty and self._may_post():
+                    self._upload_checkpoint()
+            except Exception:  # noqa: BLE001 - e.g. a full disk: keep the points in memory and try again
+                logger.exception("run %s: the sender failed; retrying", self.run_id)
+                self._backoff()
             now = time.monotonic()
             if now - last_heartbeat >= HEARTBEAT_EVERY_S and not closing:
                 last_heartbeat = now
                 self._heartbeat()
-            if closing and not self._pending:
+            if closing and not self._pending and not self._in_flight and self.spool.empty:
                 return
             self._wake.wait(FLUSH_EVERY_S)
             self._wake.clear()
 
-    def _flush(self) -> None:
-        while True:
-            with self._lock:
-                batch = self._pending[:MAX_BATCH]
-            if not batch:
+    def _deliver(self) -> None:
+        """Post what is queued, or spool it while the API is down or older points wait in the spool; then
+        deliver spooled segments, oldest first."""
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._in_flight = len(batch)
+        try:
+            if batch and self.spool.empty and self._may_post():
+                batch = self._post_in_order(batch)
+            if batch:
+                self.spool.append(batch)
+        except BaseException:
+            with self._lock:  # not spooled (the disk failed): back to the front of the queue
+                self._pending[:0] = batch
+            raise
+        finally:
+            self._in_flight = 0
+        started = time.monotonic()
+        while not self.spool.empty and self._may_post():
+            if time.monotonic() - started > DRAIN_SLICE_S:
+                self._wake.set()  # spool what arrived meanwhile, then go on
                 return
-            reply = self._call_with_retry(lambda batch=batch: self.client.post_points(self.run_id, batch))
-            with self._lock:
-                del self._pending[: len(batch)]
-            if reply and reply.get("status") == "cancelled":
-                self._stop("cancelled")
-            if reply and reply.get("stop_requested"):
-                self.finish_reason = str(reply["stop_requested"])
+            oldest = self.spool.oldest()
+            if oldest is None:
+                return
+            segment, points = oldest
+            if not self._post(points):
+                return
+            self.spool.remove(segment)
+            if self.spool.empty:
+                logger.info("run %s: the spool is delivered", self.run_id)
+
+    def _post_in_order(self, batch: Points) -> Points:
+        """Post ``batch`` in chunks; returns what could not be delivered (empty when all was)."""
+        for start in range(0, len(batch), MAX_BATCH):
+            if not self._post(batch[start : start + MAX_BATCH]):
+                return batch[start:]
+        return []
+
+    def _post(self, points: Points) -> bool:
+        """One try. True when the API took the points (or refused them for good: they are dropped, logged)."""
+        try:
+            reply = self.client.post_points(self.run_id, points)
+        except ApiError as exc:
+            if exc.status_code < 500 and exc.status_code != 429:
+                logger.error("run %s: the API refused %d points: %s", self.run_id, len(points), exc)
+                self._reachable()
+                return True
+            self._unreachable(exc)
+            return False
+        except Exception as exc:  # noqa: BLE001 - network trouble: the points go to the spool
+            self._unreachable(exc)
+            return False
+        self._reachable()
+        if reply.get("status") == "cancelled":
+            self._stop("cancelled")
+        if reply.get("stop_requested"):
+            self.finish_reason = str(reply["stop_requested"])
+        return True
+
+    def _may_post(self) -> bool:
+        return time.monotonic() >= self._retry_at
+
+    def _unreachable(self, exc: Exception) -> None:
+        if self._api_up:
+            logger.warning(
+                "run %s: API unreachable (%s); spooling points to %s", self.run_id, exc, self.spool.directory
+            )
+        else:
+            logger.info("run %s: API still unreachable (%s); retrying in %.1f s", self.run_id, exc, self._retry_delay)
+        self._api_up = False
+        self._backoff()
+
+    def _backoff(self) -> None:
+        self._retry_at = time.monotonic() + self._retry_delay
+        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
+
+    def _reachable(self) -> None:
+        if not self._api_up:
+            logger.info("run %s: the API is back; %d spooled segment(s) to deliver", self.run_id, self.spool.segments)
+        self._api_up = True
+        self._retry_at = 0.0
+        self._retry_delay = RETRY_FIRST_S
 
     def _stop(self, reason: str) -> None:
         self._stop_reason = reason
@@ -138,6 +253,7 @@ class ApiReporter(Callback):
         except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried next time
             logger.warning("heartbeat for run %s failed: %s", self.run_id, exc)
             return
+        self._reachable()  # the API is back: deliver the spool now rather than at the end of the backoff
         if run.get("stop_requested"):
             self.finish_reason = str(run["stop_requested"])
         if run.get("status") == "cancelled":
@@ -146,34 +262,73 @@ class ApiReporter(Callback):
             self._stop(f"taken over by {run.get('worker') or 'the queue'}")
 
     def _upload_checkpoint(self) -> None:
-        """Send the latest epoch checkpoint to the API, so a run whose worker dies resumes on any machine."""
+        """Send the latest epoch checkpoint to the API, so a run whose worker dies resumes on any machine.
+        Called only with the spool empty: a checkpoint the API has never runs ahead of the points it has."""
         if self.checkpoint is None or not self.checkpoint.exists():
             return
         mtime = self.checkpoint.stat().st_mtime_ns
         if mtime == self._checkpoint_mtime:
             return
-        self._checkpoint_mtime = mtime
         data = self.checkpoint.read_bytes()
-        self._call_with_retry(lambda: self.client.put_artifact(self.run_id, CHECKPOINT_ARTIFACT, data))
+        try:
+            self.client.put_artifact(self.run_id, CHECKPOINT_ARTIFACT, data)
+        except ApiError as exc:
+            if exc.status_code < 500 and exc.status_code != 429:
+                logger.error("run %s: the API refused the checkpoint: %s", self.run_id, exc)
+                self._checkpoint_mtime = mtime
+                return
+            self._unreachable(exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - tried again after the backoff
+            self._unreachable(exc)
+            return
+        self._checkpoint_mtime = mtime
+        self._reachable()
 
-    def _call_with_retry(self, call: Any) -> Any:
-        delay = 0.5
+    def _call_with_retry(self, call: Callable[[], Any]) -> Any:
+        delay = RETRY_FIRST_S
         while True:
             try:
-                result = call()
-                self._api_up = True
-                return result
+                return call()
             except ApiError as exc:
                 if exc.status_code < 500 and exc.status_code != 429:
                     logger.error("run %s: the API refused a request: %s", self.run_id, exc)
                     return None
-                self._api_up = False
                 logger.warning("run %s: API error %s; retrying", self.run_id, exc)
             except Exception as exc:  # noqa: BLE001 - network trouble: keep the data and retry
-                self._api_up = False
                 logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.run_id, exc, delay)
             time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+
+def deliver_leftover_spools(client: Client, root: Path, *, skip: int | None = None) -> int:
+    """Deliver the spools under ``root`` that no live process owns (a worker died while the API was down, and
+    its run went elsewhere or ended). Stops at the first network failure: the rest waits for the next call.
+    Returns how many points the API took."""
+    delivered = 0
+    spools = leftover_spools(root, skip=skip)
+    try:
+        for run_id, spool in spools:
+            while (oldest := spool.oldest()) is not None:
+                segment, points = oldest
+                try:
+                    client.post_points(run_id, points)
+                except ApiError as exc:
+                    if exc.status_code >= 500 or exc.status_code == 429:
+                        logger.warning("leftover spool of run %s: API error %s; kept for later", run_id, exc)
+                        return delivered
+                    logger.error("leftover spool of run %s: the API refused %d points: %s", run_id, len(points), exc)
+                except Exception as exc:  # noqa: BLE001 - the API is away: try again before the next run
+                    logger.warning("leftover spool of run %s: API unreachable (%s); kept for later", run_id, exc)
+                    return delivered
+                else:
+                    delivered += len(points)
+                spool.remove(segment)
+            logger.info("leftover spool of run %s delivered", run_id)
+    finally:
+        for _, spool in spools:
+            spool.close()
+    return delivered
 
 
 def _finite(value: float) -> float | None:

@@ -88,13 +88,18 @@ def test_api_down_for_15_s_loses_no_point(tmp_path: Path, data: Path) -> None:
         run_id = httpx.post(f"{stack.url}/api/runs", json={**SLOW_MLP, "epochs": 8}).json()["id"]
         _wait(lambda: _run(stack, run_id)["epoch"] >= 1, 120, "the run never reached epoch 1")
         stack.stop("api")
+        spool = stack.home / "spool" / str(run_id)
         time.sleep(15)
+        spooled = sorted(spool.glob("*.jsonl"))
+        assert spooled, "while the API is down, the worker keeps the points on its disk"
+        assert sum(len(p.read_text().splitlines()) for p in spooled) > 0
         stack.start("api", "api")
         stack.wait_healthy()
         final = stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=240)
         assert final["status"] == "succeeded", final["error"]
         assert final["attempts"] == 1, "the worker kept its run through the outage"
         _assert_every_point_once(stack, run_id, epochs=8, steps_per_epoch=-(-1080 // 8))
+        assert not spool.exists(), "the delivered spool is deleted"
 
 
 def test_cancel_reaches_a_running_worker_within_5_s(tmp_path: Path, data: Path) -> None:

@@ -1,0 +1,179 @@
+"""The worker's reporter spools points to local disk while the API is unreachable and delivers them, once and in
+order, when it is back; a spool left by a dead worker is delivered by the next one."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.utils.stack import free_port
+from trainboard.client import Client
+from worker.reporter import ApiReporter, deliver_leftover_spools
+from worker.spool import Spool
+from worker.training.callbacks import Point
+
+METRICS = re.compile(r"^/api/runs/(\d+)/metrics$")
+
+
+class FakeApi:
+    """Just enough of the API for a reporter, recording every point posted, in arrival order."""
+
+    def __init__(self, port: int) -> None:
+        self.posted: list[tuple[int, str, int]] = []  # (run, key, step)
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                match = METRICS.match(self.path)
+                if match:
+                    run_id = int(match.group(1))
+                    api.posted.extend((run_id, p["key"], p["step"]) for p in body["points"])
+                    reply: dict[str, Any] = {"accepted": len(body["points"]), "duplicates": 0, "status": "running"}
+                else:  # /status: the heartbeat
+                    reply = {"status": "running", "worker": body.get("worker"), "stop_requested": None}
+                self._reply(reply)
+
+            def do_PUT(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self._reply({"name": self.path.rsplit("/", 1)[-1]})
+
+            def _reply(self, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def steps(self, run_id: int, key: str = "loss") -> list[int]:
+        return [step for run, k, step in self.posted if run == run_id and k == key]
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def client(port: int) -> Iterator[Client]:
+    with Client(f"http://127.0.0.1:{port}", token="", timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+def start_api(port: int) -> Iterator[Callable[[], FakeApi]]:
+    started: list[FakeApi] = []
+
+    def start() -> FakeApi:
+        started.append(FakeApi(port))
+        return started[-1]
+
+    yield start
+    for api in started:
+        api.close()
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _spooled_points(directory: Path) -> int:
+    return sum(len(p.read_text().splitlines()) for p in directory.glob("*.jsonl"))
+
+
+def test_points_spool_to_disk_while_the_api_is_down_and_arrive_once_in_order(
+    tmp_path: Path, client: Client, start_api: Callable[[], FakeApi]
+) -> None:
+    spool_dir = tmp_path / "spool" / "7"
+    reporter = ApiReporter(client, 7, worker_name="w@test", spool_dir=spool_dir)
+    steps = 0
+    for _ in range(6):  # nothing listens on the port: every post is refused
+        reporter.on_points([Point("loss", steps + i, 0.5) for i in range(1, 3001)])
+        steps += 3000
+        time.sleep(0.1)
+    reporter.on_points([Point("valid_acc", 1, 0.9)])
+    reporter.on_epoch_end(1, {"valid_acc": 0.9})
+    # on_epoch_end came back once the points were on disk (the checkpoint may follow), not waiting for the API.
+    assert not reporter.api_up
+    assert reporter._pending == [] and reporter._in_flight == 0, "nothing is held in memory"
+    assert _spooled_points(spool_dir) == steps + 1
+    assert reporter.spool.segments >= 4, "segments of at most 5,000 points"
+
+    for _ in range(4):  # still down: what arrives keeps going to the disk
+        reporter.on_points([Point("loss", steps + i, 0.25) for i in range(1, 1001)])
+        steps += 1000
+        time.sleep(0.1)
+    _wait(lambda: not reporter._pending and _spooled_points(spool_dir) == steps + 1)
+
+    api = start_api()
+    reporter.on_points([Point("loss", steps + 1, 0.1)])  # logged after the API is back: delivered after the spool
+    steps += 1
+    reporter.close()
+    assert api.steps(7) == list(range(1, steps + 1)), "every point once, in step order"
+    assert api.steps(7, "valid_acc") == [1]
+    assert not spool_dir.exists(), "the delivered spool is deleted"
+
+
+def test_a_spool_left_by_a_dead_worker_goes_first_when_its_run_resumes(
+    tmp_path: Path, client: Client, start_api: Callable[[], FakeApi]
+) -> None:
+    spool_dir = tmp_path / "spool" / "9"
+    dead = Spool(spool_dir, segment_points=40)
+    assert dead.lock()
+    dead.append([{"key": "loss", "step": s, "value": 1.0} for s in range(1, 101)])
+    with open(sorted(spool_dir.glob("*.jsonl"))[-1], "a") as segment:
+        segment.write('{"key": "loss", "st')  # killed mid-write
+    dead.close()  # the process is gone: the lock is free, the points stay
+    assert _spooled_points(spool_dir) == 101
+
+    api = start_api()
+    resumed = ApiReporter(client, 9, worker_name="w@test", spool_dir=spool_dir)
+    resumed.on_points([Point("loss", s, 0.5) for s in range(101, 151)])
+    resumed.close()
+    assert api.steps(9) == list(range(1, 151))
+    assert not spool_dir.exists()
+
+
+def test_leftover_spools_of_other_runs_are_delivered_unless_a_live_process_holds_them(
+    tmp_path: Path, client: Client, start_api: Callable[[], FakeApi]
+) -> None:
+    root = tmp_path / "spool"
+    for run_id in (3, 4, 5):
+        spool = Spool(root / str(run_id))
+        spool.lock()
+        spool.append([{"key": "loss", "step": s, "value": 1.0} for s in range(1, 11)])
+        spool.close()
+    live = Spool(root / "5")  # a worker training run 5 right now
+    assert live.lock()
+    assert deliver_leftover_spools(client, root, skip=4) == 0, "the API is still down: kept"
+    assert _spooled_points(root / "3") == 10
+
+    api = start_api()
+    assert deliver_leftover_spools(client, root, skip=4) == 10
+    assert api.steps(3) == list(range(1, 11)) and api.steps(4) == [] and api.steps(5) == []
+    assert not (root / "3").exists()
+    assert _spooled_points(root / "4") == 10 and _spooled_points(root / "5") == 10
+    live.close()

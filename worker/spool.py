@@ -1,0 +1,150 @@
+"""A run's undelivered metric points on local disk, oldest first, while the API cannot take them.
+
+``$TRAINBOARD_HOME/spool/<run id>/`` holds numbered segment files of JSON lines, one point per line and at most
+``segment_points`` points per file, so a segment is one POST when the API is back. Only the reporter's sender
+thread reads and writes them. A segment is deleted once the API has it; the directory goes when the run's
+reporter closes with nothing left. The directory's ``.lock`` (an flock, released by the kernel when its process
+dies) marks a spool whose writer is alive: :func:`leftover_spools` yields only the others, for any worker on
+this machine to deliver. A line torn by a process killed mid-write is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+SEGMENT_POINTS = 5_000
+LOCK_NAME = ".lock"
+SUFFIX = ".jsonl"
+
+Points = list[dict[str, Any]]
+
+
+class Spool:
+    """Points spooled for one run. Not thread-safe: one thread (the reporter's sender) owns it."""
+
+    def __init__(self, directory: Path, *, segment_points: int = SEGMENT_POINTS) -> None:
+        if segment_points < 1:
+            raise ValueError("segment_points must be at least 1")
+        self.directory = directory
+        self.segment_points = segment_points
+        self._lock_fd: int | None = None
+        self._segments = _segments(directory)  # oldest first; includes leftovers of a dead process
+        self._tail_points = 0  # points in the last segment, when this process may still append to it
+        self._tail_open = False
+
+    @property
+    def empty(self) -> bool:
+        return not self._segments
+
+    @property
+    def segments(self) -> int:
+        return len(self._segments)
+
+    def lock(self) -> bool:
+        """Mark this spool as in use by a live process; False when another live process holds it."""
+        if self._lock_fd is not None:
+            return True
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._lock_fd = fd
+        self._segments = _segments(self.directory)  # what the last holder left, now that it cannot change
+        return True
+
+    def append(self, points: Points) -> None:
+        """Add points after everything already spooled."""
+        start = 0
+        while start < len(points):
+            if not self._tail_open or self._tail_points >= self.segment_points:
+                self._new_segment()
+            room = self.segment_points - self._tail_points
+            chunk = points[start : start + room]
+            lines = "".join(json.dumps(p, separators=(",", ":"), allow_nan=False) + "\n" for p in chunk)
+            with open(self._segments[-1], "a", encoding="utf-8") as file:
+                file.write(lines)
+            self._tail_points += len(chunk)
+            start += len(chunk)
+
+    def oldest(self) -> tuple[Path, Points] | None:
+        """The oldest segment and its points, or None when nothing is spooled."""
+        while self._segments:
+            segment = self._segments[0]
+            try:
+                return segment, _read(segment)
+            except FileNotFoundError:  # delivered by another process in the meantime
+                self._segments.pop(0)
+        return None
+
+    def remove(self, segment: Path) -> None:
+        """Forget a delivered segment (always the oldest)."""
+        segment.unlink(missing_ok=True)
+        if self._segments and self._segments[0] == segment:
+            self._segments.pop(0)
+        if not self._segments:
+            self._tail_open = False
+
+    def close(self) -> None:
+        """Release the lock; remove the directory if nothing is left in it."""
+        if self._lock_fd is not None and not self._segments:
+            with contextlib.suppress(OSError):
+                (self.directory / LOCK_NAME).unlink(missing_ok=True)
+                self.directory.rmdir()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _new_segment(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        last = max((_sequence(p) for p in [*self._segments, *_segments(self.directory)]), default=0)
+        self._segments.append(self.directory / f"{last + 1:012d}-{os.getpid()}{SUFFIX}")
+        self._tail_points = 0
+        self._tail_open = True
+
+
+def leftover_spools(root: Path, *, skip: int | None = None) -> list[tuple[int, Spool]]:
+    """The spools under ``root`` that no live process holds (their writer died), by run id, each locked for the
+    caller, who must ``close()`` them all. ``skip`` is a run id to leave alone."""
+    if not root.is_dir():
+        return []
+    found: list[tuple[int, Spool]] = []
+    for directory in root.iterdir():
+        if not directory.is_dir() or not directory.name.isdigit() or int(directory.name) == skip:
+            continue
+        spool = Spool(directory)
+        if spool.lock():
+            found.append((int(directory.name), spool))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _segments(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted((p for p in directory.iterdir() if p.name.endswith(SUFFIX)), key=lambda p: (_sequence(p), p.name))
+
+
+def _sequence(path: Path) -> int:
+    head = path.name.split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def _read(segment: Path) -> Points:
+    points: Points = []
+    with open(segment, encoding="utf-8") as file:
+        for number, line in enumerate(file, 1):
+            try:
+                points.append(json.loads(line))
+            except json.JSONDecodeError:
+                logger.warning("%s:%d: skipping a torn line (its writer died mid-write)", segment, number)
+    return points
