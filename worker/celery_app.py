@@ -30,12 +30,22 @@ def make_celery(settings: Settings | None = None) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue="any",
+        # A broker that restarts (Redis in compose) or is not up yet: retry for ever, never exit. A worker that
+        # loses the connection mid-run finishes the run; its unacked message goes back to the queue on reconnect
+        # and is skipped when redelivered, as the run is no longer queued.
         broker_connection_retry_on_startup=True,
+        broker_connection_retry=True,
         broker_connection_max_retries=None,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         # The SQLAlchemy transport has no fan-out exchange, so remote control has nothing to ride on.
         worker_enable_remote_control=not embedded,
         # Embedded: these go to create_engine of the broker's SQLite file; wait on its lock rather than fail.
-        broker_transport_options={"connect_args": {"timeout": 30}} if embedded else {"visibility_timeout": 43200},
+        # Redis: a host that does not answer (down, not refusing) fails a connect in 5 s, not the OS's minutes.
+        broker_transport_options=(
+            {"connect_args": {"timeout": 30}}
+            if embedded
+            else {"visibility_timeout": 43200, "socket_connect_timeout": 5, "socket_keepalive": True}
+        ),
     )
     return app
 

@@ -24,7 +24,10 @@ class Notifier:
         self._waiters: dict[int, set[asyncio.Event]] = defaultdict(set)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis_url = redis_url
-        self._publisher = redis.Redis.from_url(redis_url) if redis_url else None
+        # Publishing runs in request threads: while Redis is away it must fail fast, not hold a metrics POST.
+        self._publisher = (
+            redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2) if redis_url else None
+        )
         self._listener: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -69,12 +72,19 @@ class Notifier:
                 del self._waiters[run_id]
 
     async def _listen(self, url: str) -> None:
-        """Relay other replicas' notifications; reconnects by itself when Redis restarts."""
+        """Relay other replicas' notifications; reconnects by itself when Redis restarts (after a pause of 1 s
+        per failed try), then wakes every stream once: what other replicas stored meanwhile goes out now."""
+        lost = False
         while True:
-            client = aioredis.Redis.from_url(url)
+            client = aioredis.Redis.from_url(url, socket_connect_timeout=5, socket_keepalive=True)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                    if lost:
+                        logger.info("redis subscription restored")
+                        for run_id in list(self._waiters):
+                            self._set_all(run_id)
+                        lost = False
                     async for message in pubsub.listen():
                         if message.get("type") != "pmessage":
                             continue
@@ -83,7 +93,9 @@ class Notifier:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any Redis outage: retry after a pause
-                logger.warning("redis subscription lost (%s); retrying in 1 s", exc)
+                if not lost:
+                    logger.warning("redis subscription lost (%s); retrying every second", exc)
+                lost = True
                 await asyncio.sleep(1.0)
             finally:
                 await client.aclose()
