@@ -19,6 +19,7 @@ from backend.api.routes import artifacts, events, health, metrics, runs, sweeps
 from backend.db import make_engine, make_sessionmaker
 from backend.services.notifier import Notifier
 from backend.services.reaper import reap_stale_runs
+from backend.vendor import YEAR_S, script_response, vendor_path
 from trainboard.settings import Settings
 from worker.celery_app import make_celery
 
@@ -98,10 +99,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
-    def plotly_js() -> FileResponse:
-        return FileResponse(
-            plotly_js_path(), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"}
-        )
+    def plotly_js(request: Request) -> Response:
+        """The full bundle (parcoords for the sweep view); unversioned URL, so cached for a day only."""
+        return script_response(request, plotly_js_path(), max_age=86400)
+
+    @app.get("/vendor/{name}", include_in_schema=False)
+    def vendor_js(name: str, request: Request) -> Response:
+        """frontend/vendor/*.js: the plotly.js partial bundles, their version in the name, so cached for good."""
+        return script_response(request, vendor_path(FRONTEND_DIR / "vendor", name), max_age=YEAR_S, immutable=True)
 
     if FRONTEND_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=FRONTEND_DIR), name="static")
