@@ -1,19 +1,31 @@
 // Entry point: routes, the top bar (active link, compare count, API health) and the token prompt.
 
-import { get, getToken, onTokenNeeded, setToken } from "./api.js";
+import { get, getRun, getToken, onTokenNeeded, setToken } from "./api.js";
+import { expectPlotly } from "./charts.js";
 import { h } from "./dom.js";
 import { Router } from "./router.js";
 import { selection } from "./selection.js";
 
+// plotly: the plotly.js bundle a view draws with (js/charts.js), downloaded while the view's module loads;
+// read: the view's first API read, started at the same time (the view gets the promise as route.prefetched)
 const routes = [
   { name: "runs", pattern: /^\/runs$/, load: () => import("./views/runs.js") },
-  { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run.js") },
+  { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run.js"), plotly: "basic", read: ([id]) => getRun(id) },
   { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch.js") },
-  { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare.js") },
+  { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare.js"), plotly: "basic" },
   { name: "sweeps", pattern: /^\/sweeps$/, load: () => import("./views/sweeps.js") },
-  { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep.js") },
-  { name: "report", pattern: /^\/report$/, load: () => import("./views/report.js") },
+  { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep.js"), plotly: "full" },
+  { name: "report", pattern: /^\/report$/, load: () => import("./views/report.js"), plotly: "cartesian" },
 ];
+for (const route of routes) {
+  route.prefetch = (params) => {
+    expectPlotly(route.plotly || null);
+    if (!route.read) return undefined;
+    const read = route.read(params);
+    read.catch(() => {}); // the view handles a failure when it awaits the promise
+    return read;
+  };
+}
 const NAV_OF = { run: "runs", sweep: "sweeps" }; // a detail page lights its list's link
 
 function notFound(outlet, route) {

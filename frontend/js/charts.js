@@ -4,29 +4,86 @@ import { csvCell, downloadText, h, toast } from "./dom.js";
 
 export const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#4b5563", "#65a30d", "#9333ea"];
 
-let plotlyLoading = null;
+/**
+ * The plotly.js bundles the API serves itself (never a CDN), smallest first; each draws every trace type of the
+ * ones before it. A view loads the smallest that draws its traces: the run and compare pages only need
+ * scatter (basic: evaluated in about a fifth of the full bundle's time, docs/BENCHMARKS.md), the report adds
+ * heatmaps (cartesian), only the sweep view needs parcoords (full). Versions: frontend/vendor/README.md.
+ */
+export const PLOTLY_BUNDLES = {
+  basic: { url: "/vendor/plotly-basic-4.1.1.min.js", traces: ["scatter", "bar", "pie"] },
+  cartesian: {
+    url: "/vendor/plotly-cartesian-4.1.1.min.js",
+    traces: ["scatter", "bar", "pie", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "scatterternary", "violin"],
+  },
+  full: { url: "/vendor/plotly.min.js", traces: null }, // every trace type (parcoords, 3-D, maps…)
+};
+const BUNDLE_ORDER = ["basic", "cartesian", "full"];
+const loading = new Map(); // bundle name -> Promise<Plotly>
+const loaded = new Map(); // bundle name -> Plotly
+const preloaded = new Set(); // bundle names
+let expected = null; // the bundle of the view on screen
+
+/** The smallest bundle that draws all these traces (a trace without a type is a scatter). */
+export function bundleFor(traces) {
+  const types = new Set(traces.map((t) => t.type || "scatter"));
+  return BUNDLE_ORDER.find((name) => {
+    const known = PLOTLY_BUNDLES[name].traces;
+    return !known || [...types].every((type) => known.includes(type));
+  });
+}
+
+function rank(name) {
+  return BUNDLE_ORDER.indexOf(name);
+}
 
 /**
- * plotly.js (served by the API itself, never a CDN), loaded the first time a view draws a chart: it is a
- * 4.8 MB script, and the runs table and the launch form should not wait for it to be parsed.
+ * The bundle the view being opened draws with (null: none): the router says so before the view's module
+ * loads, and its bytes are downloaded then (<link rel=preload>), without running them. The view runs it
+ * (whenPlotly) when it suits it: the run page once its metrics read is on its way, since evaluating plotly.js
+ * holds the main thread for a few hundred ms. Until the next navigation, a chart of that view that needs
+ * less (the report's scatter charts beside its heatmap) waits for this bundle rather than loading a second one.
  */
-export function whenPlotly() {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!plotlyLoading) {
-    plotlyLoading = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = "/vendor/plotly.min.js";
-      script.async = true;
-      script.onload = () => (window.Plotly ? resolve(window.Plotly) : reject(new Error("plotly.js loaded without defining Plotly")));
-      script.onerror = () => {
-        plotlyLoading = null;
-        script.remove();
-        reject(new Error("could not load /vendor/plotly.min.js"));
-      };
-      document.head.append(script);
-    });
-  }
-  return plotlyLoading;
+export function expectPlotly(name) {
+  expected = name;
+  if (!name || preloaded.has(name) || BUNDLE_ORDER.slice(rank(name)).some((n) => loaded.has(n) || loading.has(n))) return;
+  preloaded.add(name);
+  document.head.append(Object.assign(document.createElement("link"), { rel: "preload", as: "script", href: PLOTLY_BUNDLES[name].url }));
+}
+
+/**
+ * plotly.js, loaded the first time a view asks for it (the runs table and the launch form never wait for it):
+ * resolves with {name, Plotly} of the given bundle, or of a bigger one that is already loaded or on its way.
+ * Each bundle defines window.Plotly when it runs; every chart keeps the one it was drawn with.
+ */
+export function whenPlotly(name = "basic") {
+  const enough = BUNDLE_ORDER.slice(rank(name));
+  const ready = enough.find((n) => loaded.has(n));
+  if (ready) return Promise.resolve({ name: ready, Plotly: loaded.get(ready) });
+  const coming = enough.find((n) => loading.has(n)); // e.g. the sweep view's scatter chart waits for the full one
+  if (coming) return loading.get(coming);
+  if (expected && rank(expected) > rank(name)) return whenPlotly(expected);
+  const { url } = PLOTLY_BUNDLES[name];
+  const promise = new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = url;
+    script.async = true;
+    // the load event fires right after this script ran, before any other: window.Plotly is this bundle's
+    script.onload = () => {
+      if (!window.Plotly) return reject(new Error(`${url} loaded without defining Plotly`));
+      loaded.set(name, window.Plotly);
+      performance.mark(`trainboard:plotly-${name}`); // when it had run (bench/bench_dashboard.py reads it)
+      resolve({ name, Plotly: window.Plotly });
+    };
+    script.onerror = () => {
+      loading.delete(name);
+      script.remove();
+      reject(new Error(`could not load ${url}`));
+    };
+    document.head.append(script);
+  });
+  loading.set(name, promise);
+  return promise;
 }
 
 const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#1f2937" };
@@ -101,6 +158,7 @@ export class Chart {
     );
     this.ready = false;
     this.destroyed = false;
+    this.bundle = null; // {name, Plotly}: the plotly.js bundle this chart is drawn with
   }
 
   /** Width in px the plot will have: what GET metrics?max_points should ask for. */
@@ -110,18 +168,27 @@ export class Chart {
 
   /** Draw (or redraw) the chart; ``hasData`` overrides the "any trace has x values" test (parcoords, tables). */
   async render(traces, layout, { hasData } = {}) {
-    let Plotly;
-    try {
-      Plotly = await whenPlotly();
-    } catch (error) {
-      this.empty.hidden = false;
-      this.empty.textContent = `Charts unavailable: ${error.message}`;
-      return;
+    const need = bundleFor(traces);
+    let bundle = this.bundle;
+    if (!bundle || rank(bundle.name) < rank(need)) {
+      try {
+        bundle = await whenPlotly(need);
+      } catch (error) {
+        this.empty.hidden = false;
+        this.empty.textContent = `Charts unavailable: ${error.message}`;
+        return;
+      }
+      if (this.destroyed) return;
+      if (this.bundle && this.bundle !== bundle) {
+        // drawn by a smaller bundle that cannot draw these traces: start over with the bigger one
+        this.bundle.Plotly.purge(this.plot);
+        this.ready = false;
+      }
+      this.bundle = bundle;
     }
-    if (this.destroyed) return;
     const any = hasData ?? traces.some((t) => t.x && t.x.length);
     this.empty.hidden = any;
-    await Plotly.react(this.plot, traces, layout, plotConfig(this.filename));
+    await bundle.Plotly.react(this.plot, traces, layout, plotConfig(this.filename));
     if (!this.ready) {
       this.ready = true;
       this.plot.on("plotly_relayout", (event) => this.relayout(event));
@@ -130,11 +197,9 @@ export class Chart {
 
   /** Append points to existing traces: updates = [{index, x: [...], y: [...]}]. */
   async extend(updates) {
-    if (!updates.length) return;
-    const Plotly = await whenPlotly();
-    if (this.destroyed || !this.ready) return;
+    if (!updates.length || this.destroyed || !this.ready) return;
     this.empty.hidden = true;
-    await Plotly.extendTraces(
+    await this.bundle.Plotly.extendTraces(
       this.plot,
       { x: updates.map((u) => u.x), y: updates.map((u) => u.y) },
       updates.map((u) => u.index),
@@ -170,7 +235,7 @@ export class Chart {
 
   destroy() {
     this.destroyed = true;
-    if (window.Plotly && this.ready) window.Plotly.purge(this.plot);
+    if (this.bundle) this.bundle.Plotly.purge(this.plot);
   }
 }
 

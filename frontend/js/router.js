@@ -1,4 +1,5 @@
-// Hash routing: #/runs, #/runs/12, #/launch, #/compare?ids=1,2, #/sweeps, #/sweeps/3, #/report. A view is mount(el, route) → cleanup().
+// Hash routing: #/runs, #/runs/12, #/launch, #/compare?ids=1,2, #/sweeps, #/sweeps/3, #/report. A view is mount(el, route) → cleanup();
+// route.prefetched is what the route's prefetch(params) started while the view's module loaded.
 
 export function parseHash(hash = location.hash) {
   const text = hash.replace(/^#/, "") || "/runs";
@@ -32,7 +33,8 @@ export function replaceQuery(query) {
 export class Router {
   constructor(outlet, routes, notFound) {
     this.outlet = outlet;
-    this.routes = routes; // [{pattern: /^\/runs\/(\d+)$/, name, load: () => import(...)}]
+    // [{pattern: /^\/runs\/(\d+)$/, name, load: () => import(...), prefetch?: (params) => promise | undefined}]
+    this.routes = routes;
     this.notFound = notFound;
     this.cleanup = null;
     this.token = 0;
@@ -49,13 +51,15 @@ export class Router {
     for (const entry of this.routes) {
       const match = entry.pattern.exec(route.path);
       if (!match) continue;
+      const params = match.slice(1);
+      const prefetched = entry.prefetch ? entry.prefetch(params) : undefined; // fetched while the module loads
       const module = await entry.load();
       if (token !== this.token) return undefined; // a newer navigation won
       this.teardown();
       this.outlet.replaceChildren();
       document.dispatchEvent(new CustomEvent("trainboard:route", { detail: { name: entry.name, route } }));
       window.scrollTo(0, 0);
-      this.cleanup = module.mount(this.outlet, { ...route, params: match.slice(1) }) || null;
+      this.cleanup = module.mount(this.outlet, { ...route, params, prefetched }) || null;
       return undefined;
     }
     this.teardown();

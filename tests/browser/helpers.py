@@ -54,6 +54,19 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+def chart_png(page: Page, chart: str) -> tuple[str, int, int]:
+    """Click the PNG button of Plotly's mode bar on a chart; the download's (file name, width, height)."""
+    plot = page.locator(f'[data-chart="{chart}"]')
+    plot.scroll_into_view_if_needed()
+    plot.hover()  # the mode bar shows on hover
+    with page.expect_download() as download:
+        plot.locator('.modebar-btn[data-title*="png" i]').click()
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n"), f"{chart}: the download is not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return download.value.suggested_filename, width, height
+
+
 def png(width: int, height: int, pixel: Any) -> bytes:
     """A small RGB PNG; ``pixel(x, y)`` gives (r, g, b)."""
     raw = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height))

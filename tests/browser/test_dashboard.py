@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import CHROMIUM, TOKEN, DroppingProxy, Watch, png, screenshot
+from tests.browser.helpers import CHROMIUM, TOKEN, DroppingProxy, Watch, chart_png, png, screenshot
 from tests.utils.stack import Stack
 
 pytestmark = [
@@ -239,9 +239,14 @@ def test_curves_grow_live_without_reload_and_resume_after_a_drop(
     error = page.evaluate("Array.from(document.querySelector('[data-chart=acc]').data[1].y)")
     assert error == pytest.approx([100 - v for v in valid])
 
-    # every chart has Plotly's own PNG button, and a CSV button that downloads the chart's data
-    expect(page.locator('[data-chart="acc"] .modebar-btn[data-title*="png" i]')).to_have_count(1)
+    # every chart has Plotly's own PNG button (that works with the partial plotly.js bundle the page loads),
+    # and a CSV button that downloads the chart's data
     expect(page.locator('[data-chart="acc"] .modebar-btn[data-title*="share" i]')).to_have_count(0)
+    for chart in ("acc", "loss", "iter_loss", "param_norm"):
+        name, width, height = chart_png(page, chart)
+        assert name == f"run{run_id}_{chart}.png" and width > 600 and height > 300, (name, width, height)
+    scripts = page.evaluate("[...document.scripts].map((s) => new URL(s.src || location.href).pathname)")
+    assert [s for s in scripts if s.startswith("/vendor/")] == ["/vendor/plotly-basic-4.1.1.min.js"]
     with page.expect_download() as download:
         page.click('[data-csv="loss"]')
     lines = Path(download.value.path()).read_text().splitlines()
@@ -396,6 +401,7 @@ def test_compare_two_runs_names_the_differing_hyperparameter(page: Page, stack: 
     assert sorted(names) == sorted([f"#{a['id']} lr=0.1", f"#{b['id']} lr=0.01"])
     legend = page.locator("[data-chart=compare] .legendtext")
     expect(legend).to_have_count(2)
+    assert chart_png(page, "compare")[0].endswith(".png")
     expect(legend.nth(0)).to_contain_text("lr=")
     expect(page.locator('[data-testid="compare-table"]')).to_contain_text("0.01")
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import CHROMIUM, Watch, png, screenshot
+from tests.browser.helpers import CHROMIUM, Watch, chart_png, png, screenshot
 from tests.utils.stack import Stack, running_stack
 
 if TYPE_CHECKING:
@@ -239,6 +239,9 @@ def test_sweep_view_is_live_marks_the_best_run_and_early_stops(page: Page, stack
     expect(table.nth(0).locator('[data-key="batch_size"]')).to_have_text("64")
     page.click('[data-testid="results-table"] th[data-col="values.batch_size"] button')
     expect(table.nth(0)).to_have_attribute("data-run-id", str(rows[(32, 0.01)]))
+    # the sweep view draws with the full plotly.js (parcoords); every chart's PNG button works
+    for chart in ("parcoords", "heatmap", "curves"):
+        assert chart_png(page, chart)[0] == f"sweep{sweep['id']}_{chart}.png"
     page.locator('[data-chart="parcoords"]').scroll_into_view_if_needed()
     screenshot(page, "sweep_view")
 
@@ -480,6 +483,8 @@ def test_report_rebuilds_every_figure_and_exports_one_offline_file(
         "() => [...document.querySelectorAll('.report img')].every((img) => img.complete && img.naturalWidth > 0)"
     )
     assert not re.search(r"\b(null|undefined|NaN)\b", page.locator('[data-testid="report"]').inner_text())
+    for chart in ("fig1-test-error", "fig5-heatmap", "fig5-best-curves"):
+        assert chart_png(page, chart)[0] == f"{chart}.png"
     screenshot(page, "report_page")
 
     with page.expect_download(timeout=60_000) as download:
@@ -488,7 +493,8 @@ def test_report_rebuilds_every_figure_and_exports_one_offline_file(
     download.value.save_as(saved)
     html = saved.read_text()
     assert html.startswith("<!doctype html>")
-    assert "plotly.js v" in html and "/vendor/plotly.min.js" not in html
+    # the smallest plotly.js that draws its scatter and heatmap traces: the cartesian bundle, inlined
+    assert "plotly.js (cartesian - minified) v4.1.1" in html and "/vendor/plotly" not in html
     page_part = html.split("<script>")[0]  # the report as drawn; plotly.js and the figures' data follow
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page_part)) == 2 + 36
     assert 'src="/api' not in page_part and "blob:" not in page_part
@@ -509,6 +515,8 @@ def test_report_rebuilds_every_figure_and_exports_one_offline_file(
         offline.goto(saved.as_uri())
         offline.wait_for_function("() => window.TRAINBOARD_FIGURES === 6")
         offline.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 6")
+        assert offline.locator('[data-chart="fig5-heatmap"] .heatmaplayer image').count() == 1
+        assert offline.locator(".js-plotly-plot .scatterlayer path.js-line").count() >= 11
         assert offline.locator(".mis-item img").count() == 36
         offline.wait_for_function("() => [...document.images].every((img) => img.complete && img.naturalWidth > 0)")
         screenshot(offline, "report_export")

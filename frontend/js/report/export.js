@@ -1,9 +1,10 @@
 // "Export HTML": the report page as ONE self-contained file that opens offline — the stylesheet and plotly.js
-// inlined, every figure's data as JSON redrawn by Plotly.newPlot, every image as a data: URL.
+// (the smallest bundle that draws the figures' traces) inlined, every figure's data as JSON redrawn by
+// Plotly.newPlot, every image as a data: URL.
 
 import { getToken } from "../api.js";
 import { downloadText } from "../dom.js";
-import { plotConfig } from "../charts.js";
+import { PLOTLY_BUNDLES, bundleFor, plotConfig } from "../charts.js";
 
 async function fetchOk(url) {
   const token = getToken();
@@ -42,7 +43,6 @@ body { background: #fff; }
  * @returns {Promise<{filename: string, bytes: number}>}
  */
 export async function exportReport(reportEl, charts, { title = "trainboard report", server = location.origin } = {}) {
-  const [plotlyJs, css] = await Promise.all([fetchOk("/vendor/plotly.min.js").then((r) => r.text()), fetchOk("/static/css/app.css").then((r) => r.text())]);
   const clone = reportEl.cloneNode(true);
   for (const sort of clone.querySelectorAll("th button.sort")) sort.replaceWith(sort.textContent.replace(/[▲▼]/g, "").trim());
   for (const el of clone.querySelectorAll(".no-export, .plot-empty, .modebar-container, button")) el.remove();
@@ -61,6 +61,10 @@ export async function exportReport(reportEl, charts, { title = "trainboard repor
       figures.push({ id, data: spec.data, layout, config: { ...plotConfig(id), responsive: true } });
     }
   }
+
+  // plotly.js: the bundle that draws every trace type the figures have (scatter and heatmap: the cartesian one)
+  const bundle = PLOTLY_BUNDLES[bundleFor(figures.flatMap((f) => f.data))];
+  const [plotlyJs, css] = await Promise.all([fetchOk(bundle.url).then((r) => r.text()), fetchOk("/static/css/app.css").then((r) => r.text())]);
 
   // images: inlined as data: URLs (the artifact URLs need the server, and maybe a token)
   const images = [...clone.querySelectorAll("img")];

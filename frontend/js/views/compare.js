@@ -1,7 +1,7 @@
 // Compare view: one metric overlaid across runs (fig1 / fig4 style); the legend names what differs between them.
 
 import { errorText, getMetrics, getRun } from "../api.js";
-import { COLORS, Chart, baseLayout, fitLayout } from "../charts.js";
+import { COLORS, Chart, baseLayout, fitLayout, whenPlotly } from "../charts.js";
 import { TERMINAL, csvCell, h, pct, statusBadge, whileVisible } from "../dom.js";
 import { hrefFor, replaceQuery } from "../router.js";
 import { selection } from "../selection.js";
@@ -269,6 +269,7 @@ export function mount(root, route) {
 
   sync();
   load(true);
+  if (ids.length) whenPlotly().catch(() => {}); // run plotly.js while the reads are on their way
   const stop = whileVisible(async () => {
     if ([...runs.values()].some((r) => !TERMINAL.has(r.status))) await load(false);
   }, POLL_MS);

@@ -3,7 +3,7 @@
 // self-contained file.
 
 import { artifactSrc, errorText } from "../api.js";
-import { Chart } from "../charts.js";
+import { Chart, whenPlotly } from "../charts.js";
 import { h, num, pct, toast, whileVisible } from "../dom.js";
 import { loadPresets, presetLauncher } from "../presets.js";
 import { exportReport } from "../report/export.js";
@@ -239,6 +239,7 @@ export function mount(root) {
   }
 
   build();
+  whenPlotly("cartesian").catch(() => {}); // run plotly.js while the reads are on their way
   stopPolling = whileVisible(() => (live || Date.now() - lastBuild >= IDLE_MS ? build() : undefined), POLL_MS);
 
   return () => {

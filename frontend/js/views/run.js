@@ -1,7 +1,7 @@
 // Run view: live curves (SSE), progress with ETA, status, config, summary, filters (fig6), misclassified (fig7).
 
 import { ApiError, artifactJson, artifactSrc, cancelRun, errorText, getMetrics, getRun, listArtifacts } from "../api.js";
-import { COLORS, Chart, baseLayout, fitLayout, seriesToCsv } from "../charts.js";
+import { COLORS, Chart, baseLayout, fitLayout, seriesToCsv, whenPlotly } from "../charts.js";
 import { TERMINAL, duration, elapsed, eta, h, localTime, num, pct, progressBar, statusBadge, toast } from "../dom.js";
 import { LiveStream, SeriesStore, metricsOf } from "../live.js";
 import { selection } from "../selection.js";
@@ -589,7 +589,7 @@ export function mount(root, route) {
   // ---- start -----------------------------------------------------------------------------------------------------
   async function start() {
     try {
-      run = await getRun(runId);
+      run = await (route.prefetched || getRun(runId)); // the router asked for it while this module loaded
     } catch (error) {
       if (destroyed) return;
       notFound.hidden = false;
@@ -604,21 +604,28 @@ export function mount(root, route) {
       return;
     }
     if (destroyed) return;
+    // the event id the run had before the metrics read: the stream resumes there, and the store drops replays
+    const after = Number.isInteger(run.event_seq) ? run.event_seq : 0;
+    // the metrics read is the longest wait of the page: ask first, fill in the rest while it runs; as many
+    // points as the widest shown chart has pixels (a hidden chart, fig3 until it has data, has no width)
+    const shown = Object.values(defs).filter((d) => !d.chart.el.hidden);
+    const metrics = getMetrics(runId, { max_points: Math.max(...shown.map((d) => d.chart.width())) });
+    metrics.catch(() => {}); // handled below
+    whenPlotly().catch(() => {}); // run plotly.js while the server reads (a chart reports a failure)
     renderRun();
     renderConfig();
     refreshSelect();
     loadArtifacts();
-    // the event id the run had before the metrics read: the stream resumes there, and the store drops replays
-    const after = Number.isInteger(run.event_seq) ? run.event_seq : 0;
     try {
-      const width = Math.max(...Object.values(defs).map((d) => d.chart.width()));
-      const initial = await getMetrics(runId, { max_points: width });
+      const initial = await metrics;
+      performance.mark("trainboard:run-metrics");
       if (destroyed) return;
       for (const [key, series] of Object.entries(initial)) store.replace(key, series);
     } catch (error) {
       toast(`Could not load the metrics: ${errorText(error)}`, "error");
     }
     await Promise.all(Object.values(defs).map((def) => renderChart(def)));
+    performance.mark("trainboard:run-charts");
     if (destroyed) return;
     if (TERMINAL.has(run.status)) {
       onState("ended"); // finished before the metrics were read: they are complete, nothing to stream
