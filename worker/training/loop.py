@@ -12,6 +12,7 @@ sync, which is also when it polls ``callback.should_stop()``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from worker.training.callbacks import Callback, Point
 from worker.training.data import Data, Split, augment
 from worker.training.device import Accel
 from worker.training.errors import Stopped
+from worker.training.sgd_in_backward import SGDInBackward
 
 FLUSH_EVERY = 50
 
@@ -95,9 +97,25 @@ class StepTracker:
         self._loss_sum = self._correct = 0.0
         self._seen = 0
 
-    def step(self, step: int, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
-        """Record one update (no host sync); flushes every ``every`` steps."""
-        self._norms.append(self.param_norms())
+    @property
+    def squared_norms(self) -> bool:
+        """True when it sums per-parameter squared norms (CPU), as ``SGDInBackward`` hands them over."""
+        return self._vectors is not None
+
+    def step(
+        self,
+        step: int,
+        loss: torch.Tensor,
+        logits: torch.Tensor,
+        labels: torch.Tensor,
+        squared_norms: list[torch.Tensor] | None = None,
+    ) -> None:
+        """Record one update (no host sync); flushes every ``every`` steps.
+
+        ``squared_norms``: the parameters' squared norms when the update already took them (SGD in backward).
+        """
+        assert squared_norms is None or self.squared_norms
+        self._norms.append(self.param_norms() if squared_norms is None else squared_norms)
         self._steps.append(step)
         self._sizes.append(labels.shape[0])
         self._losses.append(loss.detach())
@@ -171,22 +189,29 @@ def train_epoch(
 
     ``seed`` fixes this epoch's order, dropout masks and augmentation, so a run resumed from a
     checkpoint repeats the epochs an uninterrupted run would have done (exactly, on the CPU).
+    Plain SGD on the CPU steps inside ``backward()`` (``SGDInBackward``: the same arithmetic, in cache).
     """
     model.train()
     torch.manual_seed(seed)
     order = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed))
     order = order[: steps_per_epoch(len(split), batch_size) * batch_size].to(accel.device, non_blocking=True)
     crops = torch.Generator(device=accel.device).manual_seed(seed) if augmentation else None
-    for i, idx in enumerate(order.split(batch_size)):
-        x = split.x.index_select(0, idx)
-        if crops is not None:
-            x = augment(x, generator=crops)
-        x, y = accel.prepare_input(Data.inputs(x)), split.y.index_select(0, idx)
-        with accel.autocast():
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        tracker.step(first_step + i, loss, logits, y)
+    in_backward = SGDInBackward(optimizer) if tracker.squared_norms and SGDInBackward.applies(optimizer) else None
+    with in_backward or contextlib.nullcontext():
+        for i, idx in enumerate(order.split(batch_size)):
+            x = split.x.index_select(0, idx)
+            if crops is not None:
+                x = augment(x, generator=crops)
+            x, y = accel.prepare_input(Data.inputs(x)), split.y.index_select(0, idx)
+            with accel.autocast():
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+            if in_backward is not None:
+                loss.backward()  # updates the weights
+                tracker.step(first_step + i, loss, logits, y, in_backward.take_squared_norms())
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            tracker.step(first_step + i, loss, logits, y)
     return tracker.end_epoch()
