@@ -73,7 +73,7 @@ WORKLOADS = {
         500,
         2000,
         50,
-        24,
+        60,  # many short turns: a 2-3 % difference needs them on a shared machine
     ),
     "vgg": Workload(
         "vgg deep, Adam, batch 16",
