@@ -96,15 +96,18 @@ class MetricPoint(Base):
 
 
 class MetricRollup(Base):
-    """Min and max of a series over each block of ``ROLLUP_WIDTH`` steps, with the steps where they occur.
+    """Min and max of a series over each block of ``width`` steps (one row per level of ``ROLLUP_WIDTHS``).
 
-    Kept current by every insert, so a million-point series is summarised from about a thousand rows.
+    Kept current by every insert, so a long series is summarised from about a thousand rows. ``step_min`` and
+    ``step_max`` are where the min and the max occur, the earliest step on a tie; a block of NULL values only
+    has ``vmin`` and ``vmax`` NULL and both steps at its first point (what a read of the points themselves gives).
     """
 
     __tablename__ = "metric_rollups"
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    width: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
     vmin: Mapped[float | None] = mapped_column(Float)
@@ -113,7 +116,14 @@ class MetricRollup(Base):
     step_max: Mapped[int | None] = mapped_column(BigInteger)
 
 
-ROLLUP_WIDTH = 1024
+# Rollup levels, finest first; each divides the next (a coarser block is folded from whole finer ones). A read
+# uses the widest level of at most twice its bucket width and rounds its buckets up to a multiple of it, so 64
+# serves buckets of 32-511 steps and 1,024 anything wider (a million points: ~1,000 rows); narrower buckets rank
+# the points themselves (a short series). Why 64 (docs/BENCHMARKS.md §2): a 100,000-point chart 642 px wide asks
+# for 314 steps a bucket; 64 makes that 320 (313 buckets, 1,563 rows a key: 10 ms, was 166 ms from the points),
+# 128 would make it 384 (261 buckets) for 7 ms, 32 gives the same grid as 64 from twice the rows (12 ms). Upkeep:
+# a 1,000-point batch upserts 17-18 rollup rows instead of 1-2, within ingestion's run-to-run spread.
+ROLLUP_WIDTHS = (64, 1024)
 
 
 class RunEvent(Base):

@@ -1,6 +1,6 @@
 """Ingestion: points/s into `trainboard api` vs MLflow's tracking server, batches of 1,000 over one connection.
 
-    .venv/bin/python bench/bench_ingest.py [--batches 100] [--mlflow-batches 10] [--no-postgres]
+    .venv/bin/python bench/bench_ingest.py [--batches 100] [--mlflow-batches 10] [--no-postgres] [--no-mlflow]
 
 Both servers run as real processes on this machine, each on a fresh SQLite file (and trainboard once more on a
 fresh Postgres database when one is reachable at 127.0.0.1:5432). The client posts pre-encoded bodies, one
@@ -122,6 +122,9 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=100, help="1,000-point batches sent to trainboard")
     parser.add_argument("--mlflow-batches", type=int, default=10, help="1,000-metric batches sent to MLflow")
     parser.add_argument("--no-postgres", action="store_true", help="skip trainboard on Postgres")
+    parser.add_argument(
+        "--no-mlflow", action="store_true", help="skip MLflow (trainboard's rates only, e.g. before/after a change)"
+    )
     args = parser.parse_args()
 
     banner("ingestion: POST batches of 1,000 points over one keep-alive connection")
@@ -140,6 +143,8 @@ def main() -> int:
                         pg_rate, pg_lat = bench_trainboard(stack.url, args.batches, values)
                     describe("trainboard (Postgres 15)", pg_rate, pg_lat)
 
+        if args.no_mlflow:
+            return 0
         with mlflow_server(root / "mlflow") as url:
             ml_rate, ml_lat = bench_mlflow(url, args.mlflow_batches, values)
         describe(f"MLflow {mlflow_version()} (SQLite)", ml_rate, ml_lat)

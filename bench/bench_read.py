@@ -1,11 +1,12 @@
 """Reading: a 1,000,000-point series downsampled for a chart vs fetched whole, from a real `trainboard api`.
 
-    .venv/bin/python bench/bench_read.py [--points 1000000] [--requests 10] [--full-requests 3]
+    .venv/bin/python bench/bench_read.py [--points 1000000] [--max-points 2000] [--requests 10] [--full-requests 3]
 
 The series goes straight into the API's migrated SQLite file (one executemany: the insert path is not what is
 measured here), with a one-step spike up and a one-step dip down. Then, over one keep-alive connection:
   - `GET /api/runs/{id}/metrics?keys=loss&max_points=2000`: at most 2,000 points, spike and dip both kept;
-    median and p95 over --requests requests (target: median < 300 ms);
+    median and p95 over --requests requests (target: median < 300 ms). `--points 100000 --max-points 642` is one
+    chart of the run page (bench_dashboard.py: four such keys);
   - zoom, `&start=&end=` over 1,000 steps: every stored point of that range, at full resolution;
   - the baseline, in the same run: the full series without max_points (what a chart would fetch otherwise).
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from backend.models import ROLLUP_WIDTH
+from backend.models import ROLLUP_WIDTHS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,12 +42,12 @@ def fill(db: Path, run_id: int, n: int) -> tuple[int, int, list[float]]:
     spike_step, dip_step = n // 3 + 7, (2 * n) // 3 + 3
     values[spike_step], values[dip_step] = SPIKE, DIP
     rollups = []
-    for block in range(0, n, ROLLUP_WIDTH):
-        chunk = values[block : block + ROLLUP_WIDTH]
-        low, high = min(chunk), max(chunk)
-        rollups.append(
-            (run_id, block // ROLLUP_WIDTH, len(chunk), low, high, block + chunk.index(low), block + chunk.index(high))
-        )
+    for width in ROLLUP_WIDTHS:
+        for block in range(0, n, width):
+            chunk = values[block : block + width]
+            low, high = min(chunk), max(chunk)
+            at_low, at_high = block + chunk.index(low), block + chunk.index(high)
+            rollups.append((run_id, width, block // width, len(chunk), low, high, at_low, at_high))
     with sqlite3.connect(db, timeout=60) as conn:
         conn.executemany(
             "INSERT INTO metric_points (run_id, key, step, value) VALUES (?, 'loss', ?, ?)",
@@ -54,8 +55,8 @@ def fill(db: Path, run_id: int, n: int) -> tuple[int, int, list[float]]:
         )
         # What the API's ingestion keeps alongside the points (backend/services/metrics.py: _update_rollups).
         conn.executemany(
-            "INSERT INTO metric_rollups (run_id, key, bucket, n, vmin, vmax, step_min, step_max)"
-            " VALUES (?, 'loss', ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO metric_rollups (run_id, key, width, bucket, n, vmin, vmax, step_min, step_max)"
+            " VALUES (?, 'loss', ?, ?, ?, ?, ?, ?, ?)",
             rollups,
         )
     return spike_step, dip_step, values
@@ -72,12 +73,13 @@ def fetch(http: httpx.Client, path: str, params: dict[str, object]) -> tuple[flo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--max-points", type=int, default=MAX_POINTS, help="the downsampled requests' max_points")
     parser.add_argument("--requests", type=int, default=10, help="downsampled requests timed")
     parser.add_argument("--full-requests", type=int, default=3, help="full-series requests timed (slow)")
     args = parser.parse_args()
-    n = args.points
+    n, max_points = args.points, args.max_points
 
-    banner(f"reading: a {n:,}-point series, downsampled to <= {MAX_POINTS:,} vs whole")
+    banner(f"reading: a {n:,}-point series, downsampled to <= {max_points:,} vs whole")
     with (
         tempfile.TemporaryDirectory(prefix="bench-read-") as tmp,
         running_stack(Path(tmp), workers=0) as stack,
@@ -90,7 +92,7 @@ def main() -> int:
         path = f"/api/runs/{run_id}/metrics"
 
         # Downsampled: the chart's request.
-        params = {"keys": "loss", "max_points": MAX_POINTS}
+        params = {"keys": "loss", "max_points": max_points}
         fetch(http, path, params)  # warm the page cache and the connection
         times, body = [], {}
         for _ in range(args.requests):
@@ -98,20 +100,20 @@ def main() -> int:
             times.append(ms)
         series = body["loss"]
         steps, got = series["step"], series["value"]
-        assert len(steps) <= MAX_POINTS, f"{len(steps)} points for max_points={MAX_POINTS}"
-        bucket = -(-n // (MAX_POINTS // 2))
+        assert len(steps) <= max_points, f"{len(steps)} points for max_points={max_points}"
+        bucket = -(-n // (max_points // 2))
         assert steps == sorted(steps) and steps[0] < bucket and steps[-1] >= n - bucket, "the whole range, in order"
         # Each bucket's extremes are plotted at their own steps: the spike and the dip exactly where they happened.
         assert SPIKE in got and steps[got.index(SPIKE)] == spike_step, "the one-step spike survives at its step"
         assert DIP in got and steps[got.index(DIP)] == dip_step, "the one-step dip survives at its step"
         median_ds = statistics.median(times)
-        print(f"downsampled max_points={MAX_POINTS}: {len(steps):,} points, spike and dip kept; ms: {summary(times)}")
+        print(f"downsampled max_points={max_points}: {len(steps):,} points, spike and dip kept; ms: {summary(times)}")
 
-        # Zoom: a 1,000-step window comes back at full resolution.
+        # Zoom: a 1,000-step window comes back at full resolution (max_points 2,000, whatever --max-points says).
         lo, hi = spike_step - 500, spike_step + 499
         zoom_times = []
         for _ in range(args.requests):
-            ms, body = fetch(http, path, {**params, "start": lo, "end": hi})
+            ms, body = fetch(http, path, {**params, "max_points": MAX_POINTS, "start": lo, "end": hi})
             zoom_times.append(ms)
         zoom = body["loss"]
         assert zoom["step"] == list(range(lo, hi + 1)), "every step of the window"

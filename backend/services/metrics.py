@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, case, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from backend.models import ROLLUP_WIDTH, MetricPoint, MetricRollup, Run
+from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup, Run
 from backend.schemas import PointIn
 from backend.services import early_termination
 from backend.services.events import append_event, locked_run, status_event_data
@@ -89,32 +88,91 @@ def read_series(
     return {"step": steps, "value": values}
 
 
+Extremes = tuple[float | None, int, float | None, int]  # vmin, its step, vmax, its step
+Buckets = dict[int, Extremes]
+RANKED_MAX_WIDTH = 256  # measured: ranking wins up to here (5-15x at 10-120 steps a bucket), loses at 500
+
+
+def _fold(old: Extremes, new: Extremes) -> Extremes:
+    """The extremes of two sets of points from their own: the lower min and the higher max, the earlier step on a
+    tie; NULL values lose to any number, and a set of NULLs only is at its first step (as ``_ranked_extremes``)."""
+    vmin, smin, vmax, smax = old
+    nmin, nsmin, nmax, nsmax = new
+    if nmin is None:
+        if vmin is None and nsmin < smin:
+            smin = nsmin
+    elif vmin is None or nmin < vmin or (nmin == vmin and nsmin < smin):
+        vmin, smin = nmin, nsmin
+    if nmax is None:
+        if vmax is None and nsmax < smax:
+            smax = nsmax
+    elif vmax is None or nmax > vmax or (nmax == vmax and nsmax < smax):
+        vmax, smax = nmax, nsmax
+    return vmin, smin, vmax, smax
+
+
 def _update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int, float | None]]) -> None:
-    """Fold newly stored points into their blocks' min and max (and the steps where those occur)."""
+    """Fold newly stored points into their blocks' min and max (and the steps where those occur), every level.
+
+    The finest level's blocks come from the points, each coarser level's from the finer blocks; one upsert for
+    all of them, which folds each block into its stored row the same way (``_fold``).
+    """
     if not rows:
         return
-    blocks: dict[tuple[str, int], dict[str, Any]] = {}
+    finest = ROLLUP_WIDTHS[0]
+    level: dict[tuple[str, int], list[Any]] = {}  # (key, bucket) -> [n, vmin, step_min, vmax, step_max]
     for key, step, value in rows:
-        block = blocks.setdefault(
-            (key, step // ROLLUP_WIDTH),
-            {"run_id": run_id, "key": key, "bucket": step // ROLLUP_WIDTH, "n": 0, "vmin": None, "vmax": None,
-             "step_min": None, "step_max": None},
-        )  # fmt: skip
-        block["n"] += 1
-        if value is None:
+        block = level.get((key, step // finest))
+        if block is None:
+            level[(key, step // finest)] = [1, value, step, value, step]
             continue
-        if block["vmin"] is None or value < block["vmin"]:
-            block["vmin"], block["step_min"] = value, step
-        if block["vmax"] is None or value > block["vmax"]:
-            block["vmax"], block["step_max"] = value, step
+        block[0] += 1
+        if value is None:
+            if block[1] is None and step < block[2]:
+                block[2] = step
+            if block[3] is None and step < block[4]:
+                block[4] = step
+            continue
+        if block[1] is None or value < block[1] or (value == block[1] and step < block[2]):
+            block[1], block[2] = value, step
+        if block[3] is None or value > block[3] or (value == block[3] and step < block[4]):
+            block[3], block[4] = value, step
+    params: list[dict[str, Any]] = []
+    width = finest
+    for coarser in (*ROLLUP_WIDTHS[1:], None):
+        params.extend(
+            {"run_id": run_id, "key": key, "width": width, "bucket": bucket, "n": n, "vmin": vmin, "step_min": smin,
+             "vmax": vmax, "step_max": smax}
+            for (key, bucket), (n, vmin, smin, vmax, smax) in level.items()
+        )  # fmt: skip
+        if coarser is None:
+            break
+        parents: dict[tuple[str, int], list[Any]] = {}
+        for (key, bucket), (n, vmin, smin, vmax, smax) in level.items():
+            parent = parents.get((key, bucket * width // coarser))
+            if parent is None:
+                parents[(key, bucket * width // coarser)] = [n, vmin, smin, vmax, smax]
+            else:
+                parent[0] += n
+                parent[1:] = _fold((parent[1], parent[2], parent[3], parent[4]), (vmin, smin, vmax, smax))
+        level, width = parents, coarser
     table: Table = MetricRollup.__table__  # type: ignore[assignment]
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(table)
     new, old = stmt.excluded, table.c
-    lower = or_(old.vmin.is_(None), new.vmin < old.vmin)
-    higher = or_(old.vmax.is_(None), new.vmax > old.vmax)
+    # _fold in SQL. A NULL comparison is not true, so a NULL new value never replaces a number.
+    lower = or_(
+        new.vmin < old.vmin,
+        and_(new.vmin == old.vmin, new.step_min < old.step_min),
+        and_(old.vmin.is_(None), or_(new.vmin.is_not(None), new.step_min < old.step_min)),
+    )
+    higher = or_(
+        new.vmax > old.vmax,
+        and_(new.vmax == old.vmax, new.step_max < old.step_max),
+        and_(old.vmax.is_(None), or_(new.vmax.is_not(None), new.step_max < old.step_max)),
+    )
     stmt = stmt.on_conflict_do_update(
-        index_elements=[old.run_id, old.key, old.bucket],
+        index_elements=[old.run_id, old.key, old.width, old.bucket],
         set_={
             "n": old.n + new.n,
             "vmin": case((lower, new.vmin), else_=old.vmin),
@@ -123,65 +181,87 @@ def _update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int,
             "step_max": case((higher, new.step_max), else_=old.step_max),
         },
     )
-    session.execute(stmt, list(blocks.values()))
-
-
-Buckets = dict[int, tuple[float | None, int, float | None, int]]
-RANKED_MAX_WIDTH = 256  # measured: ranking wins up to here (5-15x at 10-120 steps a bucket), loses at 500
+    session.execute(stmt, params)
 
 
 def _merge(buckets: Buckets, index: int, vmin: float | None, smin: int, vmax: float | None, smax: int) -> None:
-    if index not in buckets:
-        buckets[index] = (vmin, smin, vmax, smax)
-        return
-    bmin, bsmin, bmax, bsmax = buckets[index]
-    if vmin is not None and (bmin is None or vmin < bmin):
-        bmin, bsmin = vmin, smin
-    if vmax is not None and (bmax is None or vmax > bmax):
-        bmax, bsmax = vmax, smax
-    buckets[index] = (bmin, bsmin, bmax, bsmax)
+    found = buckets.get(index)
+    buckets[index] = (vmin, smin, vmax, smax) if found is None else _fold(found, (vmin, smin, vmax, smax))
+
+
+def _grid(low: int, high: int, max_points: int) -> tuple[int, int | None]:
+    """The bucket width for a downsampled read of steps low..high, and the rollup level it is read from (if any).
+
+    About max_points / 2 buckets; the widest level of at most twice that width is used, and the width rounded up
+    to a multiple of it, so that each of its blocks falls in one bucket.
+    """
+    n_buckets = max(1, max_points // 2 - 2)
+    width = max(1, -(-(high - low + 1) // n_buckets))
+    levels = [level for level in ROLLUP_WIDTHS if level <= 2 * width]
+    if not levels:
+        return width, None
+    level = levels[-1]
+    return level * -(-width // level), level
 
 
 def _downsampled(
-    session: Session, *, run_id: int, key: str, conditions: list[ColumnElement[bool]], max_points: int
+    session: Session,
+    *,
+    run_id: int,
+    key: str,
+    conditions: list[ColumnElement[bool]],
+    max_points: int,
+    from_rollups: bool = True,
 ) -> dict[str, list[int] | list[float | None]]:
     """The lowest and the highest point of each of about max_points / 2 step buckets, each at its own step.
 
-    Wide buckets are assembled from the stored rollups (a million points → a thousand rows); narrow ones,
-    and the partial blocks at a zoom's edges, from the points themselves.
+    Buckets of 32 steps or more are assembled from the stored rollups: the widest level that fits
+    (``_grid``) for the whole blocks inside the range, the finer ones for the partial blocks at a zoom's edges,
+    and the points themselves only for what is left (under 64 steps at each edge). ``from_rollups=False``
+    reads only the points, on the same bucket grid: the same result (tests/backend/test_downsampling.py).
     """
     step = MetricPoint.step
     low = session.scalar(select(step).where(*conditions).order_by(step).limit(1))
     high = session.scalar(select(step).where(*conditions).order_by(step.desc()).limit(1))
     if low is None or high is None:
         return {"step": [], "value": []}
-    n_buckets = max(1, max_points // 2 - 2)
-    width = max(1, math.ceil((high - low + 1) / n_buckets))
+    width, level = _grid(low, high, max_points)
     buckets: Buckets = {}
-    raw_ranges = [(low, high)]
-    if width * 2 >= ROLLUP_WIDTH:
-        width = ROLLUP_WIDTH * math.ceil(width / ROLLUP_WIDTH)
-        first = math.ceil(low / ROLLUP_WIDTH)
-        last = (high + 1) // ROLLUP_WIDTH - 1
-        if first <= last:
-            raw_ranges = [(low, first * ROLLUP_WIDTH - 1), ((last + 1) * ROLLUP_WIDTH, high)]
-            rollups = session.execute(
-                select(MetricRollup.bucket, MetricRollup.vmin, MetricRollup.step_min, MetricRollup.vmax,
-                       MetricRollup.step_max)
-                .where(MetricRollup.run_id == run_id, MetricRollup.key == key, MetricRollup.bucket.between(first, last))
-            )  # fmt: skip
-            for block, vmin, smin, vmax, smax in rollups:
-                start = block * ROLLUP_WIDTH
-                _merge(buckets, start // width, vmin, smin if smin is not None else start, vmax,
-                       smax if smax is not None else start + ROLLUP_WIDTH - 1)  # fmt: skip
-    # Narrow buckets: rank every point in one query. Wider ones (up to a rollup block): a GROUP BY, then two
-    # index lookups per bucket, which beats sorting all the points once there are hundreds per bucket.
-    raw_extremes = _ranked_extremes if width <= RANKED_MAX_WIDTH else _grouped_extremes
+    raw_ranges: list[tuple[int, int]] = []
+    # Cover low..high with whole blocks, the widest level first; what a level cannot cover goes to the next.
+    pending = [(low, high, [w for w in ROLLUP_WIDTHS if level is not None and w <= level and from_rollups])]
+    while pending:
+        range_low, range_high, levels = pending.pop()
+        if range_low > range_high:
+            continue
+        if not levels:
+            raw_ranges.append((range_low, range_high))
+            continue
+        block_width, finer = levels[-1], levels[:-1]
+        first, last = -(-range_low // block_width), (range_high + 1) // block_width - 1
+        if first > last:
+            pending.append((range_low, range_high, finer))
+            continue
+        pending.append((range_low, first * block_width - 1, finer))
+        pending.append(((last + 1) * block_width, range_high, finer))
+        rollups = session.execute(
+            select(MetricRollup.bucket, MetricRollup.vmin, MetricRollup.step_min, MetricRollup.vmax,
+                   MetricRollup.step_max)
+            .where(MetricRollup.run_id == run_id, MetricRollup.key == key, MetricRollup.width == block_width,
+                   MetricRollup.bucket.between(first, last))
+        )  # fmt: skip
+        for block, vmin, smin, vmax, smax in rollups:
+            start = block * block_width  # every row has both steps since 0004; the fallback is for safety
+            smin, smax = start if smin is None else smin, start if smax is None else smax
+            _merge(buckets, start // width, vmin, smin, vmax, smax)
+    # The points themselves: ranked in one query while buckets (or the range) are narrow; wider, a GROUP BY then
+    # two index lookups per bucket, which beats sorting all the points once there are hundreds per bucket.
     for range_low, range_high in raw_ranges:
-        if range_low <= range_high:
-            in_range = [*conditions, step >= range_low, step <= range_high]
-            for index, extremes in raw_extremes(session, in_range, width).items():
-                _merge(buckets, index, *extremes)
+        narrow = min(width, range_high - range_low + 1) <= RANKED_MAX_WIDTH
+        raw_extremes = _ranked_extremes if narrow else _grouped_extremes
+        in_range = [*conditions, step >= range_low, step <= range_high]
+        for index, extremes in raw_extremes(session, in_range, width).items():
+            _merge(buckets, index, *extremes)
     steps: list[int] = []
     values: list[float | None] = []
     for index in sorted(buckets):
@@ -239,7 +319,11 @@ def _grouped_extremes(session: Session, in_range: list[ColumnElement[bool]], wid
     )
     found: Buckets = {}
     for index, vmin, vmax, smin, smax in grouped:
-        at_min = session.scalar(select(step).where(*in_range, step.between(smin, smax), value == vmin).limit(1))
-        at_max = session.scalar(select(step).where(*in_range, step.between(smin, smax), value == vmax).limit(1))
+        at_min = session.scalar(
+            select(step).where(*in_range, step.between(smin, smax), value == vmin).order_by(step).limit(1)
+        )
+        at_max = session.scalar(
+            select(step).where(*in_range, step.between(smin, smax), value == vmax).order_by(step).limit(1)
+        )
         found[index] = (vmin, at_min if at_min is not None else smin, vmax, at_max if at_max is not None else smax)
     return found
