@@ -18,7 +18,7 @@ SLOW_MLP = {
     "model": {"arch": "mlp", "hidden": [256, 256]},
     "optimizer": {"name": "sgd", "lr": 0.05},
     "batch_size": 8,
-    "epochs": 12,
+    "epochs": 30,  # long enough that the run is still training when the test acts, even on a fast machine
     "seed": 3,
     "device": "cpu",
     "n_misclassified": 4,
@@ -77,7 +77,7 @@ def test_killed_worker_run_resumes_elsewhere(tmp_path: Path, data: Path) -> None
         assert final["status"] == "succeeded", final["error"]
         assert final["attempts"] == 2 and final["worker"] != first["worker"]
         assert resumed_after < 60
-        _assert_every_point_once(stack, run_id, epochs=12, steps_per_epoch=-(-1080 // 8))
+        _assert_every_point_once(stack, run_id, epochs=SLOW_MLP["epochs"], steps_per_epoch=-(-1080 // 8))
         kinds = _event_kinds(stack, run_id)
         assert "interrupted" in kinds
         print(f"kill -> resumed on another worker: {resumed_after:.1f} s")
@@ -85,7 +85,7 @@ def test_killed_worker_run_resumes_elsewhere(tmp_path: Path, data: Path) -> None
 
 def test_api_down_for_15_s_loses_no_point(tmp_path: Path, data: Path) -> None:
     with running_stack(tmp_path, data_dir=data, workers=1) as stack:
-        run_id = httpx.post(f"{stack.url}/api/runs", json={**SLOW_MLP, "epochs": 8}).json()["id"]
+        run_id = httpx.post(f"{stack.url}/api/runs", json=SLOW_MLP).json()["id"]
         _wait(lambda: _run(stack, run_id)["epoch"] >= 1, 120, "the run never reached epoch 1")
         stack.stop("api")
         spool = stack.home / "spool" / str(run_id)
@@ -98,7 +98,7 @@ def test_api_down_for_15_s_loses_no_point(tmp_path: Path, data: Path) -> None:
         final = stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=240)
         assert final["status"] == "succeeded", final["error"]
         assert final["attempts"] == 1, "the worker kept its run through the outage"
-        _assert_every_point_once(stack, run_id, epochs=8, steps_per_epoch=-(-1080 // 8))
+        _assert_every_point_once(stack, run_id, epochs=SLOW_MLP["epochs"], steps_per_epoch=-(-1080 // 8))
         assert not spool.exists(), "the delivered spool is deleted"
 
 
