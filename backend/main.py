@@ -18,7 +18,7 @@ from backend.api.deps import require_token
 from backend.api.routes import artifacts, events, health, metrics, runs, sweeps
 from backend.db import make_engine, make_sessionmaker
 from backend.services.notifier import Notifier
-from backend.services.reaper import reap_stale_runs
+from backend.services.reaper import reap_stale_runs, requeue_waiting_runs
 from backend.vendor import YEAR_S, script_response, vendor_path
 from trainboard.settings import Settings
 from worker.celery_app import make_celery
@@ -32,6 +32,15 @@ def plotly_js_path() -> Path:
     import plotly
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+async def _requeue_at_startup(app: FastAPI) -> None:
+    """Queued runs whose message may never have reached the broker get one (``reaper.requeue_waiting_runs``).
+    In a thread: with the broker down, the first send waits for its connect timeout."""
+    try:
+        await asyncio.to_thread(requeue_waiting_runs, app.state.sessionmaker, celery=app.state.celery)
+    except Exception:  # noqa: BLE001 - the database is away too: the runs wait for the next start-up or a relaunch
+        logger.exception("start-up: could not re-send the queued runs")
 
 
 async def _reap_forever(app: FastAPI) -> None:
@@ -64,10 +73,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await notifier.start()
         reaper = asyncio.create_task(_reap_forever(app))
+        requeue = asyncio.create_task(_requeue_at_startup(app))
         yield
         reaper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reaper
+        requeue.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await requeue
         await notifier.stop()
         engine.dispose()
 

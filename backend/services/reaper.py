@@ -3,6 +3,11 @@
 Workers report every 2 s while they train. A running run silent for ``stale_after_s`` is re-queued with an
 `interrupted` event; the next worker resumes it from its last epoch checkpoint. After ``MAX_ATTEMPTS`` workers
 lost on the same run, it fails with the reason. This, not the broker's visibility timeout, decides.
+
+At start-up the API also sends the id of every queued run again (``requeue_waiting_runs``): a run launched while
+the broker was down waits in the launching API process's memory (``services/queue.py``), and would be stranded
+if that process stopped before the broker came back. A second message for a run is harmless: a worker claims a
+run only while it is ``queued`` (under the run's row lock), so the extra message finds it taken and is skipped.
 """
 
 from __future__ import annotations
@@ -44,6 +49,18 @@ def reap_stale_runs(
             notifier.publish(run_id)
             reaped.append(run_id)
     return reaped
+
+
+def requeue_waiting_runs(factory: sessionmaker[Session], *, celery: Celery) -> list[int]:
+    """Send every queued (non-external) run's id to its queue again, oldest first; returns their ids."""
+    with factory() as session:
+        waiting = list(
+            session.scalars(select(Run).where(Run.status == "queued", Run.external.is_(False)).order_by(Run.id))
+        )
+    if waiting:
+        logger.info("start-up: re-sending %d queued run(s) to the broker", len(waiting))
+        queue.enqueue(celery, waiting)
+    return [run.id for run in waiting]
 
 
 def _interrupt(session: Session, run: Run) -> bool:

@@ -123,10 +123,21 @@ def test_queued_runs_survive_a_redis_restart(
         run_ids.append(_launch(stack.url, seed=3))
         redis_server.start()
         _wait(lambda: _queued_messages(redis_server) == 3, 30, "the run launched during the outage was not enqueued")
+        # Launched while Redis is down, and the API that holds it stops before Redis is back: the next API to
+        # start sends every queued run again (the three already in Redis get a second message, skipped later).
+        redis_server.shutdown()
+        run_ids.append(_launch(stack.url, seed=4))
+        stack.stop("api")
+        redis_server.start()
+        assert _queued_messages(redis_server) == 3
+        stack.start("api", "api")
+        stack.wait_healthy()
+        _wait(lambda: _queued_messages(redis_server) == 7, 30, "the restarted API did not re-send the queued runs")
         stack.start("worker0", "worker", "--device", "cpu", "--name", "worker0@test")
         runs = [stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=120) for run_id in run_ids]
-        assert [run["status"] for run in runs] == ["succeeded"] * 3, [run["error"] for run in runs]
-        assert _queued_messages(redis_server) == 0
+        assert [run["status"] for run in runs] == ["succeeded"] * 4, [run["error"] for run in runs]
+        assert [run["attempts"] for run in runs] == [1] * 4, "a second message never trains a run twice"
+        _wait(lambda: _queued_messages(redis_server) == 0, 30, "the duplicate messages were not consumed")
 
 
 def test_api_and_worker_reconnect_after_a_redis_restart(
