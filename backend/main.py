@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import require_token
 from backend.api.routes import artifacts, events, health, metrics, runs, sweeps
+from backend.body_limit import BodySizeLimit
 from backend.db import make_engine, make_sessionmaker
 from backend.services.notifier import Notifier
 from backend.services.reaper import reap_stale_runs, requeue_waiting_runs
@@ -95,13 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.celery = make_celery(settings)
     app.state.notifier = notifier
 
-    @app.middleware("http")
-    async def limit_body_size(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        limit = settings.max_artifact_bytes if request.method == "PUT" else settings.max_body_bytes
-        if length is not None and length.isdigit() and int(length) > limit:
-            return JSONResponse(status_code=413, content={"detail": f"request body over {limit} bytes"})
-        return await call_next(request)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_put_bytes=settings.max_artifact_bytes)
 
     api = APIRouter(prefix="/api")
     api.include_router(health.router)

@@ -204,7 +204,7 @@ def main() -> int:
                 lambda: http.post(f"/api/runs/{run_id}/metrics", content=next(it), headers=headers).raise_for_status(),
                 len(full),
             )
-    print(f"HTTP: GET /api/health round trip (uvicorn, h11)       {health_ms:7.2f} ms")
+    print(f"HTTP: GET /api/health round trip (uvicorn)            {health_ms:7.2f} ms")
     print(f"HTTP: POST metrics with an empty batch (framework, lock, commit) {empty_ms:7.2f} ms")
     print(f"HTTP: POST metrics with 1,000 points (everything)    {full_ms:7.2f} ms")
     return 0

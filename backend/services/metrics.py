@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup, Run
 from backend.schemas import PointIn
@@ -47,12 +49,43 @@ def add_points(session: Session, *, run_id: int, points: Sequence[PointIn]) -> t
         return run, len(new_rows)
 
 
+SQLITE_ROWS_PER_STATEMENT = 8_000  # 4 parameters a row; SQLite takes 32,766 parameters per statement
+
+
 def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> list[tuple[str, int, float | None]]:
-    table: Table = MetricPoint.__table__  # type: ignore[assignment]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).on_conflict_do_nothing().returning(table.c.key, table.c.step, table.c.value)
-    return [(r.key, r.step, r.value) for r in session.execute(stmt, rows)]
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the rows that were new, as one driver-level statement.
+
+    SQLAlchemy's executemany builds a parameter dict per row; for a 1,000-point batch that was most of the
+    request (``bench/profile_ingest.py``: 11.4 -> 6.5 ms on SQLite, 56.8 -> 33.4 ms on Postgres). The statement
+    runs on the session's own connection, inside its transaction.
+    """
+    run_id = rows[0]["run_id"]
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            cursor.execute(
+                "INSERT INTO metric_points (run_id, key, step, value) "
+                "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::float8[]) "
+                "ON CONFLICT DO NOTHING RETURNING key, step, value",
+                (run_id, [r["key"] for r in rows], [r["step"] for r in rows], [r["value"] for r in rows]),
+            )
+            return [tuple(r) for r in cursor.fetchall()]
+        new: list[tuple[str, int, float | None]] = []
+        for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
+            chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
+            params: list[Any] = []
+            for r in chunk:
+                params += (run_id, r["key"], r["step"], r["value"])
+            cursor.execute(
+                "INSERT INTO metric_points (run_id, key, step, value) VALUES "
+                + ",".join(["(?,?,?,?)"] * len(chunk))
+                + " ON CONFLICT DO NOTHING RETURNING key, step, value",
+                params,
+            )
+            new += [tuple(r) for r in cursor.fetchall()]
+        return new
+    finally:
+        cursor.close()
 
 
 def metric_keys(session: Session, *, run_id: int) -> list[str]:
@@ -156,8 +189,23 @@ def _update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int,
                 parent[0] += n
                 parent[1:] = _fold((parent[1], parent[2], parent[3], parent[4]), (vmin, smin, vmax, smax))
         level, width = parents, coarser
+    _executemany(session, _rollup_upsert(session.get_bind().dialect), params)
+
+
+_compiled_upserts: dict[tuple[str, str, str], SQLCompiler] = {}
+
+
+def _rollup_upsert(dialect: Dialect) -> SQLCompiler:
+    """The rollup upsert, compiled once per driver (SQLAlchemy's executemany cost more than the rows did)."""
+    cache_key = (dialect.name, dialect.driver, dialect.paramstyle)
+    if cache_key not in _compiled_upserts:
+        _compiled_upserts[cache_key] = _build_rollup_upsert(dialect)
+    return _compiled_upserts[cache_key]
+
+
+def _build_rollup_upsert(dialect: Dialect) -> SQLCompiler:
     table: Table = MetricRollup.__table__  # type: ignore[assignment]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     stmt = insert(table)
     new, old = stmt.excluded, table.c
     # _fold in SQL. A NULL comparison is not true, so a NULL new value never replaces a number.
@@ -181,7 +229,22 @@ def _update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int,
             "step_max": case((higher, new.step_max), else_=old.step_max),
         },
     )
-    session.execute(stmt, params)
+    compiled = stmt.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    return compiled
+
+
+def _executemany(session: Session, compiled: SQLCompiler, params: list[dict[str, Any]]) -> None:
+    """Run a compiled statement for every parameter dict on the session's own connection (its transaction)."""
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if compiled.positiontup is not None:  # SQLite's "?" placeholders
+            order = compiled.positiontup
+            cursor.executemany(compiled.string, [tuple(p[name] for name in order) for p in params])
+        else:  # psycopg's %(name)s placeholders
+            cursor.executemany(compiled.string, params)
+    finally:
+        cursor.close()
 
 
 def _merge(buckets: Buckets, index: int, vmin: float | None, smin: int, vmax: float | None, smax: int) -> None:

@@ -62,6 +62,11 @@ def test_oversized_body_is_413(tmp_path: Path) -> None:
             "/api/runs", content=b"{" + b" " * 10_000 + b"}", headers={"content-type": "application/json"}
         )
         assert response.status_code == 413
+        # A chunked body has no Content-Length to check: its bytes are counted as they arrive.
+        chunks = iter([b'{"name": "', b"x" * 3000, b"y" * 3000, b'"}'])
+        response = client.post("/api/runs", content=chunks, headers={"content-type": "application/json"})
+        assert response.status_code == 413, response.text
+        assert client.get("/api/runs").json() == [], "nothing was stored"
         assert (
             client.post("/api/runs", content=b"{not json", headers={"content-type": "application/json"}).status_code
             == 422
