@@ -163,3 +163,38 @@ export function whileVisible(fn, ms) {
     document.removeEventListener("visibilitychange", onVisible);
   };
 }
+
+/**
+ * Make `tbody` show one <tr> per item, in the items' order, reusing the rows kept in `rows` (a Map id -> tr):
+ * a row is refilled only when its signature changes (or `force`), moved only when out of place, and removed when
+ * its item is gone, so a refresh leaves unchanged rows (and their focus or hover) alone.
+ * `each(tr, item)`, when given, runs for every row: for state that changes without the data (a checkbox).
+ */
+export function syncRows(tbody, rows, items, { id, dataset, signature, fill, each = null, force = false }) {
+  const seen = new Set();
+  let previous = null;
+  items.forEach((item, i) => {
+    const key = id(item);
+    seen.add(key);
+    let tr = rows.get(key);
+    if (!tr) {
+      tr = h("tr", { dataset: dataset(item) });
+      rows.set(key, tr);
+    }
+    const sig = signature(item, i);
+    if (force || tr.dataset.sig !== sig) {
+      fill(tr, item, i);
+      tr.dataset.sig = sig;
+    }
+    if (each) each(tr, item);
+    const wanted = previous ? previous.nextSibling : tbody.firstChild;
+    if (wanted !== tr) tbody.insertBefore(tr, wanted);
+    previous = tr;
+  });
+  for (const [key, tr] of rows) {
+    if (!seen.has(key)) {
+      tr.remove();
+      rows.delete(key);
+    }
+  }
+}

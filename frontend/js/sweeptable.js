@@ -1,7 +1,7 @@
 // A sweep's results table: varied values as columns, the best run highlighted, early-stopped runs marked as such
 // (not as failures). Rows are updated in place, so a live sweep's table never flickers.
 
-import { duration, h, num, pct, statusBadge } from "./dom.js";
+import { duration, h, num, pct, statusBadge, syncRows } from "./dom.js";
 import { formatValue, shortKey } from "./spec.js";
 
 const METRIC_COLUMNS = [
@@ -109,30 +109,13 @@ export class ResultsTable {
       th.classList.toggle("sorted", Boolean(active));
       th.querySelector(".sort-arrow").textContent = active ? (this.sort.dir === "asc" ? " ▲" : " ▼") : "";
     }
-    const seen = new Set();
-    let previous = null;
-    this.sorted(rows).forEach((row, i) => {
-      seen.add(row.run_id);
-      let tr = this.trs.get(row.run_id);
-      if (!tr) {
-        tr = h("tr", { dataset: { runId: String(row.run_id) } });
-        this.trs.set(row.run_id, tr);
-      }
-      const signature = JSON.stringify([row, i, this.sort]);
-      if (force || tr.dataset.sig !== signature) {
-        this.fill(tr, row, i);
-        tr.dataset.sig = signature;
-      }
-      const wanted = previous ? previous.nextSibling : this.tbody.firstChild;
-      if (wanted !== tr) this.tbody.insertBefore(tr, wanted);
-      previous = tr;
+    syncRows(this.tbody, this.trs, this.sorted(rows), {
+      id: (row) => row.run_id,
+      dataset: (row) => ({ runId: String(row.run_id) }),
+      signature: (row, i) => JSON.stringify([row, i, this.sort]),
+      fill: (tr, row, i) => this.fill(tr, row, i),
+      force,
     });
-    for (const [id, tr] of this.trs) {
-      if (!seen.has(id)) {
-        tr.remove();
-        this.trs.delete(id);
-      }
-    }
   }
 
   fill(tr, row, i) {

@@ -13,6 +13,7 @@ import {
   pct,
   progressBar,
   statusBadge,
+  syncRows,
   timeAgo,
   toast,
   whileVisible,
@@ -262,34 +263,17 @@ export function mount(root, route) {
       const arrow = th.querySelector(".sort-arrow");
       if (arrow) arrow.textContent = active ? (state.order === "asc" ? " ▲" : " ▼") : "";
     }
-    const seen = new Set();
-    let previous = null;
-    for (const run of lastRuns) {
-      seen.add(run.id);
-      let tr = rows.get(run.id);
-      if (!tr) {
-        tr = h("tr", { dataset: { runId: String(run.id) } });
-        rows.set(run.id, tr);
-      }
-      const signature = JSON.stringify([run.status, run.epoch, run.progress, run.summary, run.name, run.started_at, run.finished_at, run.stop_requested]) + (TERMINAL.has(run.status) ? "" : Math.floor(Date.now() / 1000));
-      if (tr.dataset.sig !== signature) {
-        fillRow(tr, run);
-        tr.dataset.sig = signature;
-      }
-      const box = tr.querySelector("input[type=checkbox]");
-      box.checked = selection.has(run.id);
-      tr.classList.toggle("selected", box.checked);
-      // keep DOM order equal to the server's order without re-inserting rows that are already in place
-      const wanted = previous ? previous.nextSibling : tbody.firstChild;
-      if (wanted !== tr) tbody.insertBefore(tr, wanted);
-      previous = tr;
-    }
-    for (const [id, tr] of rows) {
-      if (!seen.has(id)) {
-        tr.remove();
-        rows.delete(id);
-      }
-    }
+    syncRows(tbody, rows, lastRuns, {
+      id: (run) => run.id,
+      dataset: (run) => ({ runId: String(run.id) }),
+      signature: (run) => JSON.stringify([run.status, run.epoch, run.progress, run.summary, run.name, run.started_at, run.finished_at, run.stop_requested]) + (TERMINAL.has(run.status) ? "" : Math.floor(Date.now() / 1000)),
+      fill: fillRow,
+      each: (tr, run) => {
+        const box = tr.querySelector("input[type=checkbox]");
+        box.checked = selection.has(run.id);
+        tr.classList.toggle("selected", box.checked);
+      },
+    });
     emptyRow.hidden = lastRuns.length > 0;
     emptyRow.replaceChildren(
       ...(filtered

@@ -1,7 +1,7 @@
 // Sweeps view (#/sweeps): every sweep with its progress and best run, refreshed every 3 s while visible.
 
 import { errorText, get } from "../api.js";
-import { STATUSES, h, localTime, progressBar, statusBadge, timeAgo, whileVisible } from "../dom.js";
+import { STATUSES, h, localTime, progressBar, statusBadge, syncRows, timeAgo, whileVisible } from "../dom.js";
 import { formatValue } from "../spec.js";
 import { finishedCount } from "../sweepdata.js";
 
@@ -77,30 +77,12 @@ export function mount(root) {
     errorBanner.hidden = true;
     countEl.textContent = `${sweeps.length} ${sweeps.length === 1 ? "sweep" : "sweeps"}`;
     empty.hidden = sweeps.length > 0;
-    const seen = new Set();
-    let previous = null;
-    for (const sweep of sweeps) {
-      seen.add(sweep.id);
-      let tr = rows.get(sweep.id);
-      if (!tr) {
-        tr = h("tr", { dataset: { sweepId: String(sweep.id) } });
-        rows.set(sweep.id, tr);
-      }
-      const signature = JSON.stringify([sweep.status_counts, sweep.best_run_id, sweep.name, Math.floor(Date.now() / 60000)]);
-      if (tr.dataset.sig !== signature) {
-        fill(tr, sweep);
-        tr.dataset.sig = signature;
-      }
-      const wanted = previous ? previous.nextSibling : tbody.firstChild;
-      if (wanted !== tr) tbody.insertBefore(tr, wanted);
-      previous = tr;
-    }
-    for (const [id, tr] of rows) {
-      if (!seen.has(id)) {
-        tr.remove();
-        rows.delete(id);
-      }
-    }
+    syncRows(tbody, rows, sweeps, {
+      id: (sweep) => sweep.id,
+      dataset: (sweep) => ({ sweepId: String(sweep.id) }),
+      signature: (sweep) => JSON.stringify([sweep.status_counts, sweep.best_run_id, sweep.name, Math.floor(Date.now() / 60000)]),
+      fill,
+    });
   }
 
   load();
