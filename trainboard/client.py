@@ -22,6 +22,11 @@ class ApiError(RuntimeError):
         self.status_code = status_code
         self.detail = detail
 
+    @property
+    def refused(self) -> bool:
+        """A 4xx other than 429: the API will never take this request, so sending it again is pointless."""
+        return self.status_code < 500 and self.status_code != 429
+
 
 def format_detail(detail: Any) -> str:
     """Turn FastAPI's validation errors into "field: message" lines a person can act on."""

@@ -201,7 +201,7 @@ class ApiReporter(Callback):
         try:
             reply = self.client.post_points(self.run_id, points)
         except ApiError as exc:
-            if exc.status_code < 500 and exc.status_code != 429:
+            if exc.refused:
                 logger.error("run %s: the API refused %d points: %s", self.run_id, len(points), exc)
                 self._reachable()
                 return True
@@ -273,7 +273,7 @@ class ApiReporter(Callback):
         try:
             self.client.put_artifact(self.run_id, CHECKPOINT_ARTIFACT, data)
         except ApiError as exc:
-            if exc.status_code < 500 and exc.status_code != 429:
+            if exc.refused:
                 logger.error("run %s: the API refused the checkpoint: %s", self.run_id, exc)
                 self._checkpoint_mtime = mtime
                 return
@@ -291,7 +291,7 @@ class ApiReporter(Callback):
             try:
                 return call()
             except ApiError as exc:
-                if exc.status_code < 500 and exc.status_code != 429:
+                if exc.refused:
                     logger.error("run %s: the API refused a request: %s", self.run_id, exc)
                     return None
                 logger.warning("run %s: API error %s; retrying", self.run_id, exc)
@@ -314,7 +314,7 @@ def deliver_leftover_spools(client: Client, root: Path, *, skip: int | None = No
                 try:
                     client.post_points(run_id, points)
                 except ApiError as exc:
-                    if exc.status_code >= 500 or exc.status_code == 429:
+                    if not exc.refused:
                         logger.warning("leftover spool of run %s: API error %s; kept for later", run_id, exc)
                         return delivered
                     logger.error("leftover spool of run %s: the API refused %d points: %s", run_id, len(points), exc)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from itertools import groupby
 from typing import Any
 
@@ -60,8 +61,7 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
     runs on the session's own connection, inside its transaction.
     """
     run_id = rows[0]["run_id"]
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with _driver_cursor(session) as cursor:
         if session.get_bind().dialect.name == "postgresql":
             cursor.execute(
                 "INSERT INTO metric_points (run_id, key, step, value) "
@@ -84,6 +84,15 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
             )
             new += [tuple(r) for r in cursor.fetchall()]
         return new
+
+
+@contextlib.contextmanager
+def _driver_cursor(session: Session) -> Iterator[Any]:
+    """A DB-API cursor on the session's own connection, inside its transaction: for the statements of the ingestion
+    path, where SQLAlchemy's per-row parameter handling cost more than the database work."""
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
     finally:
         cursor.close()
 
@@ -236,15 +245,12 @@ def _build_rollup_upsert(dialect: Dialect) -> SQLCompiler:
 
 def _executemany(session: Session, compiled: SQLCompiler, params: list[dict[str, Any]]) -> None:
     """Run a compiled statement for every parameter dict on the session's own connection (its transaction)."""
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with _driver_cursor(session) as cursor:
         if compiled.positiontup is not None:  # SQLite's "?" placeholders
             order = compiled.positiontup
             cursor.executemany(compiled.string, [tuple(p[name] for name in order) for p in params])
         else:  # psycopg's %(name)s placeholders
             cursor.executemany(compiled.string, params)
-    finally:
-        cursor.close()
 
 
 def _merge(buckets: Buckets, index: int, vmin: float | None, smin: int, vmax: float | None, smax: int) -> None:

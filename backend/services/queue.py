@@ -40,10 +40,6 @@ class Resender:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    @property
-    def backlog(self) -> int:
-        return len(self._backlog)
-
     def send(self, run_id: int, queue: str) -> None:
         with self._lock:
             if not self._backlog and self._try(run_id, queue):
