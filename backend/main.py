@@ -9,15 +9,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import require_token
-from backend.api.routes import artifacts, events, health, metrics, runs, sweeps
+from backend.api.routes import artifacts, events, health, me, metrics, runs, sweeps
+from backend.api.validation_errors import validation_error_response
+from backend.api_docs import install_docs
+from backend.auth import load_token_table
 from backend.body_limit import BodySizeLimit
 from backend.db import make_engine, make_sessionmaker
+from backend.request_guard import RequestGuard
+from backend.security_headers import SecurityHeaders
 from backend.services.notifier import Notifier
 from backend.services.reaper import reap_stale_runs, requeue_waiting_runs
 from backend.vendor import YEAR_S, script_response, vendor_path
@@ -58,6 +63,7 @@ async def _reap_forever(app: FastAPI) -> None:
                 celery=app.state.celery,
                 notifier=app.state.notifier,
                 stale_after_s=settings.stale_after_s,
+                external_timeout_s=settings.external_timeout_s,
             )
         except Exception:  # noqa: BLE001 - a database hiccup must not end the loop
             logger.exception("checking for stale runs failed")
@@ -90,21 +96,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Launch and watch PyTorch training runs.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from backend.api_docs, without a CDN
+        redoc_url=None,
     )
+    app.add_exception_handler(RequestValidationError, validation_error_response)  # type: ignore[arg-type]
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.celery = make_celery(settings)
     app.state.notifier = notifier
 
-    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_put_bytes=settings.max_artifact_bytes)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, settings=settings, tokens=load_token_table(settings))
+    app.add_middleware(SecurityHeaders)  # added last, so runs first: every response gets the headers
 
     api = APIRouter(prefix="/api")
-    api.include_router(health.router)
-    protected = APIRouter(dependencies=[Depends(require_token)])
-    for module in (runs, metrics, events, artifacts, sweeps):
-        protected.include_router(module.router)
-    api.include_router(protected)
+    # Who may call which route is decided by RequestGuard, in front of every route, before any body is read.
+    for module in (health, me, runs, metrics, events, artifacts, sweeps):
+        api.include_router(module.router)
     app.include_router(api)
+    install_docs(app)
 
     @app.get("/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js(request: Request) -> Response:

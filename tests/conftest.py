@@ -16,6 +16,9 @@ from backend.main import create_app
 from trainboard.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get("TRAINBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# What a browser on this machine sends as Host (TestClient's default, "testserver", is refused like any name
+# that is not loopback or in TRAINBOARD_ALLOWED_HOSTS).
+LOCAL_URL = "http://127.0.0.1:8000"
 REDIS_TEST_URL = os.environ.get("TRAINBOARD_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 
@@ -74,5 +77,5 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(create_app(settings), base_url=LOCAL_URL) as test_client:
         yield test_client

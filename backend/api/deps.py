@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
 from celery import Celery
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi import Path as PathParam
 from sqlalchemy.orm import Session
 
+from backend.auth import ANONYMOUS, Principal
 from backend.db import session_scope
 from backend.models import Run
+from backend.services import leases
 from backend.services.notifier import Notifier
 from trainboard.settings import Settings
 
@@ -39,22 +40,13 @@ CeleryDep = Annotated[Celery, Depends(get_celery)]
 NotifierDep = Annotated[Notifier, Depends(get_notifier)]
 
 
-def require_token(request: Request) -> None:
-    """With TRAINBOARD_TOKEN set, every /api route but /health needs 'Authorization: Bearer <token>'.
+def get_principal(request: Request) -> Principal:
+    """Who is calling: set by ``backend.request_guard`` before the route runs (the anonymous admin without tokens)."""
+    principal = request.scope.get("state", {}).get("principal")
+    return principal if isinstance(principal, Principal) else ANONYMOUS
 
-    EventSource cannot send headers, so the live stream may pass it as ?token= instead.
-    """
-    expected = request.app.state.settings.token
-    if expected is None:
-        return
-    header = request.headers.get("authorization", "")
-    given = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("token", "")
-    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong token: send 'Authorization: Bearer <TRAINBOARD_TOKEN>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def get_run_or_404(session: Session, run_id: int) -> Run:
@@ -67,3 +59,43 @@ def get_run_or_404(session: Session, run_id: int) -> Run:
 MAX_ID = 2**31 - 1
 RunId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="run id")]
 SweepId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="sweep id")]
+
+
+# Per-attempt leases (backend/services/leases.py): which attempt of a run may write to it.
+LeaseHeader = Annotated[
+    str | None,
+    Header(alias="X-Trainboard-Lease", max_length=200, description="the lease from the run's claim (or creation)"),
+]
+
+
+def require_lease(run: Run, lease: str | None) -> None:
+    """403 without a lease, 409 with a stale or wrong one (the run was re-queued and claimed again, or ended)."""
+    try:
+        leases.check(run, lease)
+    except leases.WriteRefused as refused:
+        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
+
+
+def require_points_lease(run: Run, lease: str | None) -> None:
+    """``require_lease``, and 409 once the attempt has reported its outcome."""
+    try:
+        leases.check_points(run, lease)
+    except leases.WriteRefused as refused:
+        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
+
+
+def get_run_for_write(session: Session, run_id: int) -> Run:
+    """The run, 404 if absent; on Postgres locked until the write commits, so the lease checked is still current."""
+    locking = session.get_bind().dialect.name == "postgresql"
+    run = session.get(Run, run_id, with_for_update=locking)
+    if run is None:
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"run {run_id} not found")
+    return run
+
+
+def require_artifact_write(run: Run, lease: str | None, *, name: str, exists: bool) -> None:
+    """``require_lease``, and 409 for replacing an artifact of a finished run (its artifacts are write-once)."""
+    require_lease(run, lease)
+    refusal = leases.artifact_write_allowed(run, name=name, exists=exists)
+    if refusal is not None:
+        raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=refusal)

@@ -61,6 +61,19 @@ onTokenNeeded(
 function refreshTokenButton() {
   tokenButton.hidden = !getToken();
 }
+
+// Who the saved token belongs to, next to the sign-out button; nothing when the API checks no tokens.
+async function refreshWho() {
+  const who = document.getElementById("who");
+  try {
+    const me = await get("/me");
+    who.hidden = me.auth === "none";
+    who.textContent = `${me.name} · ${me.role}`;
+    who.title = `signed in as ${me.name}, role ${me.role}`;
+  } catch {
+    who.hidden = true;
+  }
+}
 tokenButton.addEventListener("click", () => {
   if (confirm("Forget the saved API token? You will be asked for it again.")) {
     setToken("");
@@ -68,8 +81,12 @@ tokenButton.addEventListener("click", () => {
   }
 });
 tokenButton.title = "Forget the saved API token";
-document.addEventListener("trainboard:token", refreshTokenButton);
+document.addEventListener("trainboard:token", () => {
+  refreshTokenButton();
+  refreshWho();
+});
 refreshTokenButton();
+refreshWho();
 
 // --- top bar ------------------------------------------------------------------------------------------------
 function refreshCompareCount() {

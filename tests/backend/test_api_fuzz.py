@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 from backend.db import migrate
 from backend.main import create_app
+from tests.conftest import LOCAL_URL
 from trainboard.settings import Settings
 
 FUZZ_EXAMPLES = 30
@@ -16,7 +17,8 @@ FUZZ_EXAMPLES = 30
 
 def test_no_input_causes_a_server_error(tmp_path: Path) -> None:
     home = tmp_path / "fuzz"
-    settings_ = Settings(home=home, data_dir=home / "data")
+    # schemathesis calls the app as "testserver": the host name this test's API is told it is reached by.
+    settings_ = Settings(home=home, data_dir=home / "data", allowed_hosts="testserver")
     migrate(settings_.sqlalchemy_url)
     # A live stream of an unfinished run never ends by design: it is tested on its own, not fuzzed.
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings_)).exclude(path_regex=r"/events$")
@@ -44,7 +46,7 @@ def test_path_traversal_in_artifact_names_is_refused(tmp_path: Path) -> None:
     settings_ = Settings(home=tmp_path, data_dir=tmp_path / "data")
     migrate(settings_.sqlalchemy_url)
     (tmp_path / "secret.txt").write_text("secret")
-    with TestClient(create_app(settings_)) as client:
+    with TestClient(create_app(settings_), base_url=LOCAL_URL) as client:
         run_id = client.post("/api/runs", json={"external": True}).json()["id"]
         for name in ("..%2F..%2Fsecret.txt", "%2E%2E", ".hidden", "a%2Fb"):
             assert client.get(f"/api/runs/{run_id}/artifacts/{name}").status_code == 404
@@ -57,7 +59,7 @@ def test_oversized_body_is_413(tmp_path: Path) -> None:
 
     settings_ = Settings(home=tmp_path, data_dir=tmp_path / "data", max_body_bytes=4096)
     migrate(settings_.sqlalchemy_url)
-    with TestClient(create_app(settings_)) as client:
+    with TestClient(create_app(settings_), base_url=LOCAL_URL) as client:
         response = client.post(
             "/api/runs", content=b"{" + b" " * 10_000 + b"}", headers={"content-type": "application/json"}
         )

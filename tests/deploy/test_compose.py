@@ -41,7 +41,7 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
 def example_env() -> dict[str, str]:
     """.env.example as a user fills it in: every documented value, plus the token it asks for."""
     values, _ = read_env_file(ENV_EXAMPLE)
-    return {**values, "TRAINBOARD_TOKEN": "s3cret-token"}
+    return {**values, "TRAINBOARD_TOKEN": "s3cret-token-0123456789"}
 
 
 @pytest.fixture(scope="module")
@@ -218,9 +218,15 @@ def test_services_reach_postgres_and_redis_with_matching_settings(resolved: dict
     assert env_of(resolved["api"])["REDIS_URL"] in argv(resolved["flower"]["command"])
 
 
+def test_api_answers_to_the_name_workers_use(resolved: dict[str, Any]) -> None:
+    allowed = env_of(resolved["api"])["TRAINBOARD_ALLOWED_HOSTS"].split(",")
+    for name in ("worker", "worker-cpu"):
+        assert urlsplit(env_of(resolved[name])["TRAINBOARD_API_URL"]).hostname in allowed, name
+
+
 def test_api_and_workers_share_the_token(resolved: dict[str, Any]) -> None:
     for name in ("api", "worker", "worker-cpu"):
-        assert env_of(resolved[name])["TRAINBOARD_TOKEN"] == "s3cret-token", name
+        assert env_of(resolved[name])["TRAINBOARD_TOKEN"] == "s3cret-token-0123456789", name
 
 
 def test_compose_refuses_to_start_without_a_token(compose: dict[str, Any]) -> None:
