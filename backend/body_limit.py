@@ -1,13 +1,18 @@
 """A plain ASGI middleware that answers 413 to a request body over its limit.
 
 By the Content-Length header before the app runs, and by counting the bytes as a chunked body streams in (no
-header to trust). Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware wraps every
-request in extra tasks and streams, which cost a millisecond a request on the metrics path.
+header to trust). Artifact uploads (``PUT /api/runs/{id}/artifacts/{name}``) are the one exception: that route
+streams the body to disk and enforces its own, larger limit (TRAINBOARD_MAX_ARTIFACT_BYTES), so that a refused
+file leaves a warning on its run.
+
+Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware wraps every request in extra
+tasks and streams, which cost a millisecond a request on the metrics path.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,17 +25,19 @@ class _TooLarge(HTTPException):
         super().__init__(status_code=413, detail=f"request body over {limit} bytes")
 
 
+ARTIFACT_UPLOAD = re.compile(r"/api/runs/[^/]+/artifacts/[^/]+$")
+
+
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_put_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.max_put_bytes = max_put_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (scope["method"] == "PUT" and ARTIFACT_UPLOAD.search(scope["path"])):
             await self.app(scope, receive, send)
             return
-        limit = self.max_put_bytes if scope["method"] == "PUT" else self.max_body_bytes
+        limit = self.max_body_bytes
         length = dict(scope["headers"]).get(b"content-length", b"")
         if length.isdigit() and int(length) > limit:
             await _reply_413(send, limit)

@@ -1,4 +1,5 @@
-"""The dashboard's third-party scripts (plotly.js bundles): served from memory, gzipped once, cached by browsers."""
+"""Third-party files (plotly.js bundles; Swagger UI and ReDoc for /docs and /redoc): served from memory, gzipped
+once, cached by browsers."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from fastapi import HTTPException, Request, Response
 
-VENDOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.js$")
+VENDOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.(js|css)$")
+MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 YEAR_S = 365 * 24 * 3600
 
 
@@ -36,7 +38,7 @@ def load_asset(path: Path) -> Asset:
 
 
 def vendor_path(directory: Path, name: str) -> Path:
-    """``directory/name`` for a plain script name in that folder; 404 for anything else."""
+    """``directory/name`` for a plain script or stylesheet name in that folder; 404 for anything else."""
     path = directory / name
     if not VENDOR_NAME.match(name) or not path.is_file() or path.resolve().parent != directory.resolve():
         raise HTTPException(status_code=404, detail="not found")
@@ -44,7 +46,8 @@ def vendor_path(directory: Path, name: str) -> Path:
 
 
 def script_response(request: Request, path: Path, *, max_age: int, immutable: bool = False) -> Response:
-    """The script at ``path``, gzipped when the client accepts it, with a validator and a long cache lifetime."""
+    """The script (or stylesheet) at ``path``, gzipped when the client accepts it, with a validator and a long
+    cache lifetime."""
     asset = load_asset(path)
     headers = {
         "Cache-Control": f"public, max-age={max_age}" + (", immutable" if immutable else ""),
@@ -57,4 +60,4 @@ def script_response(request: Request, path: Path, *, max_age: int, immutable: bo
     if "gzip" in request.headers.get("accept-encoding", "").lower():
         body = asset.gzipped
         headers["Content-Encoding"] = "gzip"
-    return Response(content=body, media_type="text/javascript; charset=utf-8", headers=headers)
+    return Response(content=body, media_type=MEDIA_TYPES[path.suffix], headers=headers)

@@ -16,7 +16,8 @@ export const PLOTLY_BUNDLES = {
     url: "/vendor/plotly-cartesian-4.1.1.min.js",
     traces: ["scatter", "bar", "pie", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "scatterternary", "violin"],
   },
-  full: { url: "/vendor/plotly.min.js", traces: null }, // every trace type (parcoords, 3-D, maps…)
+  // every trace type (parcoords, 3-D, maps…); the "strict" build draws WebGL without eval, which our CSP forbids
+  full: { url: "/vendor/plotly-strict-4.1.1.min.js", traces: null },
 };
 const BUNDLE_ORDER = ["basic", "cartesian", "full"];
 const loading = new Map(); // bundle name -> Promise<Plotly>
@@ -275,7 +276,7 @@ export function seriesToCsv(series, keys) {
     }
   });
   const steps = [...byStep.keys()].sort((a, b) => a - b);
-  const rows = [["step", ...keys].join(",")];
+  const rows = [["step", ...keys].map(csvCell).join(",")];
   for (const step of steps) rows.push([step, ...byStep.get(step)].map(csvCell).join(","));
   return `${rows.join("\n")}\n`;
 }

@@ -71,10 +71,10 @@ export class SeriesStore {
  * skipped by their seq.
  */
 export class LiveStream {
-  constructor(runId, { after = 0, onStatus, onMetrics, onInterrupted, onEnd, onState } = {}) {
+  constructor(runId, { after = 0, onStatus, onMetrics, onInterrupted, onWarning, onEnd, onState } = {}) {
     this.runId = runId;
     this.lastId = after;
-    this.handlers = { onStatus, onMetrics, onInterrupted, onEnd, onState };
+    this.handlers = { onStatus, onMetrics, onInterrupted, onWarning, onEnd, onState };
     this.source = null;
     this.closed = false;
     this.failures = 0;
@@ -105,6 +105,8 @@ export class LiveStream {
     source.addEventListener("metrics", (e) => this.dispatch(e, this.handlers.onMetrics));
     // the run's worker stopped responding and the run went back to the queue, to resume on another worker
     source.addEventListener("interrupted", (e) => this.dispatch(e, this.handlers.onInterrupted));
+    // something the user should know but that does not stop the run, e.g. a checkpoint too large to store
+    source.addEventListener("warning", (e) => this.dispatch(e, this.handlers.onWarning));
     source.addEventListener("end", () => {
       this.close("ended");
       if (this.handlers.onEnd) this.handlers.onEnd();

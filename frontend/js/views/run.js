@@ -133,6 +133,8 @@ export function mount(root, route) {
   const interruptBox = h("div", { class: "banner banner-info", hidden: true, role: "status", dataset: { testid: "interrupted" } });
   const interruptions = []; // {worker, attempt, epoch, at, resumedOn, resumedAttempt}
   const errorBox = h("pre", { class: "banner banner-error run-error", hidden: true, dataset: { testid: "run-error" } });
+  const warningBox = h("div", { class: "banner banner-warn", hidden: true, role: "status", dataset: { testid: "run-warnings" } });
+  const warnings = new Map(); // the latest warning per subject (an artifact's name): one line each
   const summaryCard = h("section", { class: "card" }, h("h3", {}, "Summary"), h("div", { class: "summary-body", dataset: { testid: "summary" } }, h("p", { class: "muted" }, "Filled in when the run finishes an epoch.")));
   const configBody = h("div", { class: "config-body" });
   const configCard = h(
@@ -150,6 +152,7 @@ export function mount(root, route) {
     subtitle,
     h("section", { class: "card progress-card" }, progressSlot, progressText, detailEl, facts),
     interruptBox,
+    warningBox,
     errorBox,
     h("div", { class: "chart-grid" }, Object.values(defs).map((d) => d.chart.el)),
     h("div", { class: "two-col" }, summaryCard, configCard),
@@ -558,6 +561,13 @@ export function mount(root, route) {
     );
   }
 
+  // ---- warnings (e.g. a checkpoint over the server's size limit, not stored) ---------------------------------------
+  function onWarning(data) {
+    warnings.set(data.artifact || data.message, data.message);
+    warningBox.hidden = false;
+    warningBox.replaceChildren(...[...warnings.values()].map((message) => h("div", {}, h("strong", {}, "Warning: "), message)));
+  }
+
   // ---- live stream -----------------------------------------------------------------------------------------------
   function onStatus(data) {
     const before = run ? run.epoch : null;
@@ -631,7 +641,7 @@ export function mount(root, route) {
       onState("ended"); // finished before the metrics were read: they are complete, nothing to stream
       return;
     }
-    stream = new LiveStream(runId, { after, onStatus, onMetrics, onInterrupted, onState, onEnd: () => loadArtifacts() }).start();
+    stream = new LiveStream(runId, { after, onStatus, onMetrics, onInterrupted, onWarning, onState, onEnd: () => loadArtifacts() }).start();
   }
 
   const onVisibility = () => {
