@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from backend.finite import finite_or_none, json_safe
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 MetricKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 MAX_POINTS_PER_BATCH = 10_000
+MAX_OFFSET = 1_000_000_000  # of a list route: far past any real page, and well inside a database's integers
+# A summary comes back with its run on every runs page: a few dozen numbers, not a data store.
+MAX_SUMMARY_KEYS = 256
+MAX_SUMMARY_BYTES = 16_384
+MAX_SUMMARY_DEPTH = 16  # its status event wraps it in more levels, all within backend.finite.MAX_DEPTH
 
 
 class RunOut(BaseModel):
@@ -35,6 +43,17 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    lease: str | None = Field(
+        default=None,
+        description="the attempt's lease: only in the replies of a claim and of creating an external run; "
+        "send it in X-Trainboard-Lease with every status, metric and artifact write of that attempt",
+    )
+
+    @field_validator("summary")
+    @classmethod
+    def _finite_summary(cls, summary: dict[str, Any] | None) -> dict[str, Any] | None:
+        """Rows stored by older versions may hold NaN or infinity, which the response could not carry."""
+        return json_safe(summary)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -55,17 +74,44 @@ class RunOut(BaseModel):
         return self.status
 
 
-class StatusUpdate(BaseModel):
-    """What a worker reports about the run it executes."""
+class ClaimIn(BaseModel):
+    """A worker taking a queued run."""
 
     model_config = ConfigDict(extra="forbid")
 
-    status: RunStatus | None = None
-    worker: str | None = Field(default=None, max_length=200)
+    worker: str = Field(min_length=1, max_length=200, description="shown on the dashboard as the run's worker")
+
+
+class StatusUpdate(BaseModel):
+    """What the attempt holding the run's lease reports: progress, then a final status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: RunStatus | None = Field(
+        default=None, description="a final status; 'running' comes from a claim and 'queued' from the reaper"
+    )
+    worker: str | None = Field(default=None, max_length=200, description="ignored: the claim named the worker")
     epoch: int | None = Field(default=None, ge=0, le=100_000)
     progress: float | None = Field(default=None, ge=0.0, le=1.0)
     summary: dict[str, Any] | None = None
     error: str | None = Field(default=None, max_length=20_000)
+
+    @field_validator("summary")
+    @classmethod
+    def _bounded_summary(cls, summary: dict[str, Any] | None) -> dict[str, Any] | None:
+        """At most MAX_SUMMARY_KEYS keys and MAX_SUMMARY_BYTES as JSON; NaN and infinities become null."""
+        if summary is None:
+            return None
+        if len(summary) > MAX_SUMMARY_KEYS:
+            raise ValueError(f"a summary holds at most {MAX_SUMMARY_KEYS} keys, this one has {len(summary)}")
+        try:
+            clean: dict[str, Any] = json_safe(summary, max_depth=MAX_SUMMARY_DEPTH)
+        except ValueError:
+            raise ValueError(f"a summary nests at most {MAX_SUMMARY_DEPTH} levels deep") from None
+        size = len(json.dumps(clean, separators=(",", ":"), allow_nan=False).encode())
+        if size > MAX_SUMMARY_BYTES:
+            raise ValueError(f"a summary is at most {MAX_SUMMARY_BYTES} bytes as JSON, this one is {size}")
+        return clean
 
 
 class PointIn(BaseModel):
@@ -73,8 +119,14 @@ class PointIn(BaseModel):
 
     key: MetricKey
     step: int = Field(ge=0, le=2**62)
-    # None stands for a value JSON cannot carry (NaN or infinity from a diverging run).
+    # None stands for a value JSON cannot carry (NaN or infinity from a diverging run): such values are stored
+    # as None, on every database, rather than refusing the batch (a refused batch would be retried forever).
     value: float | None
+
+    @field_validator("value")
+    @classmethod
+    def _finite_value(cls, value: float | None) -> float | None:
+        return finite_or_none(value)
 
 
 class PointsIn(BaseModel):
@@ -93,6 +145,12 @@ class PointsAccepted(BaseModel):
 class Series(BaseModel):
     step: list[int]
     value: list[float | None]
+
+    @field_validator("value")
+    @classmethod
+    def _finite_values(cls, values: list[float | None]) -> list[float | None]:
+        """Points stored by older versions may be infinite (SQLite keeps inf): they read as None, like NaN."""
+        return [finite_or_none(v) for v in values]
 
 
 class ArtifactOut(BaseModel):

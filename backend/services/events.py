@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.finite import json_safe
 from backend.models import Run, RunEvent
 
 # SQLite allows one writer at a time and takes its lock only at the first write, so two threads could both
@@ -28,9 +29,10 @@ def locked_run(session: Session, run_id: int) -> Iterator[Run | None]:
 
 
 def append_event(session: Session, *, run: Run, kind: str, data: dict[str, Any]) -> RunEvent:
-    """Add the next event of ``run`` (the run must be held by ``locked_run``)."""
+    """Add the next event of ``run`` (the run must be held by ``locked_run``); NaN and infinities become null,
+    since Postgres refuses them in a json column and a browser refuses them in an event."""
     run.event_seq += 1
-    event = RunEvent(run_id=run.id, seq=run.event_seq, kind=kind, data=data)
+    event = RunEvent(run_id=run.id, seq=run.event_seq, kind=kind, data=json_safe(data))
     session.add(event)
     return event
 

@@ -8,13 +8,15 @@ import math
 import random
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.finite import json_safe, non_finite_path
 from backend.models import Run, Sweep
 from backend.services import runs as run_service
 from backend.services.early_termination import EarlyTermination
+from trainboard.estimate import RunTooLarge, check_fits
 from trainboard.spec import RunSpec, set_dotted
 
 MAX_SWEEP_RUNS = 256
@@ -25,8 +27,8 @@ class Range(BaseModel):
     """A numeric range to sample from in a random sweep; ``log`` samples evenly in log space."""
 
     model_config = ConfigDict(extra="forbid")
-    min: float
-    max: float
+    min: float = Field(allow_inf_nan=False)
+    max: float = Field(allow_inf_nan=False)
     log: bool = False
     integer: bool = False
 
@@ -36,6 +38,8 @@ class Range(BaseModel):
             raise ValueError("max must be at least min")
         if self.log and self.min <= 0:
             raise ValueError("a log range needs min > 0")
+        if not math.isfinite(self.max - self.min):
+            raise ValueError("max - min must be a finite number (a draw from this range would be infinite)")
         return self
 
 
@@ -49,6 +53,23 @@ class SweepIn(BaseModel):
     n: int | None = Field(default=None, ge=1, le=MAX_SWEEP_RUNS, description="random sweeps: how many runs")
     seed: int = 0
     early_termination: EarlyTermination | None = None
+
+    @field_validator("base")
+    @classmethod
+    def _finite_base(cls, base: dict[str, Any]) -> dict[str, Any]:
+        where = non_finite_path(base)
+        if where is not None:
+            raise ValueError(f"{where}: NaN and infinities are not accepted, give a finite number")
+        return base
+
+    @field_validator("grid")
+    @classmethod
+    def _finite_grid(cls, grid: dict[str, list[Any] | Range]) -> dict[str, list[Any] | Range]:
+        for key, values in grid.items():
+            for index, value in enumerate(values if isinstance(values, list) else []):
+                if non_finite_path(value) is not None:
+                    raise ValueError(f"{key}: value {index + 1} is NaN or infinite; give finite numbers")
+        return grid
 
     @model_validator(mode="after")
     def _consistent(self) -> SweepIn:
@@ -119,15 +140,35 @@ def expand(sweep: SweepIn) -> list[tuple[dict[str, Any], RunSpec]]:
     return expanded
 
 
-def create_sweep(session: Session, *, sweep: SweepIn, preset: str | None = None) -> tuple[Sweep, list[Run]]:
+def create_sweep(
+    session: Session, *, sweep: SweepIn, max_run_gb: float, preset: str | None = None
+) -> tuple[Sweep, list[Run]]:
     """Store the sweep and its runs in one commit (the caller enqueues them afterwards)."""
     expanded = expand(sweep)
+    check_sizes(expanded, max_run_gb=max_run_gb)
     row = Sweep(name=sweep.name, spec=sweep.model_dump(mode="json"), preset=preset)
     session.add(row)
     session.flush()
     runs = [run_service.new_run(spec=spec, sweep_id=row.id) for _, spec in expanded]
     run_service.add_runs(session, runs)
     return row, runs
+
+
+def check_sizes(expanded: list[tuple[dict[str, Any], RunSpec]], *, max_run_gb: float) -> None:
+    """Every run fits a worker's memory cap, or SweepError at the grid key (or base field) that makes one too big.
+
+    All combinations are checked before anything is stored: one too big refuses the whole sweep.
+    """
+    for index, (varied, spec) in enumerate(expanded):
+        if spec.external:
+            continue
+        try:
+            check_fits(spec, max_gb=max_run_gb)
+        except RunTooLarge as exc:
+            dotted = ".".join(exc.field)
+            key = next((k for k in varied if dotted == k or dotted.startswith(f"{k}.")), None)
+            where = ["body", "grid", key] if key is not None else ["body", "base", *exc.field]
+            raise SweepError(where, f"run {index + 1} ({varied}): {exc.msg}") from None
 
 
 def varied_values(sweep: Sweep, run: Run) -> dict[str, Any]:
@@ -145,7 +186,7 @@ def results(session: Session, *, sweep: Sweep) -> list[dict[str, Any]]:
     runs = list(session.scalars(select(Run).where(Run.sweep_id == sweep.id)))
     rows = []
     for run in runs:
-        summary = run.summary or {}
+        summary = json_safe(run.summary or {})  # rows of older versions may hold NaN or infinity
         rows.append(
             {
                 "run_id": run.id,
@@ -165,10 +206,64 @@ def results(session: Session, *, sweep: Sweep) -> list[dict[str, Any]]:
         )
 
     def order(row: dict[str, Any]) -> tuple[bool, float, int]:
-        acc = row["best_valid_acc"]
-        return (acc is None, -float(acc or 0.0), int(row["run_id"]))
+        acc = score(row["best_valid_acc"])
+        return (acc is None, -(acc or 0.0), int(row["run_id"]))
 
     rows.sort(key=order)
-    if rows and rows[0]["best_valid_acc"] is not None:
+    if rows and score(rows[0]["best_valid_acc"]) is not None:
         rows[0]["best"] = True
     return rows
+
+
+def score(value: Any) -> float | None:
+    """A summary's accuracy as a number that can win: finite, and a number (a script may send anything)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def sweep_page(
+    session: Session, *, preset: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of sweeps, newest first, each with its run ids, status counts and best run; and the total.
+
+    Two queries whatever the page holds: the sweeps, then one narrow row per run of theirs (id, status and the
+    stored best accuracy), rather than every run's full results.
+    """
+    stmt = select(Sweep)
+    if preset == "any":
+        stmt = stmt.where(Sweep.preset.is_not(None))
+    elif preset:
+        stmt = stmt.where(Sweep.preset == preset)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    sweeps = list(session.scalars(stmt.order_by(Sweep.id.desc()).limit(limit).offset(offset)))
+    runs: dict[int, list[int]] = {s.id: [] for s in sweeps}
+    counts: dict[int, dict[str, int]] = {s.id: {} for s in sweeps}
+    best: dict[int, tuple[float, int]] = {}
+    rows = session.execute(
+        select(Run.sweep_id, Run.id, Run.status, Run.best_valid_acc)
+        .where(Run.sweep_id.in_(list(runs)))
+        .order_by(Run.id)
+    )
+    for sweep_id, run_id, status, stored in rows:
+        if sweep_id not in runs:
+            continue
+        runs[sweep_id].append(run_id)
+        counts[sweep_id][status] = counts[sweep_id].get(status, 0) + 1
+        acc = score(stored)
+        if acc is not None and (sweep_id not in best or acc > best[sweep_id][0]):
+            best[sweep_id] = (acc, run_id)  # ties go to the lower id, as in results()
+    page = [
+        {
+            "id": s.id,
+            "name": s.name,
+            "preset": s.preset,
+            "spec": json_safe(s.spec),
+            "created_at": s.created_at,
+            "runs": runs[s.id],
+            "status_counts": counts[s.id],
+            "best_run_id": best[s.id][1] if s.id in best else None,
+        }
+        for s in sweeps
+    ]
+    return page, total

@@ -7,7 +7,7 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import NotifierDep, RunId, SessionDep, get_run_or_404
+from backend.finite import json_safe
 from backend.models import Run
 from backend.schemas import TERMINAL
 from backend.services.events import events_after
@@ -32,12 +33,15 @@ def _read_new(factory: sessionmaker[Session], run_id: RunId, after: int) -> tupl
         run = session.get(Run, run_id)
         finished = run is None or run.status in TERMINAL  # read before the events: a final event is then seen
         events = events_after(session, run_id=run_id, after_seq=after, limit=BATCH)
-        frames = [
-            f"id: {e.seq}\nevent: {e.kind}\ndata: {json.dumps({'seq': e.seq, **e.data}, separators=(',', ':'))}\n\n"
-            for e in events
-        ]
+        frames = [f"id: {e.seq}\nevent: {e.kind}\ndata: {_event_json(e.seq, e.data)}\n\n" for e in events]
         last = events[-1].seq if events else after
         return frames, last, finished and len(events) < BATCH
+
+
+def _event_json(seq: int, data: dict[str, Any]) -> str:
+    """Strict JSON: events stored by older versions may hold NaN or infinity, which a browser's JSON.parse
+    rejects, dropping the whole event (its other points and status changes with it)."""
+    return json.dumps({"seq": seq, **json_safe(data)}, separators=(",", ":"), allow_nan=False)
 
 
 @router.get("/runs/{run_id}/events", response_class=StreamingResponse)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import select
 
-from backend.api.deps import CeleryDep, NotifierDep, SessionDep, SweepId
+from backend.api.deps import CeleryDep, NotifierDep, SessionDep, SettingsDep, SweepId
+from backend.finite import json_safe
 from backend.models import Run, Sweep
+from backend.schemas import MAX_OFFSET
 from backend.services import queue
 from backend.services import runs as run_service
 from backend.services.presets import PRESETS, Scale
-from backend.services.sweeps import SweepError, SweepIn, create_sweep, results
+from backend.services.sweeps import SweepError, SweepIn, create_sweep, results, sweep_page
 
 router = APIRouter(tags=["sweeps"])
 
@@ -26,7 +28,7 @@ def _sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
         "id": sweep.id,
         "name": sweep.name,
         "preset": sweep.preset,
-        "spec": sweep.spec,
+        "spec": json_safe(sweep.spec),  # rows of older versions may hold NaN or infinity
         "created_at": sweep.created_at,
         "runs": sorted(row["run_id"] for row in rows),
         "status_counts": counts,
@@ -35,9 +37,16 @@ def _sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
     }
 
 
-def _launch(session: SessionDep, celery: CeleryDep, notifier: NotifierDep, sweep: SweepIn, preset: str | None) -> Sweep:
+def _launch(
+    session: SessionDep,
+    celery: CeleryDep,
+    notifier: NotifierDep,
+    settings: SettingsDep,
+    sweep: SweepIn,
+    preset: str | None,
+) -> Sweep:
     try:
-        row, runs = create_sweep(session, sweep=sweep, preset=preset)
+        row, runs = create_sweep(session, sweep=sweep, max_run_gb=settings.max_run_gb, preset=preset)
     except SweepError as exc:
         raise HTTPException(status_code=422, detail=[{"loc": exc.loc, "msg": exc.msg, "type": "value_error"}]) from exc
     queue.enqueue(celery, runs)
@@ -47,17 +56,29 @@ def _launch(session: SessionDep, celery: CeleryDep, notifier: NotifierDep, sweep
 
 
 @router.post("/sweeps", status_code=status.HTTP_201_CREATED)
-def post_sweep(sweep: SweepIn, session: SessionDep, celery: CeleryDep, notifier: NotifierDep) -> dict[str, Any]:
+def post_sweep(
+    sweep: SweepIn, session: SessionDep, celery: CeleryDep, notifier: NotifierDep, settings: SettingsDep
+) -> dict[str, Any]:
     """Launch a sweep: `{"name", "base": <run spec>, "grid": {"<dotted key>": [values, ...]}}` makes one run per
     combination; `"method": "random"` with `n` draws n runs (values from lists, or `{"min", "max", "log"}`)."""
-    return _sweep_out(session, _launch(session, celery, notifier, sweep, None))
+    return _sweep_out(session, _launch(session, celery, notifier, settings, sweep, None))
 
 
 @router.get("/sweeps")
-def list_sweeps(session: SessionDep) -> list[dict[str, Any]]:
-    """All sweeps, newest first, with their run ids and status counts."""
-    sweeps = session.scalars(select(Sweep).order_by(Sweep.id.desc())).all()
-    return [{k: v for k, v in _sweep_out(session, s).items() if k != "results"} for s in sweeps]
+def list_sweeps(
+    session: SessionDep,
+    response: Response,
+    preset: Annotated[
+        str | None, Query(max_length=32, description="only sweeps of this preset (e.g. fig1), or `any` preset")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> list[dict[str, Any]]:
+    """Sweeps, newest first, one page at a time, each with its run ids, status counts and best run (the results
+    table is in `GET /sweeps/{id}`). The total count is in the `X-Total-Count` header."""
+    page, total = sweep_page(session, preset=preset, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(total)
+    return page
 
 
 @router.get("/sweeps/{sweep_id}")
@@ -94,10 +115,11 @@ def launch_preset(
     session: SessionDep,
     celery: CeleryDep,
     notifier: NotifierDep,
+    settings: SettingsDep,
     scale: Annotated[Scale, Query(description="full: as in the report; quick: fewer epochs and examples")] = "full",
 ) -> dict[str, Any]:
     """Launch a figure's runs as a sweep."""
     preset = PRESETS.get(preset_id)
     if preset is None:
         raise HTTPException(status_code=404, detail=f"no preset {preset_id!r}; see GET /api/presets")
-    return _sweep_out(session, _launch(session, celery, notifier, preset.sweep(scale), preset_id))
+    return _sweep_out(session, _launch(session, celery, notifier, settings, preset.sweep(scale), preset_id))

@@ -22,7 +22,7 @@ export class ReportData {
   }
 
   async refresh() {
-    this.list = await get("/sweeps");
+    this.list = await get("/sweeps", { preset: "any", limit: 1000 }); // GET /sweeps pages: only preset sweeps
     this.pass += 1;
     const wanted = new Set(this.list.filter((s) => s.preset).map((s) => s.id));
     for (const id of this.details.keys()) if (!wanted.has(id)) this.details.delete(id);

@@ -1,14 +1,18 @@
-// Sweeps view (#/sweeps): every sweep with its progress and best run, refreshed every 3 s while visible.
+// Sweeps view (#/sweeps): the newest sweeps (a hundred, more on request) with their progress and best run,
+// refreshed every 3 s while visible.
 
-import { errorText, get } from "../api.js";
+import { errorText, request } from "../api.js";
 import { STATUSES, h, localTime, progressBar, statusBadge, syncRows, timeAgo, whileVisible } from "../dom.js";
 import { formatValue } from "../spec.js";
 import { finishedCount } from "../sweepdata.js";
 
 const POLL_MS = 3000;
+const PAGE = 100; // GET /sweeps pages; "Show more" asks for the next hundred (the API serves up to 1,000 at once)
+const MAX_LIMIT = 1000;
 
 export function mount(root) {
   let destroyed = false;
+  let limit = PAGE;
   const rows = new Map(); // sweep id -> <tr>
   const countEl = h("span", { class: "muted", dataset: { testid: "sweeps-total" } });
   const tbody = h("tbody");
@@ -32,6 +36,11 @@ export function mount(root) {
     h("p", {}, "."),
   );
   const errorBanner = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
+  const more = h("button", { class: "button", type: "button", hidden: true, dataset: { testid: "sweeps-more" } }, "Show more");
+  more.addEventListener("click", () => {
+    limit = Math.min(MAX_LIMIT, limit + PAGE);
+    load();
+  });
   root.append(
     h(
       "div",
@@ -41,6 +50,7 @@ export function mount(root) {
     ),
     errorBanner,
     h("div", { class: "card table-card" }, h("div", { class: "table-scroll" }, table), empty),
+    more,
   );
 
   function fill(tr, sweep) {
@@ -65,8 +75,12 @@ export function mount(root) {
 
   async function load() {
     let sweeps;
+    let total;
     try {
-      sweeps = await get("/sweeps");
+      const reply = await request("/sweeps", { query: { limit } });
+      sweeps = reply.data;
+      total = Number(reply.headers.get("X-Total-Count"));
+      if (!Number.isFinite(total)) total = sweeps.length;
     } catch (error) {
       if (destroyed) return;
       errorBanner.hidden = false;
@@ -75,8 +89,10 @@ export function mount(root) {
     }
     if (destroyed) return;
     errorBanner.hidden = true;
-    countEl.textContent = `${sweeps.length} ${sweeps.length === 1 ? "sweep" : "sweeps"}`;
-    empty.hidden = sweeps.length > 0;
+    const noun = total === 1 ? "sweep" : "sweeps";
+    countEl.textContent = total > sweeps.length ? `newest ${sweeps.length} of ${total} ${noun}` : `${total} ${noun}`;
+    more.hidden = total <= sweeps.length || limit >= MAX_LIMIT;
+    empty.hidden = total > 0;
     syncRows(tbody, rows, sweeps, {
       id: (sweep) => sweep.id,
       dataset: (sweep) => ({ sweepId: String(sweep.id) }),
