@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from trainboard import lifecycle
 from trainboard.client import ApiError, Client
 from trainboard.settings import Settings
 from trainboard.spec import load_spec_file
@@ -117,11 +118,22 @@ def cmd_api(args: argparse.Namespace) -> int:
         return 2
     settings.ensure_home()
     migrate(settings.sqlalchemy_url)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", access_log=False)
+    lifecycle.watch_parent()
+    # Open live streams must not hold a stopping API for ever: browsers reconnect to the next one by themselves.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
     return 0
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from celery.signals import worker_ready
+
     import worker.tasks  # noqa: F401 - registers the task with the app
     from worker.celery_app import declare_queues, make_celery
 
@@ -148,6 +160,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     ]
     # The embedded broker has no fan-out exchange for heartbeats and task events; with Redis, flower sees tasks.
     argv.append("--without-heartbeat" if settings.redis_url is None else "--task-events")
+    lifecycle.watch_parent()
+    worker_ready.connect(lambda **_: lifecycle.interrupt_training_on_stop(), weak=False)
     app.worker_main(argv)
     return 0
 
@@ -167,34 +181,39 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings.ensure_home()
     migrate(settings.sqlalchemy_url)
     _declare_queues(settings)
-    env = dict(os.environ, TRAINBOARD_PORT=str(settings.port), TRAINBOARD_HOME=str(settings.home))
+    env = dict(
+        os.environ,
+        TRAINBOARD_PORT=str(settings.port),
+        TRAINBOARD_HOME=str(settings.home),
+        **{lifecycle.PARENT_ENV: str(os.getpid())},
+    )
+    stop_requested = False
+
+    def request_stop(*_: Any) -> None:
+        # Only a flag: an exception raised here could land anywhere, even in the shutdown below.
+        nonlocal stop_requested
+        stop_requested = True
+
+    for sig in lifecycle.STOP_SIGNALS:
+        signal.signal(sig, request_stop)
     command = [sys.executable, "-m", "trainboard.cli"]
-    children = [subprocess.Popen([*command, "api"], env=env)]
-    children += [subprocess.Popen([*command, "worker"], env=env) for _ in range(args.workers)]
-    url = f"http://127.0.0.1:{settings.port}"
-    print(f"trainboard is starting at {url}  (state in {settings.home}; Ctrl-C stops everything)", flush=True)
-
-    def stop(*_: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
+    children: list[subprocess.Popen[bytes]] = []
     try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("a trainboard process exited; stopping the others", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        # The API and the workers get SIGTERM from the kernel when `up` dies, even by SIGKILL.
+        children.append(subprocess.Popen([*command, "api"], env=env, preexec_fn=lifecycle.die_with_parent()))
+        for _ in range(args.workers):
+            children.append(subprocess.Popen([*command, "worker"], env=env, preexec_fn=lifecycle.die_with_parent()))
+        url = f"http://127.0.0.1:{settings.port}"
+        print(f"trainboard is starting at {url}  (state in {settings.home}; Ctrl-C stops everything)", flush=True)
+        while not stop_requested:
+            if any(child.poll() is not None for child in children):
+                print("a trainboard process exited; stopping the others", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
         print("stopping trainboard", file=sys.stderr)
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        lifecycle.stop_children(children)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -3,7 +3,9 @@
 ``run.log(step=3, loss=0.5, acc=0.9)`` appends the numbers to per-key arrays and returns (about a microsecond);
 a background thread posts them in batches of at most 1,000 points, as soon as a batch is full or every half
 second otherwise, and retries with backoff while the API is unreachable. Posting is idempotent on (key, step),
-so a batch the API stored before the connection broke is never stored twice.
+so a batch the API stored before the connection broke is never stored twice. While the script logs nothing, the
+thread sends a heartbeat every 10 s: the API fails a run silent for ``TRAINBOARD_EXTERNAL_TIMEOUT_S`` (the script
+died without finishing it), and a live script, however long between its points, is never taken for dead.
 
     from trainboard import Client
 
@@ -43,6 +45,7 @@ MAX_BATCH_POINTS = 1_000
 FLUSH_EVERY_S = 0.5
 RETRY_FIRST_S = 0.2
 RETRY_MAX_S = 5.0
+HEARTBEAT_EVERY_S = 10.0  # well inside the API's external_timeout_s (180 s by default)
 MAX_ERROR_CHARS = 20_000
 MAX_STEP = 2**62
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")  # the API's MetricKey; none of these needs JSON escaping
@@ -81,8 +84,9 @@ class TrackedRun:
         flush_every_s: float = FLUSH_EVERY_S,
         max_batch: int = MAX_BATCH_POINTS,
         owns_sender: bool = True,
+        heartbeat_every_s: float = HEARTBEAT_EVERY_S,
     ) -> None:
-        check_options(flush_every_s=flush_every_s, max_batch=max_batch)
+        check_options(flush_every_s=flush_every_s, max_batch=max_batch, heartbeat_every_s=heartbeat_every_s)
         self.id: int = int(run["id"])
         self.run: dict[str, Any] = dict(run)
         self.summary: dict[str, Any] = {}
@@ -93,6 +97,8 @@ class TrackedRun:
         self._owns_sender = owns_sender
         self._flush_every_s = flush_every_s
         self._max_batch = max_batch
+        self._heartbeat_every_s = heartbeat_every_s
+        self._heartbeat_due = time.monotonic() + heartbeat_every_s  # pushed back by every reply from the API
         # What log() fills: key -> (steps, values). The sender swaps in fresh arrays under the lock and owns the
         # old ones from then on (the outbox). Arrays hold raw numbers: no Python object per point stays alive,
         # so a fast training loop pays neither allocator nor garbage-collector time for the queue.
@@ -302,7 +308,8 @@ class TrackedRun:
     def _run(self) -> None:
         last_flush = time.monotonic()
         while not self._abandon.is_set():
-            self._wake.wait(max(0.0, last_flush + self._flush_every_s - time.monotonic()))
+            next_due = min(last_flush + self._flush_every_s, self._heartbeat_due)
+            self._wake.wait(max(0.0, next_due - time.monotonic()))
             self._wake.clear()
             due = self._urgent or time.monotonic() >= last_flush + self._flush_every_s
             self._urgent = False
@@ -320,11 +327,28 @@ class TrackedRun:
                     self._send_one_batch()
                 if due:
                     last_flush = time.monotonic()
+                if time.monotonic() >= self._heartbeat_due:
+                    self._heartbeat()
             except _Abandoned:
                 return
             except Exception:  # noqa: BLE001 - never let the thread die with points queued
                 logger.exception("run %s: unexpected error in the sender thread", self.id)
                 time.sleep(RETRY_FIRST_S)
+
+    def _heartbeat(self) -> None:
+        """Tell the API the script is alive (a status report with no fields refreshes the run's heartbeat).
+
+        One try: a failure waits for the next beat (points being retried meanwhile keep their own backoff).
+        """
+        self._heartbeat_due = time.monotonic() + self._heartbeat_every_s
+        try:
+            reply = self._sender.report_status(self.id)
+        except Exception as exc:  # noqa: BLE001 - the API away: the next beat tries again
+            logger.debug("run %s: heartbeat failed: %s", self.id, exc)
+            return
+        status = reply.get("status") if isinstance(reply, dict) else None
+        if isinstance(status, str):
+            self.status = status
 
     def _take(self) -> None:
         """Move what log() buffered into the outbox; log() continues on fresh arrays."""
@@ -373,6 +397,7 @@ class TrackedRun:
             self.dropped += len(parts)
         else:
             self.sent += len(parts)
+            self._heartbeat_due = time.monotonic() + self._heartbeat_every_s
             status = reply.get("status") if isinstance(reply, dict) else None
             if isinstance(status, str):
                 self.status = status
@@ -425,8 +450,15 @@ class _Abandoned(Exception):
     """Retrying was given up."""
 
 
-def check_options(*, flush_every_s: float = FLUSH_EVERY_S, max_batch: int = MAX_BATCH_POINTS) -> None:
+def check_options(
+    *,
+    flush_every_s: float = FLUSH_EVERY_S,
+    max_batch: int = MAX_BATCH_POINTS,
+    heartbeat_every_s: float = HEARTBEAT_EVERY_S,
+) -> None:
     """Refuse bad TrackedRun options before a run is created for them."""
+    if not heartbeat_every_s > 0:
+        raise ValueError(f"heartbeat_every_s must be > 0, got {heartbeat_every_s}")
     if not 1 <= max_batch <= MAX_BATCH_POINTS:
         raise ValueError(f"max_batch must be between 1 and {MAX_BATCH_POINTS}, got {max_batch}")
     if not flush_every_s > 0:

@@ -29,6 +29,7 @@ class Notifier:
             redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2) if redis_url else None
         )
         self._listener: asyncio.Task[None] | None = None
+        self._warned_malformed = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -71,6 +72,17 @@ class Notifier:
             if not self._waiters[run_id]:
                 del self._waiters[run_id]
 
+    def _run_id_of(self, channel: bytes) -> int | None:
+        """The run a channel names; None for anything else. Anyone who can reach Redis can publish there, and
+        one bad message must not drop the subscription (streams would miss wake-ups while it reconnects)."""
+        try:
+            return int(channel.decode("ascii").removeprefix(CHANNEL_PREFIX))
+        except ValueError:  # UnicodeDecodeError is a ValueError too
+            if not self._warned_malformed:
+                logger.warning("ignoring malformed pub/sub message on %r (logged once)", channel[:200])
+                self._warned_malformed = True
+            return None
+
     async def _listen(self, url: str) -> None:
         """Relay other replicas' notifications; reconnects by itself when Redis restarts (after a pause of 1 s
         per failed try), then wakes every stream once: what other replicas stored meanwhile goes out now."""
@@ -88,8 +100,9 @@ class Notifier:
                     async for message in pubsub.listen():
                         if message.get("type") != "pmessage":
                             continue
-                        channel = message["channel"].decode()
-                        self._set_all(int(channel.removeprefix(CHANNEL_PREFIX)))
+                        named = self._run_id_of(message["channel"])
+                        if named is not None:
+                            self._set_all(named)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any Redis outage: retry after a pause

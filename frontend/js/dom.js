@@ -133,10 +133,15 @@ export function downloadText(filename, text, type = "text/csv") {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+/**
+ * One CSV cell. Text a spreadsheet would run as a formula (starting with = + - @, a tab or a CR: OWASP's CSV
+ * injection rule) gets a leading single quote; numbers are never text, so -0.5 stays a number.
+ */
 export function csvCell(value) {
   if (value === null || value === undefined) return "";
-  const text = String(value);
-  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  let text = String(value);
+  if (typeof value !== "number" && typeof value !== "bigint" && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 /** Run every `ms` while the page is visible; returns stop(). The callback may be async; runs never overlap. */

@@ -173,12 +173,17 @@ export function rowLabel(row, keys) {
 /** The results table as CSV. */
 export function resultsCsv(rows, keys) {
   const columns = ["run_id", "name", "status", ...keys, "best_valid_acc", "best_epoch", "test_acc_at_best", "gen_gap", "n_params", "duration_s", "stop_reason", "best"];
-  const lines = [columns.join(",")];
+  const lines = [columns.map(csvCell).join(",")];
   for (const row of rows) {
-    const cells = columns.map((c) => (keys.includes(c) ? formatValue(row.values[c]) : row[c]));
+    // A swept number stays a number (csvCell quotes text that starts with "-", never a number).
+    const cells = columns.map((c) => (keys.includes(c) ? csvValue(row.values[c]) : row[c]));
     lines.push(cells.map(csvCell).join(","));
   }
   return `${lines.join("\n")}\n`;
+}
+
+function csvValue(value) {
+  return typeof value === "number" ? value : formatValue(value);
 }
 
 /** Run `fn` over `items` with at most `n` in flight; resolves to the results in order. */

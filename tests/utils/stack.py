@@ -112,6 +112,8 @@ def running_stack(
         TRAINBOARD_DATA_DIR=str(data_dir or tmp_path / "data"),
         PYTHONUNBUFFERED="1",
         OMP_NUM_THREADS="1",
+        # Module-scoped stacks keep idle external runs for minutes; only tests about the timeout shorten it.
+        TRAINBOARD_EXTERNAL_TIMEOUT_S="3600",
     )
     env.update(extra_env or {})
     stack = Stack(url=f"http://127.0.0.1:{port}", env=env, home=home, logs=logs)

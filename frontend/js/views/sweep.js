@@ -3,7 +3,7 @@
 
 import { ApiError, errorText, get, getMetrics, post } from "../api.js";
 import { COLORS, Chart, baseLayout, fitLayout } from "../charts.js";
-import { STATUSES, downloadText, h, localTime, num, pct, progressBar, statusBadge, toast, whileVisible } from "../dom.js";
+import { STATUSES, csvCell, downloadText, h, localTime, num, pct, progressBar, statusBadge, toast, whileVisible } from "../dom.js";
 import { hrefFor, replaceQuery } from "../router.js";
 import { formatValue, shortKey } from "../spec.js";
 import {
@@ -221,8 +221,8 @@ export function mount(root, route) {
     const xKey = xSelect.value || varied[0];
     const yKey = ySelect.value && ySelect.value !== xKey ? ySelect.value : "";
     const data = heatmapData(sweep, sweep.results || [], xKey, yKey);
-    const lines = [[yKey || "", ...data.xAxis.labels].join(",")];
-    data.z.forEach((row, i) => lines.push([yKey ? data.yAxis.labels[i] : "all", ...row.map((v) => (v === null ? "" : v.toFixed(4)))].join(",")));
+    const lines = [[yKey || "", ...data.xAxis.labels].map(csvCell).join(",")];
+    data.z.forEach((row, i) => lines.push([csvCell(yKey ? data.yAxis.labels[i] : "all"), ...row.map((v) => (v === null ? "" : v.toFixed(4)))].join(",")));
     return `${lines.join("\n")}\n`;
   }
 

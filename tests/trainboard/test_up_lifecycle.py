@@ -1,0 +1,168 @@
+"""`trainboard up` as real processes: stopping it (twice, as `make` forwards signals) or killing it leaves nothing
+running, and the run it interrupted resumes at the next start."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.utils.datasets import write_mnist
+from tests.utils.stack import REPO, free_port
+
+SLOW_MLP = {
+    "name": "interrupted by up",
+    "dataset": "mnist",
+    "model": {"arch": "mlp", "hidden": [256, 256]},
+    "optimizer": {"name": "sgd", "lr": 0.05},
+    "batch_size": 8,
+    "epochs": 200,  # minutes of training: it is still running whenever the test acts
+    "seed": 3,
+    "device": "cpu",
+}
+
+
+class Up:
+    """`trainboard up` in a session of its own (as `make up` in a terminal), on a TRAINBOARD_HOME kept across starts."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / "up.log"
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("TRAINBOARD_") and k not in {"DATABASE_URL", "REDIS_URL"}
+        }
+        self.env.update(
+            TRAINBOARD_HOME=str(tmp_path / "home"),
+            TRAINBOARD_PORT=str(self.port),
+            TRAINBOARD_DATA_DIR=str(write_mnist(tmp_path / "data", n_train=1200, n_test=200)),
+            TRAINBOARD_STALE_AFTER_S="4",
+            PYTHONUNBUFFERED="1",
+            OMP_NUM_THREADS="1",
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> subprocess.Popen[bytes]:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "trainboard.cli", "up"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
+                    return self.process
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"the API did not come up:\n{self.log.read_text()}")
+
+    def children(self) -> list[int]:
+        """The API and the workers: every process `up` started."""
+        assert self.process is not None
+        return [pid for pid in _all_pids() if _parent_of(pid) == self.process.pid]
+
+    def run(self, run_id: int) -> dict:
+        return httpx.get(f"{self.url}/api/runs/{run_id}", timeout=5).json()
+
+    def wait_for(self, run_id: int, predicate, what: str, timeout: float = 120) -> dict:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        run: dict = {}
+        while time.monotonic() < deadline:
+            run = self.run(run_id)
+            if predicate(run):
+                return run
+            time.sleep(0.3)
+        raise TimeoutError(f"{what}: run is {run}\n{self.log.read_text()[-6000:]}")
+
+    def kill_everything(self) -> None:
+        """Whatever the test did, nothing it started outlives it (the children stay in up's process group)."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    """Running, as opposed to gone or a zombie waiting for its parent to collect it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    return [pid for pid in pids if _alive(pid)]
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc")
+    stack = Up(tmp_path)
+    try:
+        yield stack
+    finally:
+        stack.kill_everything()
+
+
+def test_stopping_or_killing_up_leaves_nothing_running_and_the_run_resumes(up: Up) -> None:
+    first = up.start()
+    run_id = httpx.post(f"{up.url}/api/runs", json=SLOW_MLP, timeout=10).json()["id"]
+    up.wait_for(run_id, lambda r: r["status"] == "running" and r["progress"] > 0, "the run never started training")
+    children = up.children()
+    assert len(children) == 2  # the API and one worker
+
+    # (a) `make up` stopped by SIGTERM: make forwards it to the whole group, then comes a second one.
+    os.killpg(first.pid, signal.SIGTERM)
+    time.sleep(0.3)
+    os.killpg(first.pid, signal.SIGTERM)
+    assert first.wait(timeout=30) == 0, up.log.read_text()[-6000:]
+    assert _wait_gone(children, timeout=5) == [], f"orphans left behind:\n{up.log.read_text()[-6000:]}"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{up.url}/api/health", timeout=2)
+
+    # The next start resumes the interrupted run: the reaper re-queues it and a worker claims it again.
+    second = up.start()
+    resumed = up.wait_for(run_id, lambda r: r["attempts"] == 2, "the interrupted run was never resumed")
+    assert resumed["status"] in {"queued", "running", "succeeded"}
+    up.wait_for(run_id, lambda r: r["status"] == "running" and r["attempts"] == 2, "the resumed run is not training")
+    children = up.children()
+    assert len(children) == 2
+
+    # (b) `up` killed outright: its children notice and stop by themselves.
+    os.kill(second.pid, signal.SIGKILL)
+    second.wait()
+    assert _wait_gone(children, timeout=10) == [], f"orphans left behind:\n{up.log.read_text()[-6000:]}"
