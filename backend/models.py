@@ -76,6 +76,8 @@ class Run(Base):
     # Set by the sweep's early-termination rule: the worker ends training after the current epoch.
     stop_requested: Mapped[str | None] = mapped_column(String(200))
     worker: Mapped[str | None] = mapped_column(String(200))
+    # SHA-256 (hex) of the current attempt's lease; the secret itself is only ever in the claim's reply.
+    lease_hash: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

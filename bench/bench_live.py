@@ -92,7 +92,9 @@ def main() -> int:
         running_stack(Path(tmp), workers=0) as stack,
         httpx.Client(base_url=stack.url, timeout=30) as http,
     ):
-        run_id = http.post("/api/runs", json={"name": "bench-live", "external": True}).json()["id"]
+        run = http.post("/api/runs", json={"name": "bench-live", "external": True}).json()
+        run_id = run["id"]
+        http.headers["X-Trainboard-Lease"] = run["lease"]  # this client plays the run's script
         sse = SseWatcher(stack.url, run_id)
         sse.start()
         if not sse.connected.wait(10):

@@ -94,10 +94,19 @@ class Poster(threading.Thread):
     """One run's training loop, as its reporter sends it: a batch of the new iterations every post_every_s."""
 
     def __init__(
-        self, url: str, run_id: int, tally: Tally, stop: threading.Event, *, iters_per_s: float, post_every_s: float
+        self,
+        url: str,
+        run_id: int,
+        tally: Tally,
+        stop: threading.Event,
+        *,
+        lease: str,
+        iters_per_s: float,
+        post_every_s: float,
     ) -> None:
         super().__init__(daemon=True, name=f"poster-{run_id}")
         self.url, self.run_id, self.tally, self.stop = url, run_id, tally, stop
+        self.headers = {**JSON, "X-Trainboard-Lease": lease}  # the run's writer holds its lease
         self.iters_per_s, self.post_every_s = iters_per_s, post_every_s
         self.posted: set[Point] = set()
         self.rng = random.Random(run_id)
@@ -131,7 +140,7 @@ class Poster(threading.Thread):
         body = json.dumps({"points": points}).encode()
         sent = time.perf_counter()
         try:
-            response = http.post(f"/api/runs/{self.run_id}/metrics", content=body, headers=JSON)
+            response = http.post(f"/api/runs/{self.run_id}/metrics", content=body, headers=self.headers)
         except httpx.HTTPError as exc:
             self.tally.error(f"POST metrics run {self.run_id}: {exc!r}")
             return
@@ -276,11 +285,12 @@ def run_load(
     tally = Tally()
     stop, give_up = threading.Event(), threading.Event()
     with httpx.Client(base_url=url, timeout=30) as http:
-        run_ids = []
+        run_ids, leases = [], {}
         for i in range(runs):
             reply = http.post("/api/runs", json={"name": f"load {i}", "tags": ["bench-load"], "external": True})
             reply.raise_for_status()
             run_ids.append(int(reply.json()["id"]))
+            leases[run_ids[-1]] = str(reply.json()["lease"])
         tally.other_requests += runs
 
         streams = [SseClient(url, run_ids[i % runs], tally, give_up=give_up) for i in range(sse_clients)]
@@ -291,7 +301,8 @@ def run_load(
                 tally.error(f"SSE run {stream.run_id}: no event within 30 s of connecting")
 
         posters = [
-            Poster(url, run_id, tally, stop, iters_per_s=iters_per_s, post_every_s=post_every_s) for run_id in run_ids
+            Poster(url, run_id, tally, stop, lease=leases[run_id], iters_per_s=iters_per_s, post_every_s=post_every_s)
+            for run_id in run_ids
         ]
         readers = [Dashboard(url, run_ids, tally, stop, every_s=dashboard_every_s, seed=i) for i in range(dashboards)]
         started = time.perf_counter()
@@ -304,7 +315,8 @@ def run_load(
         elapsed = time.perf_counter() - started
 
         for run_id in run_ids:  # ends every stream once it has sent everything
-            reply = http.post(f"/api/runs/{run_id}/status", json={"status": "succeeded"})
+            lease = {"X-Trainboard-Lease": leases[run_id]}
+            reply = http.post(f"/api/runs/{run_id}/status", json={"status": "succeeded"}, headers=lease)
             tally.other_requests += 1
             if reply.status_code != 200:
                 tally.error(f"POST status run {run_id}: HTTP {reply.status_code}")

@@ -189,7 +189,9 @@ def main() -> int:
                     profile_database("Postgres", database_url, raw)
 
         with running_stack(Path(tmp) / "stack", workers=0) as stack, httpx.Client(base_url=stack.url) as http:
-            run_id = http.post("/api/runs", json={"external": True}).json()["id"]
+            run = http.post("/api/runs", json={"external": True}).json()
+            run_id = run["id"]
+            http.headers["X-Trainboard-Lease"] = run["lease"]  # this client plays the run's script
             empty = json.dumps({"points": []}).encode()
             headers = {"Content-Type": "application/json"}
             http.get("/api/health")

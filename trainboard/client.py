@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -12,6 +13,9 @@ from trainboard.settings import Settings
 
 if TYPE_CHECKING:
     from trainboard.tracking import TrackedRun
+
+
+LEASE_HEADER = "X-Trainboard-Lease"
 
 
 class ApiError(RuntimeError):
@@ -43,15 +47,34 @@ def format_detail(detail: Any) -> str:
 
 
 class Client:
-    """``Client(url, token)``; both default to TRAINBOARD_API_URL / TRAINBOARD_TOKEN from the environment."""
+    """``Client(url, token)``; both default to TRAINBOARD_API_URL / TRAINBOARD_TOKEN from the environment.
 
-    def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 30.0) -> None:
+    ``lease`` (from ``claim`` or an external run's creation) goes with every request in ``X-Trainboard-Lease``:
+    a client that writes for one attempt of one run holds that run's lease.
+    """
+
+    def __init__(
+        self, url: str | None = None, token: str | None = None, timeout: float = 30.0, *, lease: str | None = None
+    ) -> None:
         settings = Settings() if url is None or token is None else None
         self.url = (url or (settings.resolved_api_url if settings else "")).rstrip("/")
         if token is None and settings is not None and settings.token is not None:
             token = settings.token.get_secret_value()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self.lease = lease
+
+    @property
+    def lease(self) -> str | None:
+        """The run's lease this client writes with, or None."""
+        return self.http.headers.get(LEASE_HEADER)
+
+    @lease.setter
+    def lease(self, lease: str | None) -> None:
+        if lease:
+            self.http.headers[LEASE_HEADER] = lease
+        else:
+            self.http.headers.pop(LEASE_HEADER, None)
 
     def close(self) -> None:
         self.http.close()
@@ -86,6 +109,10 @@ class Client:
     def cancel(self, run_id: int) -> dict[str, Any]:
         return self.request("POST", f"/runs/{run_id}/cancel")  # type: ignore[no-any-return]
 
+    def claim(self, run_id: int, worker: str) -> dict[str, Any]:
+        """Take a queued run: the reply is the run with this attempt's ``lease`` (set ``client.lease`` to it)."""
+        return self.request("POST", f"/runs/{run_id}/claim", json={"worker": worker})  # type: ignore[no-any-return]
+
     def report_status(self, run_id: int, **fields: Any) -> dict[str, Any]:
         return self.request("POST", f"/runs/{run_id}/status", json=fields)  # type: ignore[no-any-return]
 
@@ -105,6 +132,17 @@ class Client:
             headers={"Content-Type": "application/octet-stream"},
         )
 
+    def put_artifact_file(self, run_id: int, name: str, path: Path) -> dict[str, Any]:
+        """Upload the file at ``path`` as an artifact, streamed from disk in chunks (never read whole into
+        memory), with its Content-Length, so a server that takes less answers 413 before it is sent."""
+        with path.open("rb") as file:
+            return self.request(  # type: ignore[no-any-return]
+                "PUT",
+                f"/runs/{run_id}/artifacts/{name}",
+                content=file,
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(path.stat().st_size)},
+            )
+
     def create_sweep(self, sweep: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/sweeps", json=sweep)  # type: ignore[no-any-return]
 
@@ -122,8 +160,14 @@ class Client:
 
         check_options(flush_every_s=flush_every_s, max_batch=max_batch)
         run = self.create_run({**(spec or {}), "external": True})
-        # The sender thread gets its own connection, so it never shares an httpx client with the caller.
-        sender = Client(self.url, token=self._bearer_token() or "", timeout=min(self.http.timeout.read or 30.0, 30.0))
+        # The sender thread gets its own connection, so it never shares an httpx client with the caller; it alone
+        # holds the run's lease.
+        sender = Client(
+            self.url,
+            token=self._bearer_token() or "",
+            timeout=min(self.http.timeout.read or 30.0, 30.0),
+            lease=run.pop("lease", None),
+        )
         return TrackedRun(sender, run, flush_every_s=flush_every_s, max_batch=max_batch)
 
     def _bearer_token(self) -> str | None:

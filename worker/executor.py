@@ -1,10 +1,11 @@
-"""What a worker does with one run id: re-fetch it, check it is still wanted, train it, report the outcome."""
+"""What a worker does with one run id: re-fetch it, claim it while queued, train it, report the outcome."""
 
 from __future__ import annotations
 
 import logging
 import traceback
 from pathlib import Path
+from typing import Any
 
 from trainboard.client import ApiError, Client
 from trainboard.settings import Settings
@@ -28,14 +29,20 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
             logger.info("run %s is %s: nothing to do", run_id, run["status"])
             return str(run["status"])
         resume = run["attempts"] > 0
-        run = client.report_status(run_id, status="running", worker=worker_name)
-        if run["status"] != "running" or run["worker"] != worker_name:
-            logger.info("run %s was taken by %s", run_id, run["worker"])
+        try:
+            run = client.claim(run_id, worker_name)
+        except ApiError as exc:
+            if exc.status_code != 409:
+                raise
+            logger.info("run %s was taken: %s", run_id, exc)
             return "skipped"
         if resume:
             _fetch_checkpoint(client, run_id, checkpoint.last_path(run_dir))
         # Points a dead worker on this machine spooled while the API was down: this run's go first, by its reporter.
+        # Those of other runs went with their attempt's lease (a resumed attempt regenerates them from its
+        # checkpoint): the API refuses them and they are dropped.
         deliver_leftover_spools(client, settings.spool_dir, skip=run_id)
+        client.lease = run["lease"]  # every write of this attempt, from here and from the reporter's thread
         reporter = ApiReporter(
             client,
             run_id,
@@ -60,16 +67,24 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
         except Exception as exc:  # noqa: BLE001 - any failure of the run ends it failed; the worker lives on
             reporter.close()
             logger.error("run %s failed:\n%s", run_id, traceback.format_exc())
-            client.report_status(
-                run_id, status="failed", worker=worker_name, error=f"{type(exc).__name__}: {exc}", epoch=reporter.epoch
+            return _report_outcome(
+                client, run_id, status="failed", error=f"{type(exc).__name__}: {exc}", epoch=reporter.epoch
             )
-            return "failed"
         reporter.close()
         result = {**summary.to_dict(), "stop_reason": reporter.finish_reason}
-        final = client.report_status(
-            run_id, status="succeeded", worker=worker_name, summary=result, epoch=reporter.epoch
-        )
-        return str(final["status"])
+        return _report_outcome(client, run_id, status="succeeded", summary=result, epoch=reporter.epoch)
+
+
+def _report_outcome(client: Client, run_id: int, **fields: Any) -> str:
+    """Report how the attempt ended; returns the run's status, or "preempted" when the run was taken over."""
+    try:
+        final = client.report_status(run_id, **fields)
+    except ApiError as exc:
+        if exc.status_code != 409:
+            raise
+        logger.warning("run %s: this attempt's outcome was refused, the run was taken over: %s", run_id, exc)
+        return "preempted"
+    return str(final["status"])
 
 
 def _fetch_checkpoint(client: Client, run_id: int, path: Path) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from trainboard.client import ApiError, Client
+from trainboard.client import ApiError, Client, format_detail
 from worker.spool import Points, Spool, leftover_spools
 from worker.training.callbacks import Callback, Point, TrainStart
 
@@ -28,6 +28,7 @@ FLUSH_EVERY_S = 0.5
 HEARTBEAT_EVERY_S = 2.0
 MAX_BATCH = 5_000
 CHECKPOINT_ARTIFACT = "checkpoint_last.pt"
+LEASE_LOST = 409  # the API's answer to a stale lease: stop, the run is another attempt's (or over)
 EPOCH_DELIVERY_WAIT_S = 5.0
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
@@ -61,6 +62,7 @@ class ApiReporter(Callback):
             )
         self._cancelled = threading.Event()
         self._stop_reason = ""
+        self._taken_over = False  # a 409: another attempt holds the run now
         self.finish_reason: str | None = None
         self._closing = threading.Event()
         self._wake = threading.Event()
@@ -198,9 +200,14 @@ class ApiReporter(Callback):
 
     def _post(self, points: Points) -> bool:
         """One try. True when the API took the points (or refused them for good: they are dropped, logged)."""
+        if self._taken_over:
+            return True  # the run is another attempt's now: nothing of this one is wanted
         try:
             reply = self.client.post_points(self.run_id, points)
         except ApiError as exc:
+            if exc.status_code == LEASE_LOST:
+                self._lose_lease(exc)
+                return True
             if exc.refused:
                 logger.error("run %s: the API refused %d points: %s", self.run_id, len(points), exc)
                 self._reachable()
@@ -245,11 +252,25 @@ class ApiReporter(Callback):
         self._stop_reason = reason
         self._cancelled.set()
 
+    def _lose_lease(self, exc: ApiError) -> None:
+        """409: this attempt's lease is stale (the run was re-queued and claimed again, or ended): stop training,
+        and drop what this attempt still has to send."""
+        if not self._taken_over:
+            logger.warning("run %s: taken over, stopping: %s", self.run_id, exc)
+        self._taken_over = True
+        self._stop(f"taken over: {format_detail(exc.detail)}")
+
     def _heartbeat(self) -> None:
+        if self._taken_over:
+            return
         try:
-            run = self.client.report_status(
-                self.run_id, worker=self.worker_name, epoch=self._epoch, progress=round(self._progress(), 4)
-            )
+            run = self.client.report_status(self.run_id, epoch=self._epoch, progress=round(self._progress(), 4))
+        except ApiError as exc:
+            if exc.status_code == LEASE_LOST:
+                self._lose_lease(exc)
+                return
+            logger.warning("heartbeat for run %s failed: %s", self.run_id, exc)
+            return
         except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried next time
             logger.warning("heartbeat for run %s failed: %s", self.run_id, exc)
             return
@@ -258,8 +279,6 @@ class ApiReporter(Callback):
             self.finish_reason = str(run["stop_requested"])
         if run.get("status") == "cancelled":
             self._stop("cancelled")
-        elif run.get("worker") != self.worker_name:
-            self._stop(f"taken over by {run.get('worker') or 'the queue'}")
 
     def _upload_checkpoint(self) -> None:
         """Send the latest epoch checkpoint to the API, so a run whose worker dies resumes on any machine.
@@ -269,10 +288,17 @@ class ApiReporter(Callback):
         mtime = self.checkpoint.stat().st_mtime_ns
         if mtime == self._checkpoint_mtime:
             return
-        data = self.checkpoint.read_bytes()
         try:
-            self.client.put_artifact(self.run_id, CHECKPOINT_ARTIFACT, data)
+            # streamed from disk: a checkpoint may be gigabytes (the loop replaces the file atomically, so the
+            # open file stays one whole checkpoint even if the next epoch's lands meanwhile)
+            self.client.put_artifact_file(self.run_id, CHECKPOINT_ARTIFACT, self.checkpoint)
         except ApiError as exc:
+            if exc.status_code == 413:
+                # over the API's artifact limit: skipped, not retried (the API left a warning on the run's page)
+                logger.warning("run %s: checkpoint not uploaded, over the API's limit: %s", self.run_id, exc)
+                self._checkpoint_mtime = mtime
+                self._reachable()
+                return
             if exc.refused:
                 logger.error("run %s: the API refused the checkpoint: %s", self.run_id, exc)
                 self._checkpoint_mtime = mtime
@@ -288,9 +314,14 @@ class ApiReporter(Callback):
     def _call_with_retry(self, call: Callable[[], Any]) -> Any:
         delay = RETRY_FIRST_S
         while True:
+            if self._taken_over:
+                return None
             try:
                 return call()
             except ApiError as exc:
+                if exc.status_code == LEASE_LOST:
+                    self._lose_lease(exc)
+                    return None
                 if exc.refused:
                     logger.error("run %s: the API refused a request: %s", self.run_id, exc)
                     return None

@@ -4,6 +4,10 @@ Workers report every 2 s while they train. A running run silent for ``stale_afte
 `interrupted` event; the next worker resumes it from its last epoch checkpoint. After ``MAX_ATTEMPTS`` workers
 lost on the same run, it fails with the reason. This, not the broker's visibility timeout, decides.
 
+An external run (a user's own script, ``trainboard.init``) has no worker to replace: its script sends a heartbeat
+every 10 s, and any status or metric post counts as one. A running external run silent for ``external_timeout_s``
+(``TRAINBOARD_EXTERNAL_TIMEOUT_S``, 180 s) ends ``failed``, saying why: its script died without ``finish()``.
+
 At start-up the API also sends the id of every queued run again (``requeue_waiting_runs``): a run launched while
 the broker was down waits in the launching API process's memory (``services/queue.py``), and would be stranded
 if that process stopped before the broker came back. A second message for a run is harmless: a worker claims a
@@ -16,10 +20,10 @@ import logging
 from datetime import timedelta
 
 from celery import Celery
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.models import Run, utcnow
+from backend.models import Run, RunEvent, utcnow
 from backend.services import queue
 from backend.services.events import append_event, locked_run, status_event_data
 from backend.services.notifier import Notifier
@@ -29,9 +33,65 @@ MAX_ATTEMPTS = 3
 
 
 def reap_stale_runs(
+    factory: sessionmaker[Session],
+    *,
+    celery: Celery,
+    notifier: Notifier,
+    stale_after_s: float,
+    external_timeout_s: float | None = None,
+) -> list[int]:
+    """Re-queue (or give up on) every running run whose worker went silent, and fail the external runs whose
+    script went silent for ``external_timeout_s`` (when given); returns their ids."""
+    reaped = _requeue_runs_of_silent_workers(factory, celery=celery, notifier=notifier, stale_after_s=stale_after_s)
+    if external_timeout_s is not None:
+        reaped += fail_silent_external_runs(factory, notifier=notifier, timeout_s=external_timeout_s)
+    return reaped
+
+
+def fail_silent_external_runs(factory: sessionmaker[Session], *, notifier: Notifier, timeout_s: float) -> list[int]:
+    """End ``failed`` every running external run that sent nothing (heartbeat, status, metrics) for ``timeout_s``."""
+    cutoff = utcnow() - timedelta(seconds=timeout_s)
+    # Metric posts append events without touching heartbeat_at: the run's newest event is a sign of life too
+    # (one index lookup on (run_id, seq), and only for external runs whose heartbeat is already old).
+    last_event_at = (
+        select(RunEvent.created_at)
+        .where(RunEvent.run_id == Run.id)
+        .order_by(RunEvent.seq.desc())
+        .limit(1)
+        .correlate(Run)
+        .scalar_subquery()
+    )
+    silent = (
+        Run.status == "running",
+        Run.external.is_(True),
+        or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < cutoff),
+        func.coalesce(last_event_at, Run.created_at) < cutoff,
+    )
+    failed = []
+    with factory() as session:
+        for run_id in session.scalars(select(Run.id).where(*silent)).all():
+            with locked_run(session, run_id) as run:
+                still_silent = session.scalar(select(Run.id).where(Run.id == run_id, *silent))
+                if run is None or still_silent is None:
+                    session.rollback()
+                    continue
+                run.status = "failed"
+                run.finished_at = utcnow()
+                run.error = error = (
+                    f"no heartbeat from the script for {timeout_s:g} s: it probably died without calling finish() "
+                    "(TRAINBOARD_EXTERNAL_TIMEOUT_S sets how long to wait)"
+                )
+                append_event(session, run=run, kind="status", data=status_event_data(run))
+                session.commit()
+            logger.warning("external run %s failed: %s", run_id, error)
+            notifier.publish(run_id)
+            failed.append(run_id)
+    return failed
+
+
+def _requeue_runs_of_silent_workers(
     factory: sessionmaker[Session], *, celery: Celery, notifier: Notifier, stale_after_s: float
 ) -> list[int]:
-    """Re-queue (or give up on) every running run whose worker went silent; returns their ids."""
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
     stale = (Run.status == "running", Run.external.is_(False), Run.heartbeat_at < cutoff)
     reaped = []
@@ -79,6 +139,7 @@ def _interrupt(session: Session, run: Run) -> bool:
     else:
         run.status = "queued"
         run.worker = None
+        run.lease_hash = None  # the lost attempt's lease is stale: its worker, if alive, gets 409 and stops
         logger.warning("run %s lost its worker %s after epoch %s; re-queued", run.id, lost, run.epoch)
     append_event(session, run=run, kind="status", data=status_event_data(run))
     return run.status == "queued"

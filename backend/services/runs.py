@@ -1,4 +1,4 @@
-"""Run lifecycle: create, list, report status, cancel."""
+"""Run lifecycle: create, list, claim, report status, cancel."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from backend.models import Run, utcnow
 from backend.schemas import TERMINAL, StatusUpdate
+from backend.services import leases
 from backend.services.events import append_event, locked_run, status_event_data
+from backend.services.leases import WriteRefused
 from trainboard.spec import RunSpec
 from worker.celery_app import queue_for_device
 
@@ -119,12 +121,42 @@ def list_runs(
     return list(session.scalars(stmt)), total
 
 
-def update_status(session: Session, *, run_id: int, update: StatusUpdate) -> Run | None:
-    """Apply a worker's report. A finished or cancelled run stays so; the caller learns it from the reply."""
+def claim_run(session: Session, *, run_id: int, worker: str) -> tuple[Run, str] | None:
+    """Start an attempt of a queued run on ``worker``; returns the run and the attempt's lease (None: no run).
+
+    An external run created without a lease (by a sweep) is claimed once by the script that trains it."""
     with locked_run(session, run_id) as run:
         if run is None:
             return None
-        if run.status in TERMINAL or _owned_elsewhere(run, update):
+        if not (run.status == "queued" or (run.external and run.status == "running" and run.lease_hash is None)):
+            session.rollback()
+            raise WriteRefused(409, f"run {run_id} is {_status_words(run)}: only a queued run can be claimed")
+        now = utcnow()
+        lease = leases.issue(run)
+        if run.status == "queued":
+            run.status = "running"
+            run.attempts += 1
+            run.started_at = run.started_at or now
+        run.worker = worker
+        run.heartbeat_at = now
+        append_event(session, run=run, kind="status", data=status_event_data(run))
+        session.commit()
+        return run, lease
+
+
+def update_status(session: Session, *, run_id: int, update: StatusUpdate, lease: str | None) -> Run | None:
+    """Apply the report of the attempt holding ``lease`` (WriteRefused otherwise). A finished or cancelled run
+    stays so; the caller learns it from the reply."""
+    with locked_run(session, run_id) as run:
+        if run is None:
+            return None
+        try:
+            leases.check(run, lease)
+            _check_transition(run, update)
+        except WriteRefused:
+            session.rollback()
+            raise
+        if run.status in TERMINAL:
             session.rollback()
             return run
         changed = _apply(run, update)
@@ -134,22 +166,30 @@ def update_status(session: Session, *, run_id: int, update: StatusUpdate) -> Run
         return run
 
 
-def _owned_elsewhere(run: Run, update: StatusUpdate) -> bool:
-    """A worker may claim a queued run, and then only its owner may report on it (a worker presumed dead
-    and replaced learns so from the reply, which names the new owner)."""
-    if update.worker is None:
-        return False
-    if update.status == "running" and run.status == "queued":
-        return False
-    return run.worker != update.worker
+def _check_transition(run: Run, update: StatusUpdate) -> None:
+    """Only a claim starts an attempt and only the reaper re-queues: a report moves a run to a final state."""
+    if update.status == "running":
+        raise WriteRefused(
+            409, f"run {run.id}: 'running' is set by claiming the run (POST /api/runs/{run.id}/claim), not reported"
+        )
+    if update.status == "queued":
+        raise WriteRefused(
+            409,
+            f"run {run.id}: a run goes back to the queue only when its worker stops responding; "
+            "report 'succeeded', 'failed' or 'cancelled', or leave status out",
+        )
+
+
+def _status_words(run: Run) -> str:
+    if run.status == "running":
+        return f"running (attempt {run.attempts} on {run.worker or 'a script'})"
+    return run.status
 
 
 def _apply(run: Run, update: StatusUpdate) -> bool:
     now = utcnow()
     before = status_event_data(run)
     run.heartbeat_at = now
-    if update.worker is not None:
-        run.worker = update.worker
     if update.epoch is not None:
         run.epoch = update.epoch
     if update.progress is not None:
@@ -159,9 +199,6 @@ def _apply(run: Run, update: StatusUpdate) -> bool:
     if update.summary is not None:
         _set_summary(run, update.summary)
     if update.status is not None and update.status != run.status:
-        if update.status == "running":
-            run.attempts += 1
-            run.started_at = run.started_at or now
         if update.status in TERMINAL:
             run.finished_at = now
             if update.status == "succeeded":

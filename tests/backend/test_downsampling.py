@@ -11,11 +11,19 @@ from sqlalchemy.orm import Session
 
 from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup
 from backend.services.metrics import _downsampled, _grid, _grouped_extremes, _ranked_extremes, read_series
+from tests.utils.leases import external_run
 from tests.utils.series import Extremes, expected_rollups, expected_series
 
 
+def _external_run(client: TestClient) -> int:
+    """An external run; the test client plays its script, sending the run's lease with every request."""
+    run_id, lease = external_run(client)
+    client.headers.update(lease)
+    return run_id
+
+
 def test_ranked_and_grouped_extremes_agree(client: TestClient) -> None:
-    run_id = client.post("/api/runs", json={"external": True}).json()["id"]
+    run_id = _external_run(client)
     rng = random.Random(5)
     values: dict[int, float | None] = {s: round(rng.random(), 2) for s in range(1, 3001)}  # ties within buckets
     for s in range(400, 450):
@@ -82,7 +90,7 @@ def test_grid_picks_the_widest_level_within_twice_the_bucket_width() -> None:
 
 
 def test_rollups_stay_exact_at_every_level(client: TestClient) -> None:
-    run_id = client.post("/api/runs", json={"external": True}).json()["id"]
+    run_id = _external_run(client)
     values = _series()
     _post_shuffled(client, run_id, values)
     assert (
@@ -114,7 +122,7 @@ def _read_cases(rng: random.Random) -> list[tuple[int, int | None, int | None]]:
 
 
 def test_reads_from_rollups_equal_reads_of_the_points(client: TestClient) -> None:
-    run_id = client.post("/api/runs", json={"external": True}).json()["id"]
+    run_id = _external_run(client)
     values = _series()
     _post_shuffled(client, run_id, values)
     statements: list[str] = []
@@ -157,7 +165,7 @@ def test_reads_from_rollups_equal_reads_of_the_points(client: TestClient) -> Non
 
 
 def test_a_one_step_spike_survives_at_its_own_step(client: TestClient) -> None:
-    run_id = client.post("/api/runs", json={"external": True}).json()["id"]
+    run_id = _external_run(client)
     values = _series()
     _post_shuffled(client, run_id, values)
     with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]

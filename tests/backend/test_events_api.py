@@ -6,6 +6,8 @@ import json
 
 from fastapi.testclient import TestClient
 
+from tests.utils.leases import external_run
+
 
 def _read_all(client: TestClient, run_id: int, last_event_id: int | None = None) -> list[tuple[int, str, dict]]:
     headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
@@ -27,12 +29,12 @@ def _read_all(client: TestClient, run_id: int, last_event_id: int | None = None)
 
 
 def _finished_run(client: TestClient) -> int:
-    run_id = int(client.post("/api/runs", json={"external": True}).json()["id"])
+    run_id, lease = external_run(client)
     for epoch in (1, 2, 3):
         points = [{"key": "test_acc", "step": epoch, "value": epoch / 10}]
-        client.post(f"/api/runs/{run_id}/metrics", json={"points": points})
-        client.post(f"/api/runs/{run_id}/status", json={"epoch": epoch})
-    client.post(f"/api/runs/{run_id}/status", json={"status": "succeeded", "summary": {"best_epoch": 3}})
+        client.post(f"/api/runs/{run_id}/metrics", json={"points": points}, headers=lease)
+        client.post(f"/api/runs/{run_id}/status", json={"epoch": epoch}, headers=lease)
+    client.post(f"/api/runs/{run_id}/status", json={"status": "succeeded", "summary": {"best_epoch": 3}}, headers=lease)
     return run_id
 
 

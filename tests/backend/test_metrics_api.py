@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-SPEC = {"name": "m", "external": True}
+from tests.utils.leases import external_run
+
+SPEC = {"name": "m"}
 
 
 def _run(client: TestClient) -> int:
-    return int(client.post("/api/runs", json=SPEC).json()["id"])
+    """An external run; the test client plays its script, sending the run's lease with every request."""
+    run_id, lease = external_run(client, **SPEC)
+    client.headers.update(lease)
+    return run_id
 
 
 def test_retried_batch_never_duplicates(client: TestClient) -> None:

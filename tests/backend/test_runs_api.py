@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.utils.leases import claim, lease_headers
+
 MLP = {"name": "report mlp", "dataset": "mnist", "model": {"arch": "mlp", "hidden": [800, 800]}, "epochs": 3}
 
 
@@ -58,17 +60,21 @@ def test_list_filters_sorts_and_pages(client: TestClient) -> None:
 
 def test_cancel_is_final(client: TestClient) -> None:
     run = client.post("/api/runs", json=MLP).json()
+    lease = claim(client, run["id"], worker="w1")
     cancelled = client.post(f"/api/runs/{run['id']}/cancel").json()
     assert cancelled["status"] == "cancelled"
     # A worker reporting afterwards learns the run was cancelled; it cannot revive it.
-    reply = client.post(f"/api/runs/{run['id']}/status", json={"status": "running", "worker": "w1"}).json()
+    reply = client.post(f"/api/runs/{run['id']}/status", json={"progress": 0.5}, headers=lease).json()
     assert reply["status"] == "cancelled"
+    assert client.post(f"/api/runs/{run['id']}/status", json={"status": "running"}, headers=lease).status_code == 409
+    assert client.get(f"/api/runs/{run['id']}").json()["status"] == "cancelled"
 
 
 def test_worker_reports_lifecycle(client: TestClient) -> None:
     run_id = client.post("/api/runs", json=MLP).json()["id"]
-    running = client.post(f"/api/runs/{run_id}/status", json={"status": "running", "worker": "cpu@box"}).json()
+    running = client.post(f"/api/runs/{run_id}/claim", json={"worker": "cpu@box"}).json()
     assert running["status"] == "running" and running["worker"] == "cpu@box" and running["attempts"] == 1
+    lease = lease_headers(running)
     summary = {
         "n_params": 1276810,
         "best_epoch": 2,
@@ -77,7 +83,9 @@ def test_worker_reports_lifecycle(client: TestClient) -> None:
         "gen_gap": 0.01,
         "duration_s": 12.5,
     }
-    done = client.post(f"/api/runs/{run_id}/status", json={"status": "succeeded", "summary": summary}).json()
+    done = client.post(
+        f"/api/runs/{run_id}/status", json={"status": "succeeded", "summary": summary}, headers=lease
+    ).json()
     assert done["status"] == "succeeded" and done["summary"] == summary and done["finished_at"]
     best = client.get("/api/runs", params={"sort": "best_valid_acc"}).json()
     assert best[0]["id"] == run_id
@@ -86,6 +94,7 @@ def test_worker_reports_lifecycle(client: TestClient) -> None:
 def test_external_run_is_not_queued(client: TestClient) -> None:
     run = client.post("/api/runs", json={**MLP, "external": True}).json()
     assert run["status"] == "running" and run["external"] is True
+    assert run["lease"], "the script that creates it is its only attempt"
 
 
 def test_health_reports_database(client: TestClient) -> None:

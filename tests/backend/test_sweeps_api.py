@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from backend.services.sweeps import MAX_SWEEP_RUNS
+from tests.utils.leases import claim
 
 BASE = {"dataset": "mnist", "model": {"arch": "mlp", "hidden": [32]}, "epochs": 2}
 
@@ -52,10 +53,10 @@ def test_invalid_grid_value_names_the_key(client: TestClient) -> None:
 def test_results_sorted_by_best_valid_acc_with_best_marked(client: TestClient) -> None:
     sweep = client.post("/api/sweeps", json={"base": BASE, "grid": {"batch_size": [8, 16, 32]}}).json()
     for run_id, acc in zip(sweep["runs"], (0.7, 0.9, 0.8), strict=True):
-        client.post(f"/api/runs/{run_id}/status", json={"status": "running"})
         client.post(
             f"/api/runs/{run_id}/status",
             json={"status": "succeeded", "summary": {"best_valid_acc": acc, "best_epoch": 1, "n_params": 10}},
+            headers=claim(client, run_id),
         )
     detail = client.get(f"/api/sweeps/{sweep['id']}").json()
     assert [row["best_valid_acc"] for row in detail["results"]] == [0.9, 0.8, 0.7]
@@ -66,8 +67,8 @@ def test_results_sorted_by_best_valid_acc_with_best_marked(client: TestClient) -
 
 def test_cancel_sweep_cancels_unfinished_runs(client: TestClient) -> None:
     sweep = client.post("/api/sweeps", json={"base": BASE, "grid": {"batch_size": [8, 16]}}).json()
-    client.post(f"/api/runs/{sweep['runs'][0]}/status", json={"status": "running"})
-    client.post(f"/api/runs/{sweep['runs'][0]}/status", json={"status": "succeeded", "summary": {}})
+    lease = claim(client, sweep["runs"][0])
+    client.post(f"/api/runs/{sweep['runs'][0]}/status", json={"status": "succeeded", "summary": {}}, headers=lease)
     client.post(f"/api/sweeps/{sweep['id']}/cancel")
     statuses = [client.get(f"/api/runs/{r}").json()["status"] for r in sweep["runs"]]
     assert statuses == ["succeeded", "cancelled"]

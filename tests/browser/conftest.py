@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, TOKEN, Watch
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, LEASES, TOKEN, Watch
 from tests.utils.datasets import write_mnist
 from tests.utils.stack import Stack, free_port, running_stack
 
@@ -30,7 +30,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def api(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{stack.url}/api", timeout=15) as client:
+    with httpx.Client(base_url=f"{stack.url}/api", timeout=15, event_hooks=LEASES.hooks()) as client:
         yield client
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import struct
@@ -140,3 +141,34 @@ class DroppingProxy:
     def close(self) -> None:
         self.drop()
         self.server.close()
+
+
+class LeaseBook:
+    """The tests play every run's writer (an external run's script, or the worker that claimed a run): an API
+    client with ``event_hooks=LEASES.hooks()`` notes the lease of each run it creates or claims and sends it in
+    X-Trainboard-Lease with that run's status, metric and artifact writes."""
+
+    WRITE = re.compile(r"/runs/(\d+)/(?:status|metrics|artifacts/)")
+    ISSUED = re.compile(r"/runs(?:/\d+/claim)?$")
+
+    def __init__(self) -> None:
+        self.leases: dict[str, str] = {}
+
+    def hooks(self) -> dict[str, list[Any]]:
+        return {"request": [self._send], "response": [self._note]}
+
+    def _send(self, request: Any) -> None:
+        match = self.WRITE.search(request.url.path)
+        if match and match.group(1) in self.leases:
+            request.headers["X-Trainboard-Lease"] = self.leases[match.group(1)]
+
+    def _note(self, response: Any) -> None:
+        if response.request.method != "POST" or response.status_code not in (200, 201):
+            return
+        if self.ISSUED.search(response.request.url.path):
+            run = json.loads(response.read())
+            if isinstance(run, dict) and run.get("lease"):
+                self.leases[str(run["id"])] = run["lease"]
+
+
+LEASES = LeaseBook()

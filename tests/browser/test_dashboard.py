@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import CHROMIUM, TOKEN, DroppingProxy, Watch, chart_png, png, screenshot
+from tests.browser.helpers import CHROMIUM, LEASES, TOKEN, DroppingProxy, Watch, chart_png, png, screenshot
 from tests.utils.stack import Stack
 
 pytestmark = [
@@ -446,7 +446,7 @@ def test_real_training_run_from_the_form(page: Page, stack: Stack, api: httpx.Cl
 
 def test_token_is_asked_once_and_used_by_fetch_stream_and_images(page: Page, token_url: str, watch: Watch) -> None:
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(base_url=f"{token_url}/api", headers=headers, timeout=15) as api:
+    with httpx.Client(base_url=f"{token_url}/api", headers=headers, timeout=15, event_hooks=LEASES.hooks()) as api:
         run_id = external_run(api, "ui token")["id"]
         post_epochs(api, run_id, range(1, 2))
         octet = {"Content-Type": "application/octet-stream"}
@@ -464,6 +464,7 @@ def test_token_is_asked_once_and_used_by_fetch_stream_and_images(page: Page, tok
             page.fill("#token-input", TOKEN)
             page.click("#token-save")
             expect(page.locator(".run-title")).to_contain_text("ui token")
+            expect(page.locator("#who")).to_have_text("admin · admin")  # who the token signs in as
             wait_trace_length(page, "acc", 1)
             post_epochs(api, run_id, range(2, 4))  # arrives over the stream, which carries ?token=
             wait_trace_length(page, "acc", 3)

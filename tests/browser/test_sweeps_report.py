@@ -20,7 +20,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import CHROMIUM, Watch, chart_png, png, screenshot
+from tests.browser.helpers import CHROMIUM, LEASES, Watch, chart_png, png, screenshot
 from tests.utils.stack import Stack, running_stack
 
 if TYPE_CHECKING:
@@ -74,6 +74,13 @@ def post_points(api: httpx.Client, run_id: int, points: list[dict[str, Any]]) ->
     return response.json()
 
 
+def claim(api: httpx.Client, run_id: int, worker: str) -> dict:
+    """Take the run as ``worker`` would; the api client keeps the lease for this run's writes (LEASES)."""
+    response = api.post(f"/runs/{run_id}/claim", json={"worker": worker})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def status(api: httpx.Client, run_id: int, **body: Any) -> dict:
     response = api.post(f"/runs/{run_id}/status", json=body)
     assert response.status_code == 200, response.text
@@ -99,18 +106,17 @@ def play(
     run_id: int,
     accs: list[tuple[float, float, float]],
     *,
-    worker: str | None = "worker-script@test",
+    worker: str = "worker-script@test",
     points: list[dict[str, Any]] | None = None,
     artifacts: dict[str, bytes] | None = None,
     n_params: int = 25_450,
 ) -> None:
     """Run a queued run start to finish in a few requests (well within the reaper's timeout)."""
-    claim = {"worker": worker} if worker else {}
-    status(api, run_id, status="running", **claim)
+    claim(api, run_id, worker)
     post_points(api, run_id, epoch_points(accs) + (points or []))
     for name, content in (artifacts or {}).items():
         assert api.put(f"/runs/{run_id}/artifacts/{name}", content=content, headers=OCTET).status_code == 201
-    status(api, run_id, status="succeeded", epoch=len(accs), summary=summary_of(accs, n_params=n_params), **claim)
+    status(api, run_id, status="succeeded", epoch=len(accs), summary=summary_of(accs, n_params=n_params))
 
 
 def curve(start: float, end: float, n: int) -> list[float]:
@@ -166,6 +172,8 @@ def test_sweep_view_is_live_marks_the_best_run_and_early_stops(page: Page, stack
     sweep = response.json()
     rows = {(r["values"]["batch_size"], r["values"]["optimizer.lr"]): r["run_id"] for r in sweep["results"]}
     assert len(rows) == 6
+    for run_id in rows.values():  # each external run's script takes its run (a sweep's reply has no leases)
+        claim(api, run_id, "sweep-script@test")
 
     def report(run_id: int, accs: list[tuple[float, float, float]], done: bool = False) -> dict:
         reply = post_points(api, run_id, epoch_points(accs))
@@ -288,7 +296,7 @@ def test_run_page_shows_an_interruption_and_the_resume(page: Page, stack: Stack,
     run = api.post("/runs", json=spec).json()
     run_id = run["id"]
     assert run["status"] == "queued"
-    status(api, run_id, status="running", worker="worker-a@test")
+    claim(api, run_id, "worker-a@test")
     accs = accs_rising(0.85, 6)
     post_points(api, run_id, epoch_points(accs[:3]))
     status(api, run_id, epoch=3, progress=0.5, worker="worker-a@test")
@@ -297,7 +305,7 @@ def test_run_page_shows_an_interruption_and_the_resume(page: Page, stack: Stack,
     alive = threading.Event()
 
     def heartbeat() -> None:
-        with httpx.Client(base_url=api.base_url, timeout=5) as client:
+        with httpx.Client(base_url=api.base_url, timeout=5, event_hooks=LEASES.hooks()) as client:
             while not alive.wait(0.5):
                 client.post(f"/runs/{run_id}/status", json={"worker": "worker-a@test", "progress": 0.5})
 
@@ -320,7 +328,7 @@ def test_run_page_shows_an_interruption_and_the_resume(page: Page, stack: Stack,
     expect(page.locator('[data-testid="run-error"]')).to_be_hidden()
 
     # another worker claims it and finishes it
-    status(api, run_id, status="running", worker="worker-b@test")
+    claim(api, run_id, "worker-b@test")
     expect(notice).to_contain_text("resumed on worker-b@test (attempt 2)")
     expect(page.locator(".facts")).to_contain_text("worker-b@test")
     post_points(api, run_id, epoch_points(accs[3:], start=4))

@@ -14,6 +14,7 @@ import redis
 
 from tests.conftest import REDIS_TEST_URL, _truncate
 from tests.utils.datasets import write_mnist
+from tests.utils.leases import external_run
 from tests.utils.stack import Stack, free_port, running_stack
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -49,7 +50,7 @@ def _second_api(stack: Stack) -> str:
 def test_sse_on_one_replica_sees_metrics_posted_to_another(tmp_path: Path, shared_services: dict[str, str]) -> None:
     with running_stack(tmp_path, workers=0, extra_env=shared_services) as stack:
         replica_b = _second_api(stack)
-        run_id = httpx.post(f"{stack.url}/api/runs", json={"external": True}).json()["id"]
+        run_id, lease = external_run(httpx, f"{stack.url}/api")
         received: list[tuple[float, dict]] = []
         connected = threading.Event()
 
@@ -70,7 +71,8 @@ def test_sse_on_one_replica_sees_metrics_posted_to_another(tmp_path: Path, share
         time.sleep(0.5)  # the stream has replayed the history and now waits for news
         sent_at = time.monotonic()
         points = [{"key": "loss", "step": 1, "value": 0.25}]
-        assert httpx.post(f"{replica_b}/api/runs/{run_id}/metrics", json={"points": points}).status_code == 200
+        posted = httpx.post(f"{replica_b}/api/runs/{run_id}/metrics", json={"points": points}, headers=lease)
+        assert posted.status_code == 200
         listener.join(10)
         assert received, "the event posted to replica B never reached the stream on replica A"
         arrived_at, data = received[0]

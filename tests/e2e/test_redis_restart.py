@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import _truncate
 from tests.utils.datasets import write_mnist
+from tests.utils.leases import external_run
 from tests.utils.redis_server import REDIS_SERVER, RedisServer
 from tests.utils.stack import Stack, free_port, running_stack
 
@@ -171,11 +172,12 @@ def test_api_and_worker_reconnect_after_a_redis_restart(
         assert statuses[0] == "queued" and "running" in statuses and statuses[-1] == "succeeded"
 
         # Fan-out between replicas runs through Redis again: a point posted to one reaches a stream on the other.
-        external = httpx.post(f"{stack.url}/api/runs", json={"external": True}).json()["id"]
+        external, lease = external_run(httpx, f"{stack.url}/api")
         reader, events = _follow(replica, external)
         _wait(lambda: bool(events), 10, "the stream on the replica never started")
         points = [{"key": "loss", "step": 1, "value": 0.5}]
-        assert httpx.post(f"{stack.url}/api/runs/{external}/metrics", json={"points": points}).status_code == 200
+        posted = httpx.post(f"{stack.url}/api/runs/{external}/metrics", json={"points": points}, headers=lease)
+        assert posted.status_code == 200
         _wait(lambda: _streamed_steps(events, "loss") == [1], 15, "the point never reached the other replica")
-        httpx.post(f"{stack.url}/api/runs/{external}/status", json={"status": "succeeded"})
+        httpx.post(f"{stack.url}/api/runs/{external}/status", json={"status": "succeeded"}, headers=lease)
         reader.join(15)

@@ -6,22 +6,34 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from backend.api.deps import CeleryDep, NotifierDep, RunId, SessionDep, get_run_or_404
-from backend.schemas import RunOut, StatusUpdate
-from backend.services import queue, runs
+from backend.api.deps import CeleryDep, LeaseHeader, NotifierDep, RunId, SessionDep, SettingsDep, get_run_or_404
+from backend.schemas import MAX_OFFSET, ClaimIn, RunOut, StatusUpdate
+from backend.services import leases, queue, runs
+from trainboard.estimate import RunTooLarge, check_fits
 from trainboard.spec import RunSpec
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut)
-def create_run(spec: RunSpec, session: SessionDep, celery: CeleryDep, notifier: NotifierDep) -> RunOut:
+def create_run(
+    spec: RunSpec, session: SessionDep, celery: CeleryDep, notifier: NotifierDep, settings: SettingsDep
+) -> RunOut:
     """Launch a run. It is stored, then queued for a worker; with `"external": true` no worker runs it and
-    your own script posts its metrics."""
-    (run,) = runs.add_runs(session, [runs.new_run(spec=spec)])
+    your own script posts its metrics, sending the reply's `lease` in `X-Trainboard-Lease`. A spec whose
+    estimated memory is over `TRAINBOARD_MAX_RUN_GB` is a 422 naming the field to change."""
+    if not spec.external:  # no worker executes an external run: its size is the script's business
+        try:
+            check_fits(spec, max_gb=settings.max_run_gb)
+        except RunTooLarge as exc:
+            detail = [{"loc": ["body", *exc.field], "msg": exc.msg, "type": "value_error"}]
+            raise HTTPException(status_code=422, detail=detail) from None
+    run = runs.new_run(spec=spec)
+    lease = leases.issue(run) if run.external else None
+    runs.add_runs(session, [run])
     queue.enqueue(celery, [run])
     notifier.publish(run.id)
-    return RunOut.model_validate(run)
+    return RunOut.model_validate(run).model_copy(update={"lease": lease})
 
 
 @router.get("", response_model=list[RunOut])
@@ -35,7 +47,7 @@ def list_runs(
     sort: runs.SortKey = "id",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[RunOut]:
     """List runs, newest first, one page at a time. The total count is in the `X-Total-Count` header."""
     page, total = runs.list_runs(
@@ -69,11 +81,34 @@ def cancel_run(run_id: RunId, session: SessionDep, notifier: NotifierDep) -> Run
     return RunOut.model_validate(run)
 
 
+@router.post("/{run_id}/claim", response_model=RunOut)
+def claim_run(run_id: RunId, claim: ClaimIn, session: SessionDep, notifier: NotifierDep) -> RunOut:
+    """A worker takes a queued run: it becomes `running` on that worker, and the reply's `lease` (shown only
+    here) must come with every status, metric and artifact write of this attempt, in `X-Trainboard-Lease`.
+    A run that is not queued is a 409 naming its status."""
+    try:
+        claimed = runs.claim_run(session, run_id=run_id, worker=claim.worker)
+    except leases.WriteRefused as refused:
+        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
+    if claimed is None:
+        raise HTTPException(status_code=404, detail=f"run {run_id} not found")
+    run, lease = claimed
+    notifier.publish(run_id)
+    return RunOut.model_validate(run).model_copy(update={"lease": lease})
+
+
 @router.post("/{run_id}/status", response_model=RunOut)
-def report_status(run_id: RunId, update: StatusUpdate, session: SessionDep, notifier: NotifierDep) -> RunOut:
-    """Workers (or your script, for an external run) report progress, the outcome and the summary here.
-    A finished or cancelled run stays as it is; the reply tells the caller its current status."""
-    run = runs.update_status(session, run_id=run_id, update=update)
+def report_status(
+    run_id: RunId, update: StatusUpdate, session: SessionDep, notifier: NotifierDep, lease: LeaseHeader = None
+) -> RunOut:
+    """The attempt holding the run's lease (a worker, or your script for an external run) reports progress,
+    the outcome and the summary here. Without the lease: 403; with a stale one (the run was re-queued and
+    claimed again): 409, and the caller must stop. `running` comes only from a claim; a finished or cancelled
+    run stays as it is, and the reply tells the caller its current status."""
+    try:
+        run = runs.update_status(session, run_id=run_id, update=update, lease=lease)
+    except leases.WriteRefused as refused:
+        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     notifier.publish(run_id)
