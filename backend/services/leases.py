@@ -61,7 +61,9 @@ def artifact_write_allowed(run: Run, *, name: str, exists: bool) -> str | None:
 
 
 def _stale(run: Run) -> str:
-    if run.status == "queued":
+    if run.external and run.status == "running":
+        now = "it is tracked by the script that holds its lease (from the create or claim reply)"
+    elif run.status == "queued":
         now = "it was re-queued (its worker went silent) and waits for a worker"
     elif run.status == "running":
         now = f"it belongs to attempt {run.attempts} on {run.worker or 'another worker'} (re-queued and claimed again)"
