@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from backend.db import migrate
 from backend.main import create_app
+from tests.utils.services import require_postgres
 from trainboard.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get("TRAINBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -22,22 +23,22 @@ LOCAL_URL = "http://127.0.0.1:8000"
 REDIS_TEST_URL = os.environ.get("TRAINBOARD_TEST_REDIS", "redis://127.0.0.1:6379/15")
 
 
-def _postgres_reachable() -> bool:
+def require_admin_postgres() -> None:
+    """Skip (fail under TRAINBOARD_TEST_STRICT) when nothing listens at TRAINBOARD_TEST_POSTGRES; a server that
+    answers but refuses (bad credentials, no such database) raises its own error here."""
+    require_postgres(POSTGRES_ADMIN_URL)
+    engine = create_engine(POSTGRES_ADMIN_URL)
     try:
-        engine = create_engine(POSTGRES_ADMIN_URL)
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+    finally:
         engine.dispose()
-        return True
-    except Exception:  # noqa: BLE001
-        return False
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh Postgres database for this test session, dropped at the end."""
-    if not _postgres_reachable():
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} (.ci/run starts it)")
+    require_admin_postgres()
     name = f"trainboard_test_{uuid.uuid4().hex[:8]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -8,25 +8,74 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from backend.db import downgrade, migrate
-from backend.models import ROLLUP_WIDTHS, MetricPoint, Run
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_reachable
+from backend.db import alembic_config, downgrade, migrate
+from backend.models import ROLLUP_WIDTHS, Base, MetricPoint, Run
+from tests.conftest import POSTGRES_ADMIN_URL, require_admin_postgres
 from tests.utils.series import expected_rollups
 
-TABLES = {"runs", "sweeps", "metric_points", "run_events"}
+Schema = dict[str, dict[str, set[str]]]  # table -> {"columns": names, "indexes": names}
+
+
+def _schema(url: str) -> Schema:
+    """Every table the database holds (but Alembic's own), with its columns and indexes."""
+    engine = create_engine(url)
+    try:
+        found = inspect(engine)
+        return {
+            table: {
+                "columns": {column["name"] for column in found.get_columns(table)},
+                "indexes": {str(index["name"]) for index in found.get_indexes(table)},
+            }
+            for table in found.get_table_names()
+            if table != "alembic_version"
+        }
+    finally:
+        engine.dispose()
+
+
+def _differences(found: Schema, expected: Schema) -> list[str]:
+    """What ``found`` has that ``expected`` lacks (+) and the reverse (-), as table, table.column or table[index]."""
+    out = [
+        f"{sign}{table}" for sign, a, b in (("+", found, expected), ("-", expected, found)) for table in a.keys() - b
+    ]
+    for table in found.keys() & expected.keys():
+        for part, fmt in (("columns", "{}.{}"), ("indexes", "{}[{}]")):
+            out += ["+" + fmt.format(table, n) for n in found[table][part] - expected[table][part]]
+            out += ["-" + fmt.format(table, n) for n in expected[table][part] - found[table][part]]
+    return sorted(out)
+
+
+def _model_columns() -> dict[str, set[str]]:
+    return {table.name: {column.name for column in table.columns} for table in Base.metadata.sorted_tables}
+
+
+def _revisions(url: str) -> list[str]:
+    """Every migration, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
 
 
 def _round_trip(url: str) -> None:
-    migrate(url)
-    engine = create_engine(url)
-    assert set(inspect(engine).get_table_names()) >= TABLES
+    """Up one migration at a time, then down one at a time: each downgrade leaves exactly the schema its revision
+    had on the way up (every table, column and index), down to an empty database; then up again."""
+    revisions = _revisions(url)
+    assert len(revisions) >= 5
+    on_the_way_up: dict[str, Schema] = {}
+    for revision in revisions:
+        migrate(url, revision)
+        on_the_way_up[revision] = _schema(url)
+    head = on_the_way_up[revisions[-1]]
+    assert {table: parts["columns"] for table, parts in head.items()} == _model_columns(), "head is the models"
+    for revision in reversed(revisions[:-1]):
+        downgrade(url, revision)
+        assert _differences(_schema(url), on_the_way_up[revision]) == [], f"downgrading to {revision}"
     downgrade(url, "base")
-    assert not TABLES & set(inspect(engine).get_table_names())
+    assert _differences(_schema(url), {}) == [], "the first migration's downgrade leaves an empty database"
     migrate(url)
-    assert set(inspect(engine).get_table_names()) >= TABLES
-    engine.dispose()
+    assert _schema(url) == head
 
 
 def test_sqlite_up_and_down(tmp_path: Path) -> None:
@@ -36,8 +85,7 @@ def test_sqlite_up_and_down(tmp_path: Path) -> None:
 @pytest.fixture
 def fresh_postgres() -> Iterator[str]:
     """An empty database on the real Postgres, dropped afterwards."""
-    if not _postgres_reachable():
-        pytest.skip("PostgreSQL not reachable (.ci/run starts it)")
+    require_admin_postgres()
     name = f"trainboard_migrate_{uuid.uuid4().hex[:8]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

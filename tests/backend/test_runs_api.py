@@ -98,8 +98,11 @@ def test_external_run_is_not_queued(client: TestClient) -> None:
 
 
 def test_health_reports_database(client: TestClient) -> None:
+    configured = client.app.state.settings.database_url
     body = client.get("/api/health").json()
-    assert body["status"] == "ok" and body["database"] in {"sqlite", "postgresql"}
+    assert body["status"] == "ok"
+    assert body["database"] == ("postgresql" if configured.startswith("postgresql") else "sqlite"), configured
+    assert body["broker"] == "sqlite (embedded)"
 
 
 def test_cuda_run_says_it_waits_for_a_gpu_worker(client: TestClient) -> None:

@@ -12,10 +12,18 @@ import pytest
 
 from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, LEASES, TOKEN, Watch
 from tests.utils.datasets import write_mnist
+from tests.utils.services import missing
 from tests.utils.stack import Stack, free_port, running_stack
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium() -> None:
+    """Before any stack starts: the browser tests drive Debian's chromium (skipped without it, failed in CI)."""
+    if not CHROMIUM.exists():
+        missing(f"{CHROMIUM} is absent: the browser tests drive Debian's chromium (apt-get install chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +64,6 @@ def token_url(stack: Stack, watch: Watch) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is absent: the browser tests drive Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -73,7 +79,9 @@ def watch(stack: Stack) -> Watch:
 
 @pytest.fixture
 def page(browser: Browser, stack: Stack, watch: Watch) -> Iterator[Page]:
-    """A fresh browser context (own storage) per test, watched for console errors and foreign requests."""
+    """A fresh browser context (own storage) per test, watched for foreign requests and console errors: an error
+    the test did not expect (``watch.allowed``) fails that test, whichever tests run before or after it."""
+    watch.errors.clear()
     context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     context.set_default_timeout(15_000)
     new_page = context.new_page()
@@ -81,4 +89,8 @@ def page(browser: Browser, stack: Stack, watch: Watch) -> Iterator[Page]:
     new_page.on("pageerror", watch.on_page_error)
     new_page.on("request", watch.on_request)
     yield new_page
+    if not new_page.is_closed():
+        new_page.wait_for_timeout(100)  # Playwright hands over the page's last messages during a call
+    errors = list(watch.errors)
     context.close()
+    assert errors == [], "the page logged errors during this test"

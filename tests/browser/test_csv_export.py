@@ -11,15 +11,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.helpers import CHROMIUM
 from tests.utils.stack import Stack, running_stack
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: the browser tests drive Debian's chromium"
-    ),
-]
+pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
 HOSTILE = '=HYPERLINK("http://x")'
 

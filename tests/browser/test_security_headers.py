@@ -16,18 +16,13 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import CHROMIUM, Watch, png
+from tests.browser.helpers import Watch, png
 from tests.utils.stack import Stack, running_stack
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Route
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: the browser tests drive Debian's chromium"
-    ),
-]
+pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
 OCTET = {"Content-Type": "application/octet-stream"}
 RECORD_VIOLATIONS = """

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import selectors
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +16,7 @@ from typing import IO
 import pytest
 
 from tests.deploy.stack import ROOT
+from tests.utils.services import require_program
 
 ENTRYPOINT = ROOT / "docker" / "worker-entrypoint.sh"
 # Stands in for the worker: says which GPUs torch would see, then holds on like a worker does.
@@ -77,8 +77,8 @@ def first_line(stream: IO[str] | None, timeout: float) -> str | None:
         selector.close()
 
 
-@pytest.mark.skipif(shutil.which("flock") is None, reason="needs util-linux flock, as the worker image has")
 def test_each_replica_gets_its_own_gpu_and_an_extra_one_waits(start: Starter) -> None:
+    require_program("flock", "the entrypoint locks GPUs with util-linux flock, as the worker image has")
     first, second = start(*SHOW_GPU), start(*SHOW_GPU)
     first_gpu, second_gpu = first_line(first.stdout, 10), first_line(second.stdout, 10)
     assert {first_gpu, second_gpu} == {"GPU-aaaa", "GPU-bbbb"}
@@ -111,8 +111,7 @@ def test_without_a_gpu_the_command_still_runs(start: Starter) -> None:
 
 
 def test_the_lock_lasts_as_long_as_the_worker(start: Starter, host: dict[str, str]) -> None:
-    if shutil.which("flock") is None:
-        pytest.skip("needs util-linux flock, as the worker image has")
+    require_program("flock", "the entrypoint locks GPUs with util-linux flock, as the worker image has")
     proc = start(*SHOW_GPU, FAKE_GPUS="GPU-aaaa")
     assert first_line(proc.stdout, 10) == "GPU-aaaa"
     lock = Path(host["TRAINBOARD_GPU_LOCK_DIR"]) / "GPU-aaaa.lock"

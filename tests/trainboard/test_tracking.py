@@ -11,6 +11,7 @@ import pytest
 
 from tests.utils.stack import Stack, free_port, running_stack
 from trainboard import Client
+from trainboard.client import ApiError
 from trainboard.tracking import TrackedRun, TrackingError
 
 
@@ -143,8 +144,9 @@ def test_bad_input_is_refused_at_the_call_naming_the_problem(client: Client) -> 
     assert series(client, run.id) == {"loss": {"step": [0], "value": [1.0]}}
     with pytest.raises(ValueError, match="max_batch"):
         client.start_run({"name": "never created"}, max_batch=5000)
-    with pytest.raises(Exception, match="dataset"):
+    with pytest.raises(ApiError, match=r"HTTP 422: .*dataset") as refused:
         client.start_run({"dataset": "imagenet"})
+    assert refused.value.status_code == 422
 
 
 def test_a_run_cancelled_from_the_dashboard_is_seen_by_the_script(client: Client) -> None:
