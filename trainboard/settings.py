@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     external_timeout_s: float = Field(
         default=180.0, gt=0, description="an external run whose script is silent this long ends failed"
     )
+    stream_poll_s: float = Field(
+        default=5.0, gt=0, description="live streams re-read the database this often even when nothing wakes them"
+    )
 
     @field_validator("token", mode="before")
     @classmethod

@@ -24,7 +24,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[1] / "artifacts" / "screenshots"
 
 @dataclass
 class Watch:
-    """Everything the pages of a module said on the console and every URL they requested."""
+    """The console errors of the current test's page (the ``page`` fixture fails the test on any not ``allowed``)
+    and every URL the pages of the module requested."""
 
     origins: list[str]
     errors: list[str] = field(default_factory=list)

@@ -9,22 +9,16 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import CHROMIUM, LEASES, TOKEN, DroppingProxy, Watch, chart_png, png, screenshot
+from tests.browser.helpers import LEASES, TOKEN, DroppingProxy, Watch, chart_png, png, screenshot
 from tests.utils.stack import Stack
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: the browser tests drive Debian's chromium"
-    ),
-]
-
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
 EPOCH_KEYS = ("train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc")
 
@@ -67,6 +61,31 @@ def chart_xs(page: Page, chart: str, trace: int = 0) -> list[float]:
     return page.evaluate(
         "([id, i]) => Array.from(document.querySelector(`[data-chart=${id}]`).data[i].x)", [chart, trace]
     )
+
+
+def stream_after(url: str) -> int:
+    """The event id a request for a run's stream resumes after (0: from the start)."""
+    return int(parse_qs(urlsplit(url).query).get("after", ["0"])[0])
+
+
+def stream_history(stack: Stack, run_id: int) -> list[tuple[int, str, dict]]:
+    """Every event of a finished run, as (id, kind, data)."""
+    events = []
+    with httpx.stream("GET", f"{stack.url}/api/runs/{run_id}/events", timeout=15) as response:
+        event_id, kind = 0, ""
+        for line in response.iter_lines():
+            if line.startswith("id:"):
+                event_id = int(line[3:])
+            elif line.startswith("event:"):
+                kind = line[6:].strip()
+            elif line.startswith("data:") and kind != "end":
+                events.append((event_id, kind, json.loads(line[5:])))
+    return events
+
+
+def first_event_with(history: list[tuple[int, str, dict]], key: str, step: int) -> int:
+    """The id of the event that brought ``key`` at ``step``."""
+    return next(i for i, kind, data in history if kind == "metrics" and step in data.get(key, {}).get("step", []))
 
 
 # ---- launch -------------------------------------------------------------------------------------------------
@@ -183,6 +202,9 @@ def test_curves_grow_live_without_reload_and_resume_after_a_drop(
     watch.origins.append(proxy.url)
     request.addfinalizer(proxy.close)
 
+    # the `after` of every request the page makes for the run's stream
+    streams: list[int] = []
+    page.on("request", lambda r: streams.append(stream_after(r.url)) if f"/runs/{run_id}/events" in r.url else None)
     page.goto(f"{proxy.url}/#/runs/{run_id}")
     wait_trace_length(page, "acc", 1)
     expect(page.locator(".live-dot")).to_have_text("live")
@@ -202,6 +224,7 @@ def test_curves_grow_live_without_reload_and_resume_after_a_drop(
     )
     watch.allowed.append(cut)
     try:
+        before_drop = len(streams)
         proxy.drop()
         page.wait_for_function("() => document.querySelector('.live-dot').dataset.state === 'reconnecting'")
         post_epochs(api, run_id, range(4, 6))
@@ -216,6 +239,7 @@ def test_curves_grow_live_without_reload_and_resume_after_a_drop(
         watch.allowed.remove(cut)
     wait_trace_length(page, "acc", 5)
     wait_trace_length(page, "iter_loss", 100)
+    reconnects = streams[before_drop:]
     # a hidden tab lets go of its stream (browsers allow ~6 connections per server) and catches up on return
     set_visibility = (
         "(state) => { Object.defineProperty(document, 'visibilityState', {value: state, configurable: true});"
@@ -223,9 +247,11 @@ def test_curves_grow_live_without_reload_and_resume_after_a_drop(
     )
     page.evaluate(set_visibility, "hidden")
     expect(page.locator(".live-dot")).to_have_text("paused (tab hidden)")
+    before_hiding = len(streams)
     post_epochs(api, run_id, range(6, 7))
     page.evaluate(set_visibility, "visible")
     wait_trace_length(page, "acc", 6)
+    returns = streams[before_hiding:]
     for trace in range(3):
         assert chart_xs(page, "acc", trace) == [1, 2, 3, 4, 5, 6]
     assert chart_xs(page, "iter_loss") == list(range(1, 101))
@@ -267,6 +293,14 @@ def test_curves_grow_live_without_reload_and_resume_after_a_drop(
     expect(page.locator('[data-testid="summary"]')).to_contain_text("25,450")
     expect(page.locator(".live-dot")).to_have_text("finished")
     screenshot(page, "run_live")
+
+    # each reconnect asked for what it missed, from the last event it had (not from 0, nor from the page's start)
+    history = stream_history(stack, run_id)
+    last_before_drop = first_event_with(history, "valid_acc", 4) - 1
+    last_before_hiding = first_event_with(history, "valid_acc", 6) - 1
+    assert streams[0] < last_before_drop
+    assert reconnects and set(reconnects) == {last_before_drop}, (reconnects, last_before_drop)
+    assert returns and set(returns) == {last_before_hiding}, (returns, last_before_hiding)
 
 
 def test_zoom_fetches_detail_and_downsampling_keeps_spikes(page: Page, stack: Stack, api: httpx.Client) -> None:
@@ -415,8 +449,6 @@ def test_compare_two_runs_names_the_differing_hyperparameter(page: Page, stack: 
 
 
 def test_real_training_run_from_the_form(page: Page, stack: Stack, api: httpx.Client) -> None:
-    if not (REPO / "worker" / "training" / "run.py").exists():
-        pytest.skip("worker/training/run.py (the training core) is not there yet")
     page.goto(f"{stack.url}/#/launch")
     page.fill('[name="name"]', "ui real mlp")
     page.select_option('[name="dataset"]', "mnist")

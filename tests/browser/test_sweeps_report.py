@@ -20,18 +20,13 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import CHROMIUM, LEASES, Watch, chart_png, png, screenshot
+from tests.browser.helpers import LEASES, Watch, chart_png, png, screenshot
 from tests.utils.stack import Stack, running_stack
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent: the browser tests drive Debian's chromium"
-    ),
-]
+pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
 STALE_AFTER_S = 4
 OCTET = {"Content-Type": "application/octet-stream"}

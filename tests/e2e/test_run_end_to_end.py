@@ -15,6 +15,7 @@ import redis
 
 from tests.conftest import REDIS_TEST_URL
 from tests.utils.datasets import write_mnist
+from tests.utils.services import require_redis
 from tests.utils.stack import Stack, running_stack
 
 TINY_MLP = {
@@ -97,11 +98,8 @@ def test_run_on_embedded_broker_and_sqlite(tmp_path: Path, tiny_data: Path) -> N
 
 @pytest.fixture
 def clean_redis() -> Iterator[str]:
-    try:
-        client = redis.Redis.from_url(REDIS_TEST_URL)
-        client.ping()
-    except redis.RedisError:
-        pytest.skip(f"Redis not reachable at {REDIS_TEST_URL} (.ci/run starts it)")
+    require_redis(REDIS_TEST_URL)  # skipped when nothing listens (failed in CI); any other error is raised
+    client = redis.Redis.from_url(REDIS_TEST_URL)
     client.flushdb()
     yield REDIS_TEST_URL
     client.flushdb()
@@ -122,12 +120,16 @@ def test_run_on_redis_and_postgres(tmp_path: Path, tiny_data: Path, clean_redis:
 
 
 def test_failing_run_ends_failed_and_worker_survives(tmp_path: Path) -> None:
-    # No MNIST files and no network: the run fails with a message saying where to put them.
-    with running_stack(tmp_path, data_dir=tmp_path / "empty") as stack:
+    # All four MNIST files are there (so nothing is downloaded, online or not), but one is cut short: the run
+    # fails with a message naming the file.
+    data = write_mnist(tmp_path / "data", n_train=600, n_test=200)
+    images = data / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:5000])
+    with running_stack(tmp_path, data_dir=data) as stack:
         run_id = httpx.post(f"{stack.url}/api/runs", json=TINY_MLP).json()["id"]
         run = stack.wait_for_run(run_id, {"succeeded", "failed"})
         assert run["status"] == "failed"
-        assert "MNIST/raw" in run["error"]
-        write_mnist(tmp_path / "empty", n_train=600, n_test=200)
+        assert f"{images}: truncated or corrupt" in run["error"], run["error"]
+        write_mnist(data, n_train=600, n_test=200)
         second = httpx.post(f"{stack.url}/api/runs", json=TINY_MLP).json()["id"]
         assert stack.wait_for_run(second, {"succeeded", "failed"})["status"] == "succeeded"

@@ -24,7 +24,6 @@ router = APIRouter(tags=["events"])
 
 STREAM_LIFETIME_S = 300.0  # then the browser reconnects with Last-Event-ID: no connection lives forever
 KEEPALIVE_S = 15.0
-POLL_S = 5.0  # re-read even without a wake-up, so a lost notification only costs latency
 BATCH = 500
 
 
@@ -62,6 +61,8 @@ async def stream_events(
     session.close()
     start = after if after is not None else _parse_id(last_event_id)
     factory = request.app.state.sessionmaker
+    # re-read even without a wake-up, so a lost notification only costs latency (TRAINBOARD_STREAM_POLL_S)
+    poll_s = request.app.state.settings.stream_poll_s
 
     async def frames() -> AsyncIterator[str]:
         last = start
@@ -83,11 +84,19 @@ async def stream_events(
                     return
                 if time.monotonic() > deadline or await request.is_disconnected():
                     return
-                if time.monotonic() - quiet_since > KEEPALIVE_S:
-                    yield ": keep-alive\n\n"
-                    quiet_since = time.monotonic()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(news.wait(), POLL_S)
+                # until news or the next re-read; keep-alives (and the disconnect check) keep their own pace
+                reread_at = time.monotonic() + poll_s
+                while True:
+                    if time.monotonic() - quiet_since >= KEEPALIVE_S:
+                        yield ": keep-alive\n\n"
+                        quiet_since = time.monotonic()
+                    timeout = min(reread_at, quiet_since + KEEPALIVE_S) - time.monotonic()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(news.wait(), max(timeout, 0.0))
+                    if news.is_set() or time.monotonic() >= reread_at:
+                        break
+                    if time.monotonic() > deadline or await request.is_disconnected():
+                        return
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(frames(), media_type="text/event-stream", headers=headers)
