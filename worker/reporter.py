@@ -73,6 +73,7 @@ class ApiReporter(Callback):
         self._total_steps = 0
         self._step = 0
         self._start_step = 0
+        self.duplicates = 0  # points the API already had (a retried batch, a resumed attempt replaying history)
         self._thread = threading.Thread(target=self._run, name=f"reporter-{run_id}", daemon=True)
         self._thread.start()
 
@@ -134,6 +135,7 @@ class ApiReporter(Callback):
         self._wake.set()
         self._thread.join()
         self.spool.close()
+        logger.info("run %s: %d points sent were already stored", self.run_id, self.duplicates)
 
     def _progress(self) -> float:
         return min(1.0, self._step / self._total_steps) if self._total_steps else 0.0
@@ -218,6 +220,7 @@ class ApiReporter(Callback):
             self._unreachable(exc)
             return False
         self._reachable()
+        self.duplicates += int(reply.get("duplicates", 0))
         if reply.get("status") == "cancelled":
             self._stop("cancelled")
         if reply.get("stop_requested"):

@@ -15,6 +15,7 @@ import redis
 from tests.conftest import REDIS_TEST_URL, _truncate
 from tests.utils.datasets import write_mnist
 from tests.utils.leases import external_run
+from tests.utils.services import require_redis
 from tests.utils.stack import Stack, free_port, running_stack
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -22,11 +23,8 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 @pytest.fixture
 def shared_services(migrated_postgres: str) -> Iterator[dict[str, str]]:
-    try:
-        client = redis.Redis.from_url(REDIS_TEST_URL)
-        client.ping()
-    except redis.RedisError:
-        pytest.skip(f"Redis not reachable at {REDIS_TEST_URL} (.ci/run starts it)")
+    require_redis(REDIS_TEST_URL)  # skipped when nothing listens (failed in CI); any other error is raised
+    client = redis.Redis.from_url(REDIS_TEST_URL)
     client.flushdb()
     _truncate(migrated_postgres)
     yield {"REDIS_URL": REDIS_TEST_URL, "DATABASE_URL": migrated_postgres}
@@ -48,7 +46,10 @@ def _second_api(stack: Stack) -> str:
 
 
 def test_sse_on_one_replica_sees_metrics_posted_to_another(tmp_path: Path, shared_services: dict[str, str]) -> None:
-    with running_stack(tmp_path, workers=0, extra_env=shared_services) as stack:
+    # Streams re-read the database every TRAINBOARD_STREAM_POLL_S anyway: set far beyond the test, only Redis's
+    # fan-out can bring the event across.
+    env = {**shared_services, "TRAINBOARD_STREAM_POLL_S": "600"}
+    with running_stack(tmp_path, workers=0, extra_env=env) as stack:
         replica_b = _second_api(stack)
         run_id, lease = external_run(httpx, f"{stack.url}/api")
         received: list[tuple[float, dict]] = []
@@ -69,16 +70,14 @@ def test_sse_on_one_replica_sees_metrics_posted_to_another(tmp_path: Path, share
         listener.start()
         assert connected.wait(10)
         time.sleep(0.5)  # the stream has replayed the history and now waits for news
-        sent_at = time.monotonic()
         points = [{"key": "loss", "step": 1, "value": 0.25}]
         posted = httpx.post(f"{replica_b}/api/runs/{run_id}/metrics", json={"points": points}, headers=lease)
         assert posted.status_code == 200
-        listener.join(10)
-        assert received, "the event posted to replica B never reached the stream on replica A"
-        arrived_at, data = received[0]
+        # A correctness bound, not a speed one (speed is bench/'s job): the event arrives, long before a re-read.
+        listener.join(60)
+        assert received, "the event posted to replica B never reached the stream on replica A within 60 s"
+        _, data = received[0]
         assert data["loss"] == {"step": [1], "value": [0.25]}
-        # Streams re-read the database every 5 s anyway; arriving well before that shows the Redis fan-out.
-        assert arrived_at - sent_at < 2.0
 
 
 def test_two_workers_share_a_sweep(tmp_path: Path, shared_services: dict[str, str]) -> None:
@@ -91,6 +90,7 @@ def test_two_workers_share_a_sweep(tmp_path: Path, shared_services: dict[str, st
         "device": "cpu",
     }
     with running_stack(tmp_path, data_dir=data, workers=2, extra_env=shared_services) as stack:
+        stack.wait_ready("worker0", "worker1")  # else the first worker up may take all four runs
         sweep = httpx.post(
             f"{stack.url}/api/sweeps", json={"name": "shared", "base": base, "grid": {"seed": [1, 2, 3, 4]}}
         ).json()

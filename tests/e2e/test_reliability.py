@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
 import signal
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+import torch
 
 from tests.utils.datasets import write_mnist
 from tests.utils.stack import Stack, running_stack
+from worker.reporter import CHECKPOINT_ARTIFACT
+from worker.training.run import EPOCH_KEYS
 
 SLOW_MLP = {
     "name": "slow mlp",
@@ -23,6 +28,7 @@ SLOW_MLP = {
     "device": "cpu",
     "n_misclassified": 4,
 }
+STEPS_PER_EPOCH = -(-1080 // 8)  # 1,200 images, 120 held out for validation
 
 
 @pytest.fixture
@@ -43,16 +49,19 @@ def _run(stack: Stack, run_id: int) -> dict:
     return httpx.get(f"{stack.url}/api/runs/{run_id}").json()
 
 
-def _event_kinds(stack: Stack, run_id: int) -> list[str]:
-    kinds = []
+def _events(stack: Stack, run_id: int) -> list[tuple[str, dict]]:
+    """Every event of a finished run, in order, up to its end."""
+    events = []
     with httpx.stream("GET", f"{stack.url}/api/runs/{run_id}/events", timeout=30) as response:
+        kind = ""
         for line in response.iter_lines():
             if line.startswith("event:"):
                 kind = line[6:].strip()
+            elif line.startswith("data:"):
                 if kind == "end":
                     break
-                kinds.append(kind)
-    return kinds
+                events.append((kind, json.loads(line[5:])))
+    return events
 
 
 def _assert_every_point_once(stack: Stack, run_id: int, epochs: int, steps_per_epoch: int) -> None:
@@ -62,27 +71,92 @@ def _assert_every_point_once(stack: Stack, run_id: int, epochs: int, steps_per_e
     assert metrics["loss"]["step"] == list(range(1, epochs * steps_per_epoch + 1))
 
 
+def _has_checkpoint(stack: Stack, run_id: int) -> bool:
+    artifacts = httpx.get(f"{stack.url}/api/runs/{run_id}/artifacts").json()
+    return CHECKPOINT_ARTIFACT in {artifact["name"] for artifact in artifacts}
+
+
+def _checkpoint_epoch(stack: Stack, run_id: int, tmp_path: Path) -> int:
+    """The epoch of the checkpoint the API holds: the one a worker on another machine resumes from."""
+    from worker.training import checkpoint
+
+    path = tmp_path / "checkpoint_on_the_api.pt"
+    path.write_bytes(httpx.get(f"{stack.url}/api/runs/{run_id}/artifacts/{CHECKPOINT_ARTIFACT}").content)
+    return int(checkpoint.load(path, device=torch.device("cpu"))["epoch"])
+
+
+def _points_before_attempt(events: list[tuple[str, dict]], attempt: int) -> set[tuple[str, int]]:
+    """The (key, step) points stored before attempt ``attempt`` claimed the run: what earlier attempts delivered."""
+    stored: set[tuple[str, int]] = set()
+    for kind, data in events:
+        if kind == "status" and data["attempts"] == attempt:
+            return stored
+        if kind == "metrics":
+            stored |= {
+                (key, step) for key, series in data.items() if isinstance(series, dict) for step in series["step"]
+            }
+    raise AssertionError(f"no attempt {attempt} in the run's events")
+
+
+def _epochs_trained(log: str) -> list[int]:
+    return [int(epoch) for epoch in re.findall(r"\bepoch (\d+)/\d+ ", log)]
+
+
+# Each wait has its own limit, so a slow machine fails with the test's message; together (60 + 60 + 90 + 60 + 240 s)
+# they stay under the test's pytest timeout.
+@pytest.mark.timeout(560)
 def test_killed_worker_run_resumes_elsewhere(tmp_path: Path, data: Path) -> None:
     env = {"TRAINBOARD_STALE_AFTER_S": "6"}
-    with running_stack(tmp_path, data_dir=data, workers=2, extra_env=env) as stack:
+    # Each worker on a home of its own, as on two machines: the second must fetch the checkpoint from the API.
+    with running_stack(tmp_path, data_dir=data, workers=2, extra_env=env, worker_homes=True) as stack:  # 60 s
+        stack.wait_ready("worker0", "worker1")  # 60 s
         run_id = httpx.post(f"{stack.url}/api/runs", json=SLOW_MLP).json()["id"]
-        _wait(lambda: _run(stack, run_id)["epoch"] >= 2, 120, "the run never reached epoch 2")
+        _wait(
+            lambda: _run(stack, run_id)["epoch"] >= 3 and _has_checkpoint(stack, run_id),
+            90,
+            "the run never reached epoch 3 with a checkpoint on the API",
+        )
         first = _run(stack, run_id)
         victim = first["worker"].split("@")[0]
+        taker = ({"worker0", "worker1"} - {victim}).pop()
         stack.stop(victim, signal.SIGKILL)
         killed_at = time.monotonic()
+        resume_from = _checkpoint_epoch(stack, run_id, tmp_path)  # the dead worker uploads nothing more
+        assert resume_from >= 1
         _wait(lambda: _run(stack, run_id)["worker"] not in (None, first["worker"]), 60, "the run was never taken over")
         resumed_after = time.monotonic() - killed_at
         final = stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=240)
         assert final["status"] == "succeeded", final["error"]
-        assert final["attempts"] == 2 and final["worker"] != first["worker"]
-        assert resumed_after < 60
-        _assert_every_point_once(stack, run_id, epochs=SLOW_MLP["epochs"], steps_per_epoch=-(-1080 // 8))
-        kinds = _event_kinds(stack, run_id)
-        assert "interrupted" in kinds
-        print(f"kill -> resumed on another worker: {resumed_after:.1f} s")
+        assert final["attempts"] == 2 and final["worker"] == f"{taker}@test"
+        _assert_every_point_once(stack, run_id, epochs=SLOW_MLP["epochs"], steps_per_epoch=STEPS_PER_EPOCH)
+
+        # A resume, not a restart: the second worker trained from the epoch after the API's checkpoint...
+        trained = _epochs_trained(stack.log(taker))
+        assert trained, stack.log(taker)[-4000:]
+        assert trained[0] == resume_from + 1, (
+            f"the second worker started at epoch {trained[0]}, not after the checkpoint's epoch {resume_from}: "
+            "it retrained the run instead of resuming it"
+        )
+        assert trained == list(range(resume_from + 1, SLOW_MLP["epochs"] + 1))
+        # ...and re-sent, of what the first worker had delivered, only the restored per-epoch history and what came
+        # after that checkpoint: the per-step points up to the checkpoint are not recomputed.
+        events = _events(stack, run_id)
+        delivered = _points_before_attempt(events, 2)
+        up_to_checkpoint = {
+            (key, step) for key, step in delivered if key not in EPOCH_KEYS and step <= resume_from * STEPS_PER_EPOCH
+        }
+        assert up_to_checkpoint, "the first worker delivered per-step points before its checkpoint"
+        resent = re.findall(rf"run {run_id}: (\d+) points sent were already stored", stack.log(taker))
+        assert resent, stack.log(taker)[-4000:]
+        assert int(resent[-1]) == len(delivered) - len(up_to_checkpoint), (
+            f"the second worker re-sent {resent[-1]} points the API had; resuming after epoch {resume_from} re-sends "
+            f"{len(delivered) - len(up_to_checkpoint)} (of {len(delivered)} delivered)"
+        )
+        assert "interrupted" in {kind for kind, _ in events}
+        print(f"kill -> resumed on another worker: {resumed_after:.1f} s, from epoch {resume_from + 1}")
 
 
+@pytest.mark.timeout(560)  # the waits: 60 + 120 + 15 + 60 + 240 s
 def test_api_down_for_15_s_loses_no_point(tmp_path: Path, data: Path) -> None:
     with running_stack(tmp_path, data_dir=data, workers=1) as stack:
         run_id = httpx.post(f"{stack.url}/api/runs", json=SLOW_MLP).json()["id"]
@@ -98,18 +172,19 @@ def test_api_down_for_15_s_loses_no_point(tmp_path: Path, data: Path) -> None:
         final = stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=240)
         assert final["status"] == "succeeded", final["error"]
         assert final["attempts"] == 1, "the worker kept its run through the outage"
-        _assert_every_point_once(stack, run_id, epochs=SLOW_MLP["epochs"], steps_per_epoch=-(-1080 // 8))
+        _assert_every_point_once(stack, run_id, epochs=SLOW_MLP["epochs"], steps_per_epoch=STEPS_PER_EPOCH)
         assert not spool.exists(), "the delivered spool is deleted"
 
 
-def test_cancel_reaches_a_running_worker_within_5_s(tmp_path: Path, data: Path) -> None:
+@pytest.mark.timeout(400)  # the waits: 60 + 120 + 30 + 120 s
+def test_cancel_reaches_a_running_worker(tmp_path: Path, data: Path) -> None:
     with running_stack(tmp_path, data_dir=data, workers=1) as stack:
         run_id = httpx.post(f"{stack.url}/api/runs", json={**SLOW_MLP, "epochs": 50}).json()["id"]
         _wait(lambda: _run(stack, run_id)["epoch"] >= 1, 120, "the run never reached epoch 1")
         httpx.post(f"{stack.url}/api/runs/{run_id}/cancel")
-        cancelled_at = time.monotonic()
-        _wait(lambda: f"run {run_id} stopped: cancelled" in stack.log("worker0"), 10, "the worker kept training")
-        assert time.monotonic() - cancelled_at < 5
+        # The worker learns it from its next metrics reply or heartbeat (every 0.5 to 2 s). The bound checks that
+        # it stops, long before the run would have ended, not how fast: speed is measured in bench/, never here.
+        _wait(lambda: f"run {run_id} stopped: cancelled" in stack.log("worker0"), 30, "the worker kept training")
         run = _run(stack, run_id)
         assert run["status"] == "cancelled"
         metrics = httpx.get(f"{stack.url}/api/runs/{run_id}/metrics", params={"keys": "test_acc"}).json()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import yaml
 
 from tests.utils.datasets import write_mnist
 from tests.utils.stack import running_stack
@@ -71,3 +74,64 @@ def test_submit_and_ls_talk_to_the_api(tmp_path: Path) -> None:
         listed = _cli("ls", env=env, cwd=tmp_path)
         assert "cli run" in listed.stdout and "queued" in listed.stdout
         assert httpx.get(f"{stack.url}/api/runs/1").json()["spec"]["batch_size"] == 32
+
+
+SWEEP_YAML = """\
+name: cli sweep
+base: {dataset: mnist, model: {arch: mlp, hidden: [16]}, batch_size: 32, epochs: 1, device: cpu}
+grid: {seed: [1, 2, 3]}
+"""
+
+
+def test_sweep_prints_the_sweep_and_its_runs(tmp_path: Path) -> None:
+    spec = tmp_path / "sweep.yaml"
+    spec.write_text(SWEEP_YAML)
+    with running_stack(tmp_path, workers=0) as stack:
+        result = _cli("sweep", str(spec), env=_env(tmp_path, TRAINBOARD_API_URL=stack.url), cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        printed = re.fullmatch(r"sweep (\d+): 3 runs \[(\d+), (\d+), (\d+)\]\n", result.stdout)
+        assert printed, result.stdout
+        sweep_id, run_ids = int(printed[1]), [int(run_id) for run_id in printed.groups()[1:]]
+        assert httpx.get(f"{stack.url}/api/sweeps/{sweep_id}").json()["runs"] == run_ids
+        runs = [httpx.get(f"{stack.url}/api/runs/{run_id}").json() for run_id in run_ids]
+        assert sorted(run["spec"]["seed"] for run in runs) == [1, 2, 3]
+        assert {run["status"] for run in runs} == {"queued"}
+
+
+def test_watch_follows_a_run_to_its_end(tmp_path: Path) -> None:
+    data = write_mnist(tmp_path / "data", n_train=600, n_test=200)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC_YAML)
+    with running_stack(tmp_path, data_dir=data, workers=1) as stack:
+        env = _env(tmp_path, TRAINBOARD_API_URL=stack.url)
+        # submit --watch: queued, trained, exit 0 once it succeeded.
+        submitted = _cli("submit", str(spec), "--watch", env=env, cwd=tmp_path)
+        assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+        queued = re.match(r"run (\d+) queued", submitted.stdout)
+        assert queued, submitted.stdout
+        run_id = int(queued[1])
+        assert f"[run {run_id}] succeeded" in submitted.stdout
+        assert f"[run {run_id}] epoch 2 valid_acc = " in submitted.stdout
+
+        # watch RUN on a run that is training: it follows it until it ends, and a cancelled run is exit 1.
+        slow = {**yaml.safe_load(SPEC_YAML), "name": "watched", "batch_size": 8, "epochs": 200}
+        slow_id = httpx.post(f"{stack.url}/api/runs", json=slow).json()["id"]
+        watch = subprocess.Popen(
+            [sys.executable, "-m", "trainboard.cli", "watch", str(slow_id)],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            stack.wait_for_run(slow_id, {"running"}, timeout=60)
+            time.sleep(1)
+            assert watch.poll() is None, "watch ends with the run, not before"
+            httpx.post(f"{stack.url}/api/runs/{slow_id}/cancel")
+            out, err = watch.communicate(timeout=60)
+        finally:
+            watch.kill()
+        assert watch.returncode == 1, f"watch exited {watch.returncode} for a cancelled run:\n{out}{err}"
+        assert f"[run {slow_id}] running" in out and f"[run {slow_id}] cancelled" in out
+
+        # watch on a finished run replays it and answers with its outcome.
+        replay = _cli("watch", str(run_id), env=env, cwd=tmp_path)
+        assert replay.returncode == 0, replay.stdout + replay.stderr
+        assert f"[run {run_id}] succeeded" in replay.stdout

@@ -1,5 +1,5 @@
-"""`trainboard up` as real processes: stopping it (twice, as `make` forwards signals) or killing it leaves nothing
-running, and the run it interrupted resumes at the next start."""
+"""`trainboard up` as real processes: it serves the dashboard and trains runs; Ctrl-C or SIGTERM (twice, as `make`
+forwards signals) or killing it leaves nothing running, and the run it interrupted resumes at the next start."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ SLOW_MLP = {
     "seed": 3,
     "device": "cpu",
 }
+QUICK_MLP = {**SLOW_MLP, "name": "trained under up", "model": {"arch": "mlp", "hidden": [16]}, "batch_size": 32,
+             "epochs": 2}  # fmt: skip
 
 
 class Up:
@@ -136,6 +138,28 @@ def up(tmp_path: Path) -> Iterator[Up]:
         yield stack
     finally:
         stack.kill_everything()
+
+
+def test_up_serves_the_dashboard_trains_a_run_and_ctrl_c_stops_everything(up: Up) -> None:
+    process = up.start()
+    page = httpx.get(f"{up.url}/", timeout=5)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), page.text[:500]
+    assert "<title>trainboard</title>" in page.text, "the dashboard's page"
+    run_id = httpx.post(f"{up.url}/api/runs", json=QUICK_MLP, timeout=10).json()["id"]
+    run = up.wait_for(run_id, lambda r: r["status"] in {"succeeded", "failed"}, "the run never finished")
+    assert run["status"] == "succeeded", run["error"]
+    metrics = httpx.get(f"{up.url}/api/runs/{run_id}/metrics", params={"keys": "valid_acc"}, timeout=5).json()
+    assert metrics["valid_acc"]["step"] == [1, 2], "both epochs reached the dashboard"
+    children = up.children()
+    assert len(children) == 2  # the API and one worker
+
+    # Ctrl-C in the terminal: SIGINT to the whole foreground process group.
+    os.killpg(process.pid, signal.SIGINT)
+    code = process.wait(timeout=30)
+    assert code == 0, f"after Ctrl-C, up exited with {code}:\n{up.log.read_text()[-6000:]}"
+    assert _wait_gone(children, timeout=5) == [], f"orphans left behind:\n{up.log.read_text()[-6000:]}"
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{up.url}/api/health", timeout=2)
 
 
 def test_stopping_or_killing_up_leaves_nothing_running_and_the_run_resumes(up: Up) -> None:

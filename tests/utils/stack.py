@@ -63,6 +63,18 @@ class Stack:
     def log(self, name: str) -> str:
         return (self.logs / f"{name}.log").read_text(errors="replace")
 
+    def wait_ready(self, *names: str, timeout: float = 60) -> None:
+        """Wait until each named worker consumes its queues (Celery logs "ready."), so runs can go to any."""
+        deadline = time.monotonic() + timeout
+        while not all("ready." in self.log(name) for name in names):
+            for name in names:
+                if self.processes[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited:\n{self.log(name)}")
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {name}\n{self.log(name)[-4000:]}" for name in names)
+                raise TimeoutError(f"workers not ready after {timeout} s\n{logs}")
+            time.sleep(0.2)
+
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -95,8 +107,13 @@ def running_stack(
     data_dir: Path | None = None,
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
+    worker_homes: bool = False,
 ) -> Iterator[Stack]:
-    """The API and ``workers`` worker processes on a fresh TRAINBOARD_HOME, embedded broker unless REDIS_URL."""
+    """The API and ``workers`` worker processes on a fresh TRAINBOARD_HOME, embedded broker unless REDIS_URL.
+
+    With ``worker_homes``, worker ``i`` keeps its files in ``tmp_path / f"home-worker{i}"``, as on a machine of its
+    own: it shares only the broker with the API (the embedded broker's file is linked in; Redis is shared anyway).
+    """
     port = free_port()
     home = tmp_path / "home"
     logs = tmp_path / "logs"
@@ -123,8 +140,15 @@ def running_stack(
     try:
         stack.start("api", "api")
         for i in range(workers):
-            stack.start(f"worker{i}", "worker", "--device", "cpu", "--name", f"worker{i}@test")
+            own_env = _own_home(tmp_path / f"home-worker{i}", home) if worker_homes else None
+            stack.start(f"worker{i}", "worker", "--device", "cpu", "--name", f"worker{i}@test", env=own_env)
         stack.wait_healthy()
         yield stack
     finally:
         stack.stop_all()
+
+
+def _own_home(worker_home: Path, api_home: Path) -> dict[str, str]:
+    worker_home.mkdir(parents=True)
+    (worker_home / "broker.sqlite").symlink_to(api_home / "broker.sqlite")  # SQLite follows it, locks included
+    return {"TRAINBOARD_HOME": str(worker_home)}
