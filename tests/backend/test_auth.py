@@ -140,8 +140,11 @@ def test_roles_decide_what_a_token_may_do(with_roles: TestClient) -> None:
     assert with_roles.get(f"/api/runs/{run_id}", headers=viewer).json()["status"] == "queued"
     assert with_roles.post(f"/api/runs/{run_id}/claim", json={"worker": "w"}, headers=alice).status_code == 403
     assert with_roles.post(f"/api/runs/{run_id}/claim", json={"worker": "w"}, headers=viewer).status_code == 403
-    assert with_roles.post(f"/api/runs/{run_id}/metrics", json={"points": []}, headers=viewer).status_code == 403
-    assert with_roles.put(f"/api/runs/{run_id}/artifacts/a.png", content=b"x", headers=viewer).status_code == 403
+    # Refused for the role, not only for the missing lease (which would be a 403 too).
+    posted = with_roles.post(f"/api/runs/{run_id}/metrics", json={"points": []}, headers=viewer)
+    assert posted.status_code == 403 and "posting metrics needs role" in posted.json()["detail"]
+    uploaded = with_roles.put(f"/api/runs/{run_id}/artifacts/a.png", content=b"x", headers=viewer)
+    assert uploaded.status_code == 403 and "uploading artifacts needs role" in uploaded.json()["detail"]
     assert with_roles.post(f"/api/runs/{run_id}/cancel", headers=admin).json()["status"] == "cancelled"
 
 

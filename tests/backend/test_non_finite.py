@@ -77,6 +77,16 @@ def test_non_finite_points_are_stored_as_null_and_the_rest_kept(client: TestClie
     assert 0.5 in strict_json(downsampled.text)["loss"]["value"]
 
 
+def test_an_infinite_point_never_hides_the_spike_next_to_it_in_a_chart(client: TestClient) -> None:
+    """Stored as null, an infinity is no bucket's maximum: the finite spike beside it still shows."""
+    run_id, headers = external_run(client)
+    values = {100: "Infinity", 101: "5.0"}
+    points = ",".join(f'{{"key":"loss","step":{s},"value":{values.get(s, "1.0")}}}' for s in range(1, 257))
+    client.post(f"/api/runs/{run_id}/metrics", content=f'{{"points":[{points}]}}'.encode(), headers=headers)
+    chart = strict_json(client.get(f"/api/runs/{run_id}/metrics", params={"keys": "loss", "max_points": 8}).text)
+    assert 5.0 in chart["loss"]["value"], chart
+
+
 def test_every_frame_of_the_live_stream_is_strict_json(client: TestClient) -> None:
     run_id, headers = external_run(client)
     client.post(f"/api/runs/{run_id}/metrics", content=RAW_BATCH, headers=headers)
