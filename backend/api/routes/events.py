@@ -40,7 +40,10 @@ def _read_new(factory: sessionmaker[Session], run_id: RunId, after: int) -> tupl
 def _event_json(seq: int, data: dict[str, Any]) -> str:
     """Strict JSON: events stored by older versions may hold NaN or infinity, which a browser's JSON.parse
     rejects, dropping the whole event (its other points and status changes with it)."""
-    return json.dumps({"seq": seq, **json_safe(data)}, separators=(",", ":"), allow_nan=False)
+    try:
+        return json.dumps({"seq": seq, **data}, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # only such old events pay for the copy
+        return json.dumps({"seq": seq, **json_safe(data)}, separators=(",", ":"), allow_nan=False)
 
 
 @router.get("/runs/{run_id}/events", response_class=StreamingResponse)
