@@ -145,7 +145,7 @@ def graph() -> Graph:
 
 def test_the_graph_sees_imports_at_module_level_and_nested_in_code(graph: Graph) -> None:
     # A check that reads no imports passes vacuously: these edges exist today, each of a different kind.
-    assert "trainboard.queue" in graph["backend.main"]  # module level
+    assert "trainboard.settings" in graph["backend.main"]  # module level
     assert {"backend.main", "worker.tasks"} <= graph["trainboard.cli"]  # inside the commands' functions
     assert "trainboard.settings" in graph["backend.migrations.env"]  # under an `if`, in a folder with no __init__
 
@@ -181,7 +181,8 @@ def test_only_the_cli_imports_the_api(graph: Graph) -> None:
 
 
 def test_no_modules_import_each_other_in_a_circle(graph: Graph) -> None:
-    assert circles(graph) == []
+    found = circles(graph)
+    assert not found, "modules that import each other in a circle: " + "; ".join(" <-> ".join(c) for c in found)
 
 
 def test_backend_app_does_not_import_torch() -> None:
