@@ -26,8 +26,8 @@ from backend.security_headers import SecurityHeaders
 from backend.services.notifier import Notifier
 from backend.services.reaper import reap_stale_runs, requeue_waiting_runs
 from backend.vendor import YEAR_S, script_response, vendor_path
+from trainboard.queue import make_celery
 from trainboard.settings import Settings
-from worker.celery_app import make_celery
 
 logger = logging.getLogger(__name__)
 FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend"

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_client.py [--calls 200000]
 
-A real `trainboard api` process on loopback; `Client.start_run` creates an external run and the loop logs two
+A real `trainboard api` process on loopback; `start_run(client, ...)` creates an external run and the loop logs two
 metrics per call while the background thread posts batches to the API (on the same two cores). The baseline,
 timed before and after in the same run, is the same loop building the same dict without logging it. Then
 `finish()` delivers everything, and the stored series are read back: every point must have arrived, once.
@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import banner, running_stack  # noqa: E402
-from trainboard import Client  # noqa: E402
+from trainboard import Client, start_run  # noqa: E402
 
 
 def bare_loop(n: int) -> float:
@@ -42,7 +42,7 @@ def main() -> int:
         Client(stack.url, token="") as client,
     ):
         before = bare_loop(n)
-        run = client.start_run({"name": "bench-client", "tags": ["bench"]})
+        run = start_run(client, {"name": "bench-client", "tags": ["bench"]})
         start = time.perf_counter()
         for i in range(n):
             run.log(step=i, loss=i * 1e-6, acc=0.5)

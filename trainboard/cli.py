@@ -1,4 +1,11 @@
-"""The `trainboard` command: start the stack, train locally, or talk to a running API."""
+"""The `trainboard` command: start the stack, train locally, or talk to a running API.
+
+This is the one module that imports everything: the API (``backend``) for ``api``/``migrate``/``up``, the worker
+(``worker``) for ``worker``/``train``, and the client for the rest. Everything else keeps to a tree — ``backend`` and
+``worker`` each import only ``trainboard``'s shared modules, never each other, and no imports go round in a circle
+(tests/trainboard/test_layering.py) — so those imports stay inside the commands that need them: ``trainboard ls``
+loads neither FastAPI nor torch.
+"""
 
 from __future__ import annotations
 
@@ -100,7 +107,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def _declare_queues(settings: Settings) -> None:
-    from worker.celery_app import declare_queues, make_celery
+    from trainboard.queue import declare_queues, make_celery
 
     declare_queues(make_celery(settings))
 
@@ -135,7 +142,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from celery.signals import worker_ready
 
     import worker.tasks  # noqa: F401 - registers the task with the app
-    from worker.celery_app import declare_queues, make_celery
+    from trainboard.queue import declare_queues, make_celery
 
     settings = _settings()
     device = args.device

@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from trainboard.settings import Settings
-
-if TYPE_CHECKING:
-    from trainboard.tracking import TrackedRun
-
 
 LEASE_HEADER = "X-Trainboard-Lease"
 
@@ -146,29 +142,18 @@ class Client:
     def create_sweep(self, sweep: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/sweeps", json=sweep)  # type: ignore[no-any-return]
 
-    def start_run(
-        self, spec: dict[str, Any] | None = None, *, flush_every_s: float = 0.5, max_batch: int = 1000
-    ) -> TrackedRun:
-        """Create an external run (``spec`` with ``"external": true``) that your own script trains and reports.
+    def with_lease(self, lease: str | None, *, timeout: float = 30.0) -> Client:
+        """Another client to the same API, with the same token and its own connection, that writes with ``lease``.
 
-        Returns a :class:`trainboard.tracking.TrackedRun`: ``run.log(step=3, loss=0.5)`` queues and returns at
-        once, and a background thread posts the points in batches of at most ``max_batch``, at least every
-        ``flush_every_s`` seconds; ``run.finish(status, summary)``, or leaving a ``with client.start_run(...) as
-        run:`` block, delivers them all and then reports the outcome.
+        A thread that sends in the background takes one of these, so it never shares an httpx client with its
+        caller, and it alone holds the run's lease.
         """
-        from trainboard.tracking import TrackedRun, check_options
-
-        check_options(flush_every_s=flush_every_s, max_batch=max_batch)
-        run = self.create_run({**(spec or {}), "external": True})
-        # The sender thread gets its own connection, so it never shares an httpx client with the caller; it alone
-        # holds the run's lease.
-        sender = Client(
+        return Client(
             self.url,
             token=self._bearer_token() or "",
-            timeout=min(self.http.timeout.read or 30.0, 30.0),
-            lease=run.pop("lease", None),
+            timeout=timeout,
+            lease=lease,
         )
-        return TrackedRun(sender, run, flush_every_s=flush_every_s, max_batch=max_batch)
 
     def _bearer_token(self) -> str | None:
         header = self.http.headers.get("authorization", "")

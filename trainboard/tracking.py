@@ -1,4 +1,4 @@
-"""Track a training run from your own script: ``client.start_run(spec)`` gives a :class:`TrackedRun`.
+"""Track a training run from your own script: ``start_run(client, spec)`` gives a :class:`TrackedRun`.
 
 ``run.log(step=3, loss=0.5, acc=0.9)`` appends the numbers to per-key arrays and returns (about a microsecond);
 a background thread posts them in batches of at most 1,000 points, as soon as a batch is full or every half
@@ -7,10 +7,10 @@ so a batch the API stored before the connection broke is never stored twice. Whi
 thread sends a heartbeat every 10 s: the API fails a run silent for ``TRAINBOARD_EXTERNAL_TIMEOUT_S`` (the script
 died without finishing it), and a live script, however long between its points, is never taken for dead.
 
-    from trainboard import Client
+    from trainboard import Client, start_run
 
     client = Client("http://127.0.0.1:8000")
-    with client.start_run({"name": "my script", "tags": ["mine"]}) as run:
+    with start_run(client, {"name": "my script", "tags": ["mine"]}) as run:
         for step in range(1000):
             run.log(step=step, loss=..., acc=...)
         run.summary["best_valid_acc"] = 0.98       # sent with the final status
@@ -32,12 +32,9 @@ import traceback
 from array import array
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from trainboard.client import ApiError
-
-if TYPE_CHECKING:
-    from trainboard.client import Client
+from trainboard.client import ApiError, Client
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +53,26 @@ FinalStatus = Literal["succeeded", "failed", "cancelled"]
 
 class TrackingError(RuntimeError):
     """Points or the final status could not be delivered (the API stayed unreachable, or refused them)."""
+
+
+def start_run(
+    client: Client,
+    spec: Mapping[str, Any] | None = None,
+    *,
+    flush_every_s: float = FLUSH_EVERY_S,
+    max_batch: int = MAX_BATCH_POINTS,
+) -> TrackedRun:
+    """Create an external run (``spec`` with ``"external": true``) that your own script trains and reports.
+
+    Returns a :class:`TrackedRun`: ``run.log(step=3, loss=0.5)`` queues and returns at once, and a background
+    thread posts the points in batches of at most ``max_batch``, at least every ``flush_every_s`` seconds;
+    ``run.finish(status, summary)``, or leaving a ``with start_run(client, ...) as run:`` block, delivers them all
+    and then reports the outcome.
+    """
+    check_options(flush_every_s=flush_every_s, max_batch=max_batch)
+    run = client.create_run({**(spec or {}), "external": True})
+    sender = client.with_lease(run.pop("lease", None), timeout=min(client.http.timeout.read or 30.0, 30.0))
+    return TrackedRun(sender, run, flush_every_s=flush_every_s, max_batch=max_batch)
 
 
 class _Series:
@@ -269,7 +286,7 @@ class TrackedRun:
         if died is not None:
             error = "the script died: " + "".join(traceback.format_exception_only(died)).strip()
         else:
-            error = "the script exited without finishing the run (use `with client.start_run(...)` or finish())"
+            error = "the script exited without finishing the run (use `with start_run(client, ...)` or finish())"
         try:
             self.finish("failed", error=error, timeout=30)
         except Exception as problem:  # noqa: BLE001 - nothing else can report it at exit

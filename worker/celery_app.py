@@ -1,81 +1,24 @@
-"""The Celery application: Redis when REDIS_URL is set, otherwise a SQLite file through kombu's SQLAlchemy
-transport, so a laptop needs no broker server. Torch-free: the API imports this to enqueue runs."""
+"""The worker's Celery app, for ``celery -A worker.celery_app:app ...`` (e.g. flower).
+
+The queue contract itself (task name, queues, how the app is built) is ``trainboard.queue``, shared with the API;
+its names are re-exported here so the worker side keeps reading them from its own package.
+"""
 
 from __future__ import annotations
 
-import time
-
 from celery import Celery
-from kombu import Queue
 
-from trainboard.settings import Settings
+from trainboard.queue import QUEUES, TRAIN_TASK, declare_queues, make_celery, queue_for_device
 
-TRAIN_TASK = "trainboard.train_run"
-QUEUES = ("any", "cpu", "cuda")
-
-
-def queue_for_device(device: str) -> str:
-    """A run asking for a device waits in that device's queue; "auto" runs on any worker."""
-    return {"cpu": "cpu", "cuda": "cuda"}.get(device, "any")
-
-
-def make_celery(settings: Settings | None = None) -> Celery:
-    settings = settings or Settings()
-    settings.ensure_home()
-    app = Celery("trainboard", broker=settings.broker_url)
-    embedded = settings.redis_url is None
-    app.conf.update(
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_default_queue="any",
-        # A broker that restarts (Redis in compose) or is not up yet: retry for ever, never exit. A worker that
-        # loses the connection mid-run finishes the run; its unacked message goes back to the queue on reconnect
-        # and is skipped when redelivered, as the run is no longer queued.
-        broker_connection_retry_on_startup=True,
-        broker_connection_retry=True,
-        broker_connection_max_retries=None,
-        worker_cancel_long_running_tasks_on_connection_loss=False,
-        # The SQLAlchemy transport has no fan-out exchange, so remote control has nothing to ride on.
-        worker_enable_remote_control=not embedded,
-        # Embedded: these go to create_engine of the broker's SQLite file; wait on its lock rather than fail.
-        # Redis: a host that does not answer (down, not refusing) fails a connect in 5 s, not the OS's minutes.
-        broker_transport_options=(
-            {"connect_args": {"timeout": 30}}
-            if embedded
-            else {"visibility_timeout": 43200, "socket_connect_timeout": 5, "socket_keepalive": True}
-        ),
-    )
-    return app
+__all__ = ["QUEUES", "TRAIN_TASK", "declare_queues", "make_celery", "queue_for_device"]
 
 
 def __getattr__(name: str) -> Celery:
-    # `celery -A worker.celery_app:app ...` (e.g. flower) gets an app built from the environment on first use,
-    # so importing this module to enqueue has no side effects.
+    # `celery -A worker.celery_app:app ...` gets an app built from the environment on first use, so importing
+    # this module has no side effects.
     if name == "app":
         app = make_celery()
         app.conf.imports = ("worker.tasks",)
         globals()["app"] = app
         return app
     raise AttributeError(name)
-
-
-def declare_queues(app: Celery, attempts: int = 5) -> None:
-    """Create the run queues in the broker up front.
-
-    On the embedded broker each process creates a queue's row the first time it touches it, and two workers
-    starting together can race on that row; declaring them once before the workers start (and retrying here)
-    leaves nothing to race on.
-    """
-    for attempt in range(attempts):
-        try:
-            with app.connection_for_write() as connection:
-                channel = connection.default_channel
-                for name in QUEUES:
-                    Queue(name).bind(channel).declare()
-            return
-        except Exception:  # noqa: BLE001 - a concurrent creator won: the next attempt finds the rows
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))

@@ -15,7 +15,7 @@ import weakref
 from celery import Celery
 
 from backend.models import Run
-from worker.celery_app import TRAIN_TASK
+from trainboard.queue import TRAIN_TASK
 
 logger = logging.getLogger(__name__)
 RETRY_FIRST_S = 0.5

@@ -13,8 +13,8 @@ from backend.schemas import TERMINAL, StatusUpdate
 from backend.services import leases
 from backend.services.events import append_event, locked_run, status_event_data
 from backend.services.leases import WriteRefused
+from trainboard.queue import queue_for_device
 from trainboard.spec import RunSpec
-from worker.celery_app import queue_for_device
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The tracking client (`client.start_run` → `TrackedRun`) against a real `trainboard api` process."""
+"""The tracking client (`start_run(client, spec)` → `TrackedRun`) against a real `trainboard api` process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.utils.stack import Stack, free_port, running_stack
-from trainboard import Client
+from trainboard import Client, start_run
 from trainboard.client import ApiError
 from trainboard.tracking import TrackedRun, TrackingError
 
@@ -39,7 +39,7 @@ def assert_exactly_once(data: dict[str, list], steps: range) -> None:
 
 
 def test_points_arrive_exactly_once_and_the_outcome_is_reported(client: Client) -> None:
-    with client.start_run({"name": "tracked", "tags": ["script"]}) as run:
+    with start_run(client, {"name": "tracked", "tags": ["script"]}) as run:
         assert isinstance(run, TrackedRun)
         for step in range(2500):  # several full batches and a partial one
             run.log(step=step, loss=1.0 / (step + 1), acc=step / 2500)
@@ -63,7 +63,7 @@ def test_points_arrive_exactly_once_and_the_outcome_is_reported(client: Client) 
 
 
 def test_finish_reports_status_and_summary_and_the_first_value_of_a_step_wins(client: Client) -> None:
-    run = client.start_run({"name": "explicit finish"}, flush_every_s=0.05)
+    run = start_run(client, {"name": "explicit finish"}, flush_every_s=0.05)
     run.log(step=0, loss=2.0)
     assert run.flush(timeout=10)
     run.log(step=0, loss=99.0)  # the same (key, step) again: a retry, not a new point
@@ -82,7 +82,7 @@ def test_finish_reports_status_and_summary_and_the_first_value_of_a_step_wins(cl
 
 def test_an_exception_in_the_block_marks_the_run_failed_with_its_text(client: Client) -> None:
     # The block's own exception still propagates.
-    with pytest.raises(ValueError, match="loss diverged"), client.start_run({"name": "crashes"}) as run:
+    with pytest.raises(ValueError, match="loss diverged"), start_run(client, {"name": "crashes"}) as run:
         for step in range(10):
             run.log(step=step, loss=float(step))
         raise ValueError("loss diverged at step 9")
@@ -95,7 +95,7 @@ def test_an_exception_in_the_block_marks_the_run_failed_with_its_text(client: Cl
 
 
 def test_points_logged_while_the_api_is_down_arrive_once_after_it_returns(stack: Stack, client: Client) -> None:
-    run = client.start_run({"name": "outage"}, flush_every_s=0.1)
+    run = start_run(client, {"name": "outage"}, flush_every_s=0.1)
     for step in range(1500):
         run.log(step=step, loss=float(step))
     assert run.flush(timeout=20)
@@ -129,7 +129,7 @@ def test_finish_gives_up_after_its_timeout_and_says_how_much_was_lost() -> None:
 
 
 def test_bad_input_is_refused_at_the_call_naming_the_problem(client: Client) -> None:
-    with client.start_run({"name": "bad input"}) as run:
+    with start_run(client, {"name": "bad input"}) as run:
         with pytest.raises(ValueError, match="metric key 'bad key'"):
             run.log_dict(0, {"bad key": 1.0})
         with pytest.raises(TypeError, match="step must be an int"):
@@ -143,14 +143,14 @@ def test_bad_input_is_refused_at_the_call_naming_the_problem(client: Client) -> 
         run.log(step=0, loss=1.0)  # a refused call left nothing behind: loss at step 0 is free
     assert series(client, run.id) == {"loss": {"step": [0], "value": [1.0]}}
     with pytest.raises(ValueError, match="max_batch"):
-        client.start_run({"name": "never created"}, max_batch=5000)
+        start_run(client, {"name": "never created"}, max_batch=5000)
     with pytest.raises(ApiError, match=r"HTTP 422: .*dataset") as refused:
-        client.start_run({"dataset": "imagenet"})
+        start_run(client, {"dataset": "imagenet"})
     assert refused.value.status_code == 422
 
 
 def test_a_run_cancelled_from_the_dashboard_is_seen_by_the_script(client: Client) -> None:
-    run = client.start_run({"name": "cancel me"}, flush_every_s=0.05)
+    run = start_run(client, {"name": "cancel me"}, flush_every_s=0.05)
     client.cancel(run.id)
     run.log(step=0, loss=1.0)
     assert run.flush(timeout=10)
@@ -164,8 +164,8 @@ def test_a_script_that_exits_without_finishing_still_delivers_and_is_marked_fail
 ) -> None:
     script = (
         "import sys\n"
-        "from trainboard import Client\n"
-        f"run = Client({stack.url!r}, token='').start_run({{'name': 'forgot finish'}})\n"
+        "from trainboard import Client, start_run\n"
+        f"run = start_run(Client({stack.url!r}, token=''), {{'name': 'forgot finish'}})\n"
         "for step in range(1500):\n"
         "    run.log(step=step, loss=0.1)\n"
         "print(run.id)\n"
@@ -178,10 +178,10 @@ def test_a_script_that_exits_without_finishing_still_delivers_and_is_marked_fail
     assert_exactly_once(series(client, run_id)["loss"], range(1500))
 
 
-def test_the_client_is_exported_and_start_run_works_without_a_spec(stack: Stack) -> None:
+def test_the_client_and_start_run_are_exported_and_start_run_works_without_a_spec(stack: Stack) -> None:
     import trainboard
 
     with trainboard.Client(stack.url, token="") as client:
-        with client.start_run() as run:
+        with trainboard.start_run(client) as run:
             run.log(step=1, loss=0.5)
         assert client.get_run(run.id)["status"] == "succeeded"
