@@ -38,8 +38,8 @@ class Callback:
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
         """A file the run produced (filters image, misclassified gallery, ...)."""
 
-    def should_stop(self) -> bool:
-        """Polled between steps and epochs; True aborts the run at once (cancellation): ``Stopped`` is raised."""
+    def should_abort(self) -> bool:
+        """Polled between steps and epochs; True aborts the run at once (cancellation): ``Aborted`` is raised."""
         return False
 
     def should_finish(self) -> bool:
@@ -70,8 +70,8 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.on_artifact(name, data, media_type)
 
-    def should_stop(self) -> bool:
-        return any(cb.should_stop() for cb in self.callbacks)
+    def should_abort(self) -> bool:
+        return any(cb.should_abort() for cb in self.callbacks)
 
     def should_finish(self) -> bool:
         return any(cb.should_finish() for cb in self.callbacks)

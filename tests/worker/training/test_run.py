@@ -14,7 +14,7 @@ from PIL import Image
 from tests.worker.training.helpers import Recorder, small_spec
 from worker.training import checkpoint
 from worker.training import run as run_module
-from worker.training.errors import Stopped
+from worker.training.errors import Aborted
 from worker.training.evaluate import evaluate as real_evaluate
 from worker.training.run import EPOCH_KEYS, train
 
@@ -85,9 +85,9 @@ def test_cnn_reproduces_too(mnist_dir: Path, tmp_path: Path) -> None:
     assert rec1.points == rec2.points
 
 
-def test_should_stop_raises_stopped_within_50_steps(mnist_dir: Path, tmp_path: Path) -> None:
-    rec = Recorder(stop_when=lambda r: len(r.points) > 0)
-    with pytest.raises(Stopped):
+def test_should_abort_raises_aborted_within_50_steps(mnist_dir: Path, tmp_path: Path) -> None:
+    rec = Recorder(abort_when=lambda r: len(r.points) > 0)
+    with pytest.raises(Aborted):
         _train({"epochs": 3, "batch_size": 4}, mnist_dir, tmp_path / "run", callback=rec)
     assert max(step for step, _ in rec.series("loss")) == 50
     assert rec.epochs == []
@@ -124,8 +124,8 @@ def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(mni
     spec = {"epochs": 4, "model": {"dropout": 0.2}}
     _, whole = _train(spec, mnist_dir, tmp_path / "whole")
 
-    cancel_after_2 = Recorder(stop_when=lambda r: len(r.epochs) == 2)
-    with pytest.raises(Stopped):
+    cancel_after_2 = Recorder(abort_when=lambda r: len(r.epochs) == 2)
+    with pytest.raises(Aborted):
         _train(spec, mnist_dir, tmp_path / "run", callback=cancel_after_2)
     summary, resumed = _train(spec, mnist_dir, tmp_path / "run", resume=True)
 
