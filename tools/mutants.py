@@ -168,7 +168,7 @@ MUTANTS = (
         ("tests/backend/test_early_termination.py",),
     ),
     Mutant(
-        "the worker ignores a stop request and trains every epoch",
+        "the worker ignores a request to finish early and trains every epoch",
         "worker/training/run.py",
         " and not callback.should_finish():",
         ":",

@@ -49,10 +49,14 @@ class Summary:
     test_acc_at_best: float
     gen_gap: float
     duration_s: float
-    stopped_early: bool
+    finished_early: bool  # before its last epoch: patience ran out, or the sweep's rule asked it to finish
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The summary as stored with the run. ``finished_early`` keeps its stored key, ``stopped_early``: runs
+        already stored and the API's replies carry it."""
+        fields = asdict(self)
+        fields["stopped_early"] = fields.pop("finished_early")
+        return fields
 
 
 @dataclass
@@ -139,7 +143,7 @@ def train(
         test_acc_at_best=test_acc_at_best,
         gen_gap=train_acc_at_best - test_acc_at_best,
         duration_s=prior_s + time.perf_counter() - started,
-        stopped_early=state.epoch < spec.epochs,
+        finished_early=state.epoch < spec.epochs,
     )
 
 

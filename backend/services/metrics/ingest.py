@@ -89,5 +89,5 @@ def _check_early_termination(session: Session, *, run: Run, new_rows: list[NewRo
     new_epochs = [step for key, step, _ in new_rows if key == early_termination.METRIC]
     reason = early_termination.check(session, run=run, epochs=new_epochs)
     if reason:
-        run.stop_requested = reason
+        run.finish_requested = reason
         append_event(session, run=run, kind="status", data=status_event_data(run))

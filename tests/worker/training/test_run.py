@@ -42,7 +42,7 @@ def test_loss_falls_and_the_summary_is_consistent(mnist_dir: Path, tmp_path: Pat
     assert summary.n_params == 784 * 64 + 64 + 64 * 10 + 10
     assert summary.best_valid_acc == dict(rec.series("valid_acc"))[summary.best_epoch]
     assert summary.test_acc_at_best == test_acc[summary.best_epoch]
-    assert -1 <= summary.gen_gap <= 1 and summary.duration_s > 0 and not summary.stopped_early
+    assert -1 <= summary.gen_gap <= 1 and summary.duration_s > 0 and not summary.finished_early
     assert set(summary.to_dict()) == {
         "n_params", "best_epoch", "best_valid_acc", "test_acc_at_best", "gen_gap", "duration_s", "stopped_early"
     }  # fmt: skip
@@ -111,7 +111,8 @@ def test_early_stopping_picks_and_restores_the_best_epoch(
     monkeypatch.setattr(run_module, "_artifacts", capture)
     summary, rec = _train({"epochs": 6, "early_stopping": {"patience": 2}}, mnist_dir, tmp_path / "run")
     assert [epoch for epoch, _ in rec.epochs] == [1, 2, 3, 4]
-    assert (summary.best_epoch, summary.best_valid_acc, summary.stopped_early) == (2, 0.80, True)
+    assert (summary.best_epoch, summary.best_valid_acc, summary.finished_early) == (2, 0.80, True)
+    assert summary.to_dict()["stopped_early"] is True, "the stored summary keeps its key"
     assert summary.test_acc_at_best == rec.epochs[1][1]["test_acc"]
     best = checkpoint.load(checkpoint.best_path(tmp_path / "run"), device=torch.device("cpu"))
     last = checkpoint.load(checkpoint.last_path(tmp_path / "run"), device=torch.device("cpu"))
