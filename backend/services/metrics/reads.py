@@ -85,8 +85,7 @@ def _downsampled(
         return {"step": [], "value": []}
     width, level = _grid(low, high, max_points)
     levels = [w for w in ROLLUP_WIDTHS if level is not None and w <= level and from_rollups]
-    buckets: Buckets = {}
-    raw_ranges = _from_rollups(session, buckets, run_id=run_id, key=key, low=low, high=high, width=width, levels=levels)
+    buckets, raw_ranges = _from_rollups(session, run_id=run_id, key=key, low=low, high=high, width=width, levels=levels)
     # The points themselves: ranked in one query while buckets (or the range) are narrow; wider, a GROUP BY then
     # two index lookups per bucket, which beats sorting all the points once there are hundreds per bucket.
     for range_low, range_high in raw_ranges:
@@ -99,11 +98,12 @@ def _downsampled(
 
 
 def _from_rollups(
-    session: Session, buckets: Buckets, *, run_id: int, key: str, low: int, high: int, width: int, levels: list[int]
-) -> list[tuple[int, int]]:
-    """Merge into ``buckets`` the stored blocks that cover steps low..high, the widest of ``levels`` first; what a
-    level cannot cover goes to the next finer one. Returns the step ranges no level covers (read from the points).
+    session: Session, *, run_id: int, key: str, low: int, high: int, width: int, levels: list[int]
+) -> tuple[Buckets, list[tuple[int, int]]]:
+    """The buckets of ``width`` steps from the stored blocks that cover steps low..high, the widest of ``levels``
+    first (what a level cannot cover goes to the next finer one), and the step ranges no level covers.
     """
+    buckets: Buckets = {}
     raw_ranges: list[tuple[int, int]] = []
     pending = [(low, high, levels)]
     while pending:
@@ -130,7 +130,7 @@ def _from_rollups(
             start = block * block_width  # every row has both steps since 0004; the fallback is for safety
             smin, smax = start if smin is None else smin, start if smax is None else smax
             merge(buckets, start // width, (vmin, smin, vmax, smax))
-    return raw_ranges
+    return buckets, raw_ranges
 
 
 def _min_max_series(buckets: Buckets) -> Series:
