@@ -73,8 +73,9 @@ class Run(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
-    # Set by the sweep's early-termination rule: the worker ends training after the current epoch.
-    stop_requested: Mapped[str | None] = mapped_column(String(200))
+    # Set by the sweep's early-termination rule: the worker finishes training after the current epoch. The column
+    # (and the API field) keep their first name, stop_requested.
+    finish_requested: Mapped[str | None] = mapped_column("stop_requested", String(200))
     worker: Mapped[str | None] = mapped_column(String(200))
     # SHA-256 (hex) of the current attempt's lease; the secret itself is only ever in the claim's reply.
     lease_hash: Mapped[str | None] = mapped_column(String(64))

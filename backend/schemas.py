@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from backend.finite import finite_or_none, json_safe
 
@@ -35,7 +35,10 @@ class RunOut(BaseModel):
     progress: float
     summary: dict[str, Any] | None
     error: str | None
-    stop_requested: str | None = None
+    # The run's finish_requested, under the name the API has always given it.
+    stop_requested: str | None = Field(
+        default=None, validation_alias=AliasChoices("finish_requested", "stop_requested")
+    )
     worker: str | None
     attempts: int
     event_seq: int

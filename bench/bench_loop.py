@@ -3,7 +3,7 @@
 In one process, on the same model, tensors and batch size, it times:
 
   ours   worker.training.loop.train_epoch with all tracking on (per-step loss and parameter norm,
-         running train loss/accuracy, a callback consuming every point, should_stop polling);
+         running train loss/accuracy, a callback consuming every point, should_abort polling);
          "ours full" adds what train() does per epoch: evaluate valid and test, save a checkpoint.
   bare   randperm indexing, zero_grad / forward / loss / backward / step, nothing else.
   report a torchvision-style Dataset with per-sample transforms behind a DataLoader, loss.item()

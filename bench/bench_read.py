@@ -53,7 +53,7 @@ def fill(db: Path, run_id: int, n: int) -> tuple[int, int, list[float]]:
             "INSERT INTO metric_points (run_id, key, step, value) VALUES (?, 'loss', ?, ?)",
             ((run_id, step, value) for step, value in enumerate(values)),
         )
-        # What the API's ingestion keeps alongside the points (backend/services/metrics.py: _update_rollups).
+        # What the API's ingestion keeps alongside the points (backend/services/metrics/rollups.py: update_rollups).
         conn.executemany(
             "INSERT INTO metric_rollups (run_id, key, width, bucket, n, vmin, vmax, step_min, step_max)"
             " VALUES (?, 'loss', ?, ?, ?, ?, ?, ?, ?)",

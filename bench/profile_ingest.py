@@ -1,15 +1,15 @@
-"""Where a 1,000-point `POST /api/runs/{id}/metrics` spends its time, stage by stage, and what a faster insert
-path would give. Not a timed test: a diagnostic that backs the recommendations in docs/BENCHMARKS.md.
+"""Where a 1,000-point `POST /api/runs/{id}/metrics` spends its time, stage by stage. Not a timed test: a
+diagnostic that backs the figures in docs/BENCHMARKS.md.
 
     .venv/bin/python bench/profile_ingest.py [--batches 30] [--no-postgres]
 
 Runs the API's own code in-process (no HTTP), on a fresh SQLite file and a fresh Postgres database:
   1. request parsing: FastAPI's way (json.loads, then pydantic on the dicts) vs `PointsIn.model_validate_json`
-  2. `backend.services.metrics.add_points` as it is, split into its insert and its event + commit
-  3. a candidate `add_points` (`fast_add_points` below) doing the same work with one driver-level statement:
-     SQLite: a multi-row `INSERT ... ON CONFLICT DO NOTHING RETURNING` with a flat parameter tuple;
-     Postgres: `INSERT ... SELECT FROM unnest(%s, %s, %s) ON CONFLICT DO NOTHING RETURNING`.
-  4. the HTTP + framework overhead of the real API process: a POST with an empty batch, timed end to end.
+  2. `backend.services.metrics.add_points` as it is, and the stages it is made of, each timed alone on a run of
+     its own: the driver-level insert (`ingest.insert_ignoring_duplicates`: SQLite, a multi-row
+     `INSERT ... ON CONFLICT DO NOTHING RETURNING`; Postgres, `INSERT ... SELECT FROM unnest(...)`), then the
+     rollups of the new points (`rollups.update_rollups`); the rest is the event, the lock and the commit.
+  3. the HTTP + framework overhead of the real API process: a POST with an empty batch, timed end to end.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -33,65 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.db import make_engine, make_sessionmaker, migrate  # noqa: E402
 from backend.schemas import PointIn, PointsIn  # noqa: E402
 from backend.services import metrics, runs  # noqa: E402
-from backend.services.events import append_event, locked_run  # noqa: E402
+from backend.services.events import locked_run  # noqa: E402
+from backend.services.metrics.ingest import insert_ignoring_duplicates  # noqa: E402
+from backend.services.metrics.rollups import update_rollups  # noqa: E402
 from bench.common import banner, postgres_database, running_stack  # noqa: E402
 from trainboard.spec import RunSpec  # noqa: E402
 
 BATCH = 1_000
-
-
-def fast_add_points(session: Any, *, run_id: int, points: Sequence[PointIn]) -> tuple[Any, int]:
-    """What `metrics.add_points` does, with the insert as one driver-level statement and no ORM row objects.
-
-    The proposed backend change: same semantics (ON CONFLICT DO NOTHING, the event holds only new points).
-    """
-    with locked_run(session, run_id) as run:
-        if run is None:
-            return None, 0
-        latest = {(p.key, p.step): p.value for p in points}
-        if not latest:
-            session.commit()
-            return run, 0
-        dbapi = session.connection().connection.driver_connection
-        keys, steps, values = [], [], []
-        for (key, step), value in latest.items():
-            keys.append(key)
-            steps.append(step)
-            values.append(value)
-        cursor = dbapi.cursor()
-        if session.get_bind().dialect.name == "postgresql":
-            cursor.execute(
-                "INSERT INTO metric_points (run_id, key, step, value) "
-                "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::float8[]) "
-                "ON CONFLICT DO NOTHING RETURNING key, step, value",
-                (run_id, keys, steps, values),
-            )
-            new_rows = cursor.fetchall()
-        else:
-            new_rows = []
-            for start in range(0, len(keys), 8_000):  # SQLite takes 32,766 parameters per statement
-                chunk = range(start, min(start + 8_000, len(keys)))
-                params: list[Any] = []
-                for i in chunk:
-                    params += (run_id, keys[i], steps[i], values[i])
-                cursor.execute(
-                    "INSERT INTO metric_points (run_id, key, step, value) VALUES "
-                    + ",".join(["(?,?,?,?)"] * len(chunk))
-                    + " ON CONFLICT DO NOTHING RETURNING key, step, value",
-                    params,
-                )
-                new_rows += cursor.fetchall()
-        cursor.close()
-        if new_rows:
-            new_rows.sort(key=lambda r: (r[0], r[1]))
-            data = {
-                key: {"step": [r[1] for r in rows], "value": [r[2] for r in rows]}
-                for key, group in groupby(new_rows, key=lambda r: r[0])
-                for rows in [list(group)]
-            }
-            append_event(session, run=run, kind="metrics", data=data)
-        session.commit()
-        return run, len(new_rows)
 
 
 def bodies(n: int) -> list[bytes]:
@@ -126,11 +73,17 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
             (run,) = runs.add_runs(session, [runs.new_run(spec=RunSpec(external=True))])
             return run.id
 
-    def insert_only(run_id: int, points: Sequence[PointIn]) -> None:
+    def stages(run_id: int, points: Sequence[PointIn]) -> tuple[float, float]:
+        """The insert and the rollups of one batch, in milliseconds, under the run's lock and then committed."""
         with factory() as session, locked_run(session, run_id):
             rows = [{"run_id": run_id, "key": p.key, "step": p.step, "value": p.value} for p in points]
-            metrics._insert_ignoring_duplicates(session, rows)
+            t = time.perf_counter()
+            new_rows = insert_ignoring_duplicates(session, rows)
+            inserted = time.perf_counter()
+            update_rollups(session, run_id=run_id, rows=new_rows)
+            rolled_up = time.perf_counter()
             session.commit()
+        return (inserted - t) * 1000, (rolled_up - inserted) * 1000
 
     def run_all(fn: Callable[..., Any], run_id: int, chunk: list[Sequence[PointIn]]) -> list[float]:
         samples = []
@@ -145,24 +98,19 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
         # Warm both paths on a throwaway run, then time each on fresh runs of equal size.
         warm = new_run()
         run_all(metrics.add_points, warm, batches[:2])
-        run_all(fast_add_points, warm, batches[2:4])
-        current = run_all(metrics.add_points, new_run(), batches[:n])
-        fast = run_all(fast_add_points, new_run(), batches[n : 2 * n])
-        insert_run = new_run()
-        insert = []
-        for points in batches[:n]:
-            t = time.perf_counter()
-            insert_only(insert_run, points)
-            insert.append((time.perf_counter() - t) * 1000)
-        retry = run_all(metrics.add_points, insert_run, batches[:3])  # all duplicates: the retried-batch path
+        stages(warm, batches[2])
+        whole = run_all(metrics.add_points, new_run(), batches[:n])
+        stages_run = new_run()
+        insert, rollup = zip(*(stages(stages_run, points) for points in batches[n : 2 * n]), strict=True)
+        retry = run_all(metrics.add_points, stages_run, batches[n : n + 3])  # all duplicates: a retried batch
     finally:
         engine.dispose()
-    med_current, med_fast, med_insert = (statistics.median(x) for x in (current, fast, insert))
-    print(f"{label}: add_points as it is            {med_current:7.2f} ms per 1,000 points (median of {n})")
-    print(f"{label}:   of which insert ... RETURNING {med_insert:7.2f} ms (SQLAlchemy insertmanyvalues + commit)")
-    print(f"{label}:   event (JSON of the points), commit, lock: the rest, {med_current - med_insert:.2f} ms")
+    med_whole, med_insert, med_rollup = (statistics.median(x) for x in (whole, insert, rollup))
+    print(f"{label}: add_points as it is             {med_whole:7.2f} ms per 1,000 points (median of {n})")
+    print(f"{label}:   of which insert ... RETURNING  {med_insert:7.2f} ms (one driver-level statement)")
+    print(f"{label}:   of which the rollups upsert    {med_rollup:7.2f} ms (both levels, driver executemany)")
+    print(f"{label}:   the rest (rows, event, lock, commit) {med_whole - med_insert - med_rollup:7.2f} ms")
     print(f"{label}: add_points, batch already stored {statistics.median(retry):7.2f} ms (a retry)")
-    print(f"{label}: candidate fast_add_points         {med_fast:7.2f} ms -> {med_current / med_fast:.1f}x faster")
 
 
 def main() -> int:

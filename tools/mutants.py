@@ -85,14 +85,14 @@ MUTANTS = (
     ),
     Mutant(
         "ON CONFLICT removed from the metric insert (SQLite)",
-        "backend/services/metrics.py",
+        "backend/services/metrics/ingest.py",
         '+ " ON CONFLICT DO NOTHING RETURNING key, step, value",',
         '+ " RETURNING key, step, value",',
         ("tests/backend/test_metrics_api.py",),
     ),
     Mutant(
         "ON CONFLICT removed from the metric insert (Postgres)",
-        "backend/services/metrics.py",
+        "backend/services/metrics/ingest.py",
         '"ON CONFLICT DO NOTHING RETURNING key, step, value",\n                (run_id,',
         '"RETURNING key, step, value",\n                (run_id,',
         ("tests/backend/test_metrics_api.py",),
@@ -168,7 +168,7 @@ MUTANTS = (
         ("tests/backend/test_early_termination.py",),
     ),
     Mutant(
-        "the worker ignores a stop request and trains every epoch",
+        "the worker ignores a request to finish early and trains every epoch",
         "worker/training/run.py",
         " and not callback.should_finish():",
         ":",

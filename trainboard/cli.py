@@ -194,15 +194,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         TRAINBOARD_HOME=str(settings.home),
         **{lifecycle.PARENT_ENV: str(os.getpid())},
     )
-    stop_requested = False
+    shutdown_requested = False
 
-    def request_stop(*_: Any) -> None:
+    def request_shutdown(*_: Any) -> None:
         # Only a flag: an exception raised here could land anywhere, even in the shutdown below.
-        nonlocal stop_requested
-        stop_requested = True
+        nonlocal shutdown_requested
+        shutdown_requested = True
 
     for sig in lifecycle.STOP_SIGNALS:
-        signal.signal(sig, request_stop)
+        signal.signal(sig, request_shutdown)
     command = [sys.executable, "-m", "trainboard.cli"]
     children: list[subprocess.Popen[bytes]] = []
     try:
@@ -212,7 +212,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             children.append(subprocess.Popen([*command, "worker"], env=env, preexec_fn=lifecycle.die_with_parent()))
         url = f"http://127.0.0.1:{settings.port}"
         print(f"trainboard is starting at {url}  (state in {settings.home}; Ctrl-C stops everything)", flush=True)
-        while not stop_requested:
+        while not shutdown_requested:
             if any(child.poll() is not None for child in children):
                 print("a trainboard process exited; stopping the others", file=sys.stderr)
                 return 1
@@ -224,7 +224,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from worker.progress import ProgressBar
+    from trainboard.progress_bar import ProgressBar
     from worker.training.run import train
 
     spec = load_spec_file(args.spec)

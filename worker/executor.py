@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
     """Train run ``run_id`` through the API; returns the status it ended with. Never raises for a bad run."""
     from worker.training import checkpoint
-    from worker.training.errors import Stopped
+    from worker.training.errors import Aborted
     from worker.training.run import train
 
     token = settings.token.get_secret_value() if settings.token else None
@@ -60,10 +60,10 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
                 callback=reporter,
                 resume=resume,
             )
-        except Stopped:
+        except Aborted:
             reporter.close()
-            logger.info("run %s stopped: %s", run_id, reporter.stop_reason)
-            return "cancelled" if reporter.stop_reason == "cancelled" else "preempted"
+            logger.info("run %s stopped: %s", run_id, reporter.abort_reason)
+            return "cancelled" if reporter.abort_reason == "cancelled" else "preempted"
         except Exception as exc:  # noqa: BLE001 - any failure of the run ends it failed; the worker lives on
             reporter.close()
             logger.error("run %s failed:\n%s", run_id, traceback.format_exc())

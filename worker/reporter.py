@@ -60,8 +60,8 @@ class ApiReporter(Callback):
             logger.info(
                 "run %s: %d spooled segment(s) left from before; delivering them first", run_id, self.spool.segments
             )
-        self._cancelled = threading.Event()
-        self._stop_reason = ""
+        self._aborted = threading.Event()
+        self._abort_reason = ""
         self._taken_over = False  # a 409: another attempt holds the run now
         self.finish_reason: str | None = None
         self._closing = threading.Event()
@@ -107,8 +107,8 @@ class ApiReporter(Callback):
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
         self._call_with_retry(lambda: self.client.put_artifact(self.run_id, name, data))
 
-    def should_stop(self) -> bool:
-        return self._cancelled.is_set()
+    def should_abort(self) -> bool:
+        return self._aborted.is_set()
 
     def should_finish(self) -> bool:
         return self.finish_reason is not None
@@ -119,9 +119,9 @@ class ApiReporter(Callback):
         return self._epoch
 
     @property
-    def stop_reason(self) -> str | None:
-        """Why training should stop: the run was cancelled, or another worker took it over."""
-        return self._stop_reason if self._cancelled.is_set() else None
+    def abort_reason(self) -> str | None:
+        """Why training is aborted: the run was cancelled, or another worker took it over."""
+        return self._abort_reason if self._aborted.is_set() else None
 
     @property
     def api_up(self) -> bool:
@@ -222,7 +222,7 @@ class ApiReporter(Callback):
         self._reachable()
         self.duplicates += int(reply.get("duplicates", 0))
         if reply.get("status") == "cancelled":
-            self._stop("cancelled")
+            self._abort("cancelled")
         if reply.get("stop_requested"):
             self.finish_reason = str(reply["stop_requested"])
         return True
@@ -251,9 +251,9 @@ class ApiReporter(Callback):
         self._retry_at = 0.0
         self._retry_delay = RETRY_FIRST_S
 
-    def _stop(self, reason: str) -> None:
-        self._stop_reason = reason
-        self._cancelled.set()
+    def _abort(self, reason: str) -> None:
+        self._abort_reason = reason
+        self._aborted.set()
 
     def _lose_lease(self, exc: ApiError) -> None:
         """409: this attempt's lease is stale (the run was re-queued and claimed again, or ended): stop training,
@@ -261,7 +261,7 @@ class ApiReporter(Callback):
         if not self._taken_over:
             logger.warning("run %s: taken over, stopping: %s", self.run_id, exc)
         self._taken_over = True
-        self._stop(f"taken over: {format_detail(exc.detail)}")
+        self._abort(f"taken over: {format_detail(exc.detail)}")
 
     def _heartbeat(self) -> None:
         if self._taken_over:
@@ -281,7 +281,7 @@ class ApiReporter(Callback):
         if run.get("stop_requested"):
             self.finish_reason = str(run["stop_requested"])
         if run.get("status") == "cancelled":
-            self._stop("cancelled")
+            self._abort("cancelled")
 
     def _upload_checkpoint(self) -> None:
         """Send the latest epoch checkpoint to the API, so a run whose worker dies resumes on any machine.

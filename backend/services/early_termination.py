@@ -1,8 +1,9 @@
 """Early termination of weak runs in a sweep: the median stopping rule and asynchronous successive halving.
 
 Decided in the API when a run reports a new `valid_acc`, so it works the same for any number of workers.
-A stopped run is not a failure: its worker finishes the current epoch, keeps its best epoch so far, and the
-run ends `succeeded` with the reason in `stop_requested` (and in its summary's `stop_reason`).
+A run finished early is not a failure: its worker finishes the current epoch, keeps its best epoch so far, and the
+run ends `succeeded` with the reason in `Run.finish_requested` (the API's `stop_requested`, and its summary's
+`stop_reason`).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def decide(rule: EarlyTermination, *, run_id: int, epoch: int, scores: dict[int,
 
 def check(session: Session, *, run: Run, epochs: list[int]) -> str | None:
     """After new valid_acc points of ``run``: the reason to stop it, if its sweep's rule says so."""
-    if run.sweep_id is None or run.stop_requested or not epochs:
+    if run.sweep_id is None or run.finish_requested or not epochs:
         return None
     sweep = session.get(Sweep, run.sweep_id)
     spec = (sweep.spec if sweep else {}).get("early_termination")

@@ -44,7 +44,7 @@ def status_event_data(run: Run) -> dict[str, Any]:
         "progress": run.progress,
         "summary": run.summary,
         "error": run.error,
-        "stop_requested": run.stop_requested,
+        "stop_requested": run.finish_requested,
         "worker": run.worker,
         "attempts": run.attempts,
         "started_at": run.started_at.isoformat() if run.started_at else None,

@@ -200,7 +200,7 @@ def results(session: Session, *, sweep: Sweep) -> list[dict[str, Any]]:
                 "gen_gap": summary.get("gen_gap"),
                 "n_params": summary.get("n_params"),
                 "duration_s": summary.get("duration_s"),
-                "stop_reason": run.stop_requested,
+                "stop_reason": run.finish_requested,
                 "best": False,
             }
         )

@@ -207,10 +207,6 @@ export class Chart {
     );
   }
 
-  traceNames() {
-    return (this.plot.data || []).map((t) => t.name);
-  }
-
   relayout(event) {
     if (!this.onZoom || !event) return;
     if (event["xaxis.autorange"] || event.autosize) {

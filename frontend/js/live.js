@@ -8,10 +8,6 @@ export class SeriesStore {
     this.series = new Map();
   }
 
-  keys() {
-    return [...this.series.keys()];
-  }
-
   get(key) {
     return this.series.get(key);
   }
@@ -19,11 +15,6 @@ export class SeriesStore {
   has(key) {
     const s = this.series.get(key);
     return Boolean(s && s.step.length);
-  }
-
-  lastStep(key) {
-    const s = this.series.get(key);
-    return s && s.step.length ? s.step[s.step.length - 1] : -Infinity;
   }
 
   /** Replace a key's series (initial load, or a fresh downsampled read). Points newer than it survive. */

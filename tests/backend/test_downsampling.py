@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup
-from backend.services.metrics import _downsampled, _grid, _grouped_extremes, _ranked_extremes, read_series
+from backend.services.metrics.reads import _downsampled, _grid, _grouped_extremes, _ranked_extremes, read_series
 from tests.utils.leases import external_run
 from tests.utils.series import Extremes, expected_rollups, expected_series
 

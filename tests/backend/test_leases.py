@@ -137,17 +137,17 @@ def test_the_old_workers_reporter_stops_once_its_run_is_taken_over(
         while _loss_steps(client, run_id) != [1]:
             assert time.monotonic() < deadline, "the lease holder's points arrive"
             time.sleep(0.05)
-        assert not reporter.should_stop()
+        assert not reporter.should_abort()
 
         _requeue_as_the_reaper_does(client)
         claim(client, run_id, worker="worker-b@test")
         reporter.on_points([Point("loss", 2, 0.4)])
         reporter.on_epoch_end(1, {})
         deadline = time.monotonic() + 10
-        while not reporter.should_stop():
+        while not reporter.should_abort():
             assert time.monotonic() < deadline, "the reporter stops training when its lease is stale"
             time.sleep(0.05)
-        assert reporter.stop_reason is not None and reporter.stop_reason.startswith("taken over")
+        assert reporter.abort_reason is not None and reporter.abort_reason.startswith("taken over")
     finally:
         reporter.close()
     assert _loss_steps(client, run_id) == [1], "nothing of the stale attempt was stored"

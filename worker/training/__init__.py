@@ -6,7 +6,7 @@
 - ``data``: MNIST (IDX) and Dogs vs Cats (JPEG, decoded once into a cache) as device tensors.
 - ``models``: mlp, cnn, vgg ("DeepBoi") and the init schemes.
 - ``dropout_eval``: fig3's three dropout inference schemes.  ``visualize``: fig6/fig7 pictures.
-- ``checkpoint``: ``last.pt`` / ``best.pt``.  ``device``: CPU/CUDA settings.  ``errors``: DataError, Stopped.
+- ``checkpoint``: ``last.pt`` / ``best.pt``.  ``device``: CPU/CUDA settings.  ``errors``: DataError, Aborted.
 - ``callbacks``: the hooks a run fires (metrics, artifacts, cancellation).
 
 Importing this package does not import torch; its modules (except ``callbacks``) do.

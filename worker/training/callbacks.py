@@ -38,40 +38,11 @@ class Callback:
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
         """A file the run produced (filters image, misclassified gallery, ...)."""
 
-    def should_stop(self) -> bool:
-        """Polled between steps and epochs; True aborts the run at once (cancellation): ``Stopped`` is raised."""
+    def should_abort(self) -> bool:
+        """Polled between steps and epochs; True aborts the run at once (cancellation): ``Aborted`` is raised."""
         return False
 
     def should_finish(self) -> bool:
         """Polled after each epoch; True ends training there, as early stopping does (a sweep's early
         termination): the best epoch so far is kept, and the run completes with its summary and artifacts."""
         return False
-
-
-class CallbackList(Callback):
-    """Fans every hook out to several callbacks."""
-
-    def __init__(self, callbacks: list[Callback]) -> None:
-        self.callbacks = callbacks
-
-    def on_train_start(self, info: TrainStart) -> None:
-        for cb in self.callbacks:
-            cb.on_train_start(info)
-
-    def on_points(self, points: list[Point]) -> None:
-        for cb in self.callbacks:
-            cb.on_points(points)
-
-    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
-        for cb in self.callbacks:
-            cb.on_epoch_end(epoch, metrics)
-
-    def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
-        for cb in self.callbacks:
-            cb.on_artifact(name, data, media_type)
-
-    def should_stop(self) -> bool:
-        return any(cb.should_stop() for cb in self.callbacks)
-
-    def should_finish(self) -> bool:
-        return any(cb.should_finish() for cb in self.callbacks)

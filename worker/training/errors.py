@@ -7,5 +7,5 @@ class DataError(Exception):
     """The dataset is missing, unreadable or corrupt; the message says which file and where files belong."""
 
 
-class Stopped(Exception):
-    """The callback asked the run to stop (cancellation); the last completed epoch is checkpointed."""
+class Aborted(Exception):
+    """The callback asked to abort the run now (cancelled, or taken over); the last completed epoch is checkpointed."""

@@ -7,7 +7,7 @@ once, in eval mode, for the best epoch's weights, to compute the summary's gener
 
 Per step the loop keeps references to the loss, the logits and the per-parameter squared norms
 (device tensors) and hands them to the callback every ``FLUSH_EVERY`` steps with a single host
-sync, which is also when it polls ``callback.should_stop()``.
+sync, which is also when it polls ``callback.should_abort()``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from trainboard.spec import OptimizerSpec
 from worker.training.callbacks import Callback, Point
 from worker.training.data import Data, Split, augment
 from worker.training.device import Accel
-from worker.training.errors import Stopped
+from worker.training.errors import Aborted
 from worker.training.sgd_in_backward import SGDInBackward
 
 FLUSH_EVERY = 50
@@ -131,7 +131,7 @@ class StepTracker:
         return list(torch._foreach_norm(self.params))
 
     def flush(self) -> None:
-        """Send pending points to the callback (one host sync), then poll ``should_stop``."""
+        """Send pending points to the callback (one host sync), then poll ``should_abort``."""
         if self._steps:
             per_param = torch.stack([torch.stack(norms) for norms in self._norms]).float()
             dots = self._vectors is not None  # squared norms from dot products, else norms
@@ -147,8 +147,8 @@ class StepTracker:
             for pending in (self._steps, self._sizes, self._losses, self._norms, self._logits, self._labels):
                 pending.clear()
             self.callback.on_points(points)
-        if self.callback.should_stop():
-            raise Stopped("the run was asked to stop")
+        if self.callback.should_abort():
+            raise Aborted("the run was asked to stop")
 
     def end_epoch(self) -> tuple[float, float]:
         """Flush, then return the epoch's running (train_loss, train_acc) and start a new epoch."""

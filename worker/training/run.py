@@ -24,7 +24,7 @@ from worker.training.callbacks import Callback, Point, TrainStart
 from worker.training.data import Data, load_data
 from worker.training.device import Accel, resolve_accel, tune_malloc
 from worker.training.dropout_eval import dropout_scheme_points
-from worker.training.errors import Stopped
+from worker.training.errors import Aborted
 from worker.training.evaluate import evaluate
 from worker.training.loop import BestEpoch, StepTracker, make_optimizer, steps_per_epoch, train_epoch
 from worker.training.models import MLP, build_model, count_params
@@ -49,10 +49,14 @@ class Summary:
     test_acc_at_best: float
     gen_gap: float
     duration_s: float
-    stopped_early: bool
+    finished_early: bool  # before its last epoch: patience ran out, or the sweep's rule asked it to finish
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The summary as stored with the run. ``finished_early`` keeps its stored key, ``stopped_early``: runs
+        already stored and the API's replies carry it."""
+        fields = asdict(self)
+        fields["stopped_early"] = fields.pop("finished_early")
+        return fields
 
 
 @dataclass
@@ -76,7 +80,7 @@ def train(
     callback: Callback | None = None,
     resume: bool = False,
 ) -> Summary:
-    """Run ``spec`` to its last epoch or early stop; raises ``DataError`` for bad data, ``Stopped`` on cancel."""
+    """Run ``spec`` to its last epoch or early stop; raises ``DataError`` for bad data, ``Aborted`` on cancel."""
     started = time.perf_counter()
     callback = callback or Callback()
     tune_malloc()
@@ -99,8 +103,8 @@ def train(
     callback.on_train_start(TrainStart(n_params, spec.epochs, steps, state.epoch + 1, str(accel.device)))
     tracker = StepTracker(model.parameters(), callback)
     while state.epoch < spec.epochs and not state.best.exhausted and not callback.should_finish():
-        if callback.should_stop():
-            raise Stopped("the run was asked to stop")
+        if callback.should_abort():
+            raise Aborted("the run was asked to stop")
         epoch = state.epoch + 1
         train_loss, train_acc = train_epoch(
             model, optimizer, data.train, batch_size=spec.batch_size, seed=spec.seed * 100_003 + epoch,
@@ -121,8 +125,8 @@ def train(
         if improved:
             state.best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
         _save(spec, run_dir, model, optimizer, state, metrics if improved else None)
-    if callback.should_stop():
-        raise Stopped("the run was asked to stop")
+    if callback.should_abort():
+        raise Aborted("the run was asked to stop")
     model.load_state_dict(state.best_model)
     _, train_acc_at_best = evaluate(model, data.train, accel=accel)
     test_acc_at_best = state.history["test_acc"][state.best.epoch - 1]
@@ -139,7 +143,7 @@ def train(
         test_acc_at_best=test_acc_at_best,
         gen_gap=train_acc_at_best - test_acc_at_best,
         duration_s=prior_s + time.perf_counter() - started,
-        stopped_early=state.epoch < spec.epochs,
+        finished_early=state.epoch < spec.epochs,
     )
 
 

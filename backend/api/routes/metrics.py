@@ -40,7 +40,7 @@ def post_metrics(
         accepted=accepted,
         duplicates=len(batch.points) - accepted,
         status=run.status,  # type: ignore[arg-type]
-        stop_requested=run.stop_requested,
+        stop_requested=run.finish_requested,
     )
 
 

@@ -9,14 +9,14 @@ from worker.training.callbacks import Callback, Point, TrainStart
 
 
 class Recorder(Callback):
-    """Keeps every point, epoch, artifact and start event; ``stop_when`` decides ``should_stop``."""
+    """Keeps every point, epoch, artifact and start event; ``abort_when`` decides ``should_abort``."""
 
-    def __init__(self, stop_when: Any = None) -> None:
+    def __init__(self, abort_when: Any = None) -> None:
         self.points: list[Point] = []
         self.epochs: list[tuple[int, dict[str, float]]] = []
         self.artifacts: dict[str, tuple[bytes, str]] = {}
         self.starts: list[TrainStart] = []
-        self.stop_when = stop_when
+        self.abort_when = abort_when
 
     def on_train_start(self, info: TrainStart) -> None:
         self.starts.append(info)
@@ -30,8 +30,8 @@ class Recorder(Callback):
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
         self.artifacts[name] = (data, media_type)
 
-    def should_stop(self) -> bool:
-        return bool(self.stop_when and self.stop_when(self))
+    def should_abort(self) -> bool:
+        return bool(self.abort_when and self.abort_when(self))
 
     def series(self, key: str) -> list[tuple[int, float]]:
         return [(p.step, p.value) for p in self.points if p.key == key]

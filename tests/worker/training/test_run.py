@@ -14,7 +14,7 @@ from PIL import Image
 from tests.worker.training.helpers import Recorder, small_spec
 from worker.training import checkpoint
 from worker.training import run as run_module
-from worker.training.errors import Stopped
+from worker.training.errors import Aborted
 from worker.training.evaluate import evaluate as real_evaluate
 from worker.training.run import EPOCH_KEYS, train
 
@@ -42,7 +42,7 @@ def test_loss_falls_and_the_summary_is_consistent(mnist_dir: Path, tmp_path: Pat
     assert summary.n_params == 784 * 64 + 64 + 64 * 10 + 10
     assert summary.best_valid_acc == dict(rec.series("valid_acc"))[summary.best_epoch]
     assert summary.test_acc_at_best == test_acc[summary.best_epoch]
-    assert -1 <= summary.gen_gap <= 1 and summary.duration_s > 0 and not summary.stopped_early
+    assert -1 <= summary.gen_gap <= 1 and summary.duration_s > 0 and not summary.finished_early
     assert set(summary.to_dict()) == {
         "n_params", "best_epoch", "best_valid_acc", "test_acc_at_best", "gen_gap", "duration_s", "stopped_early"
     }  # fmt: skip
@@ -85,9 +85,9 @@ def test_cnn_reproduces_too(mnist_dir: Path, tmp_path: Path) -> None:
     assert rec1.points == rec2.points
 
 
-def test_should_stop_raises_stopped_within_50_steps(mnist_dir: Path, tmp_path: Path) -> None:
-    rec = Recorder(stop_when=lambda r: len(r.points) > 0)
-    with pytest.raises(Stopped):
+def test_should_abort_raises_aborted_within_50_steps(mnist_dir: Path, tmp_path: Path) -> None:
+    rec = Recorder(abort_when=lambda r: len(r.points) > 0)
+    with pytest.raises(Aborted):
         _train({"epochs": 3, "batch_size": 4}, mnist_dir, tmp_path / "run", callback=rec)
     assert max(step for step, _ in rec.series("loss")) == 50
     assert rec.epochs == []
@@ -111,7 +111,8 @@ def test_early_stopping_picks_and_restores_the_best_epoch(
     monkeypatch.setattr(run_module, "_artifacts", capture)
     summary, rec = _train({"epochs": 6, "early_stopping": {"patience": 2}}, mnist_dir, tmp_path / "run")
     assert [epoch for epoch, _ in rec.epochs] == [1, 2, 3, 4]
-    assert (summary.best_epoch, summary.best_valid_acc, summary.stopped_early) == (2, 0.80, True)
+    assert (summary.best_epoch, summary.best_valid_acc, summary.finished_early) == (2, 0.80, True)
+    assert summary.to_dict()["stopped_early"] is True, "the stored summary keeps its key"
     assert summary.test_acc_at_best == rec.epochs[1][1]["test_acc"]
     best = checkpoint.load(checkpoint.best_path(tmp_path / "run"), device=torch.device("cpu"))
     last = checkpoint.load(checkpoint.last_path(tmp_path / "run"), device=torch.device("cpu"))
@@ -124,8 +125,8 @@ def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(mni
     spec = {"epochs": 4, "model": {"dropout": 0.2}}
     _, whole = _train(spec, mnist_dir, tmp_path / "whole")
 
-    cancel_after_2 = Recorder(stop_when=lambda r: len(r.epochs) == 2)
-    with pytest.raises(Stopped):
+    cancel_after_2 = Recorder(abort_when=lambda r: len(r.epochs) == 2)
+    with pytest.raises(Aborted):
         _train(spec, mnist_dir, tmp_path / "run", callback=cancel_after_2)
     summary, resumed = _train(spec, mnist_dir, tmp_path / "run", resume=True)
 

@@ -1,0 +1,124 @@
+"""The min and max of every block of ``ROLLUP_WIDTHS`` steps, with the steps where they occur, kept by each insert
+so that a downsampled read of a long series is assembled from about a thousand rows instead of every point."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any, TypeVar
+
+from sqlalchemy import Table, and_, case, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from backend.models import ROLLUP_WIDTHS, MetricRollup
+from backend.services.metrics.driver_sql import executemany
+
+Extremes = tuple[float | None, int, float | None, int]  # vmin, its step, vmax, its step
+Block = tuple[int, Extremes]  # how many points, and their extremes
+Where = TypeVar("Where")
+
+
+def fold(old: Extremes, new: Extremes) -> Extremes:
+    """The extremes of two sets of points from their own: the lower min and the higher max, the earlier step on a
+    tie; NULL values lose to any number, and a set of NULLs only is at its first step (as the reads rank them).
+
+    A point is the set of one: ``(value, step, value, step)``. The rollup upsert does the same in SQL.
+    """
+    vmin, smin, vmax, smax = old
+    nmin, nsmin, nmax, nsmax = new
+    if nmin is None:
+        if vmin is None and nsmin < smin:
+            smin = nsmin
+    elif vmin is None or nmin < vmin or (nmin == vmin and nsmin < smin):
+        vmin, smin = nmin, nsmin
+    if nmax is None:
+        if vmax is None and nsmax < smax:
+            smax = nsmax
+    elif vmax is None or nmax > vmax or (nmax == vmax and nsmax < smax):
+        vmax, smax = nmax, nsmax
+    return vmin, smin, vmax, smax
+
+
+def merge(found: dict[Where, Extremes], where: Where, extremes: Extremes) -> None:
+    """Fold ``extremes`` into ``found[where]``, which starts as the first extremes it gets."""
+    old = found.get(where)
+    found[where] = extremes if old is None else fold(old, extremes)
+
+
+def update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int, float | None]]) -> None:
+    """Fold newly stored points into their blocks' min and max (and the steps where those occur), every level.
+
+    The finest level's blocks come from the points, each coarser level's from the finer blocks; one upsert for
+    all of them, which folds each block into its stored row the same way (``fold``).
+    """
+    if not rows:
+        return
+    finest = ROLLUP_WIDTHS[0]
+    level: dict[tuple[str, int], Block] = {}
+    for key, step, value in rows:
+        _add(level, (key, step // finest), 1, (value, step, value, step))
+    params = _upsert_params(run_id, finest, level)
+    for width, coarser in pairwise(ROLLUP_WIDTHS):
+        parents: dict[tuple[str, int], Block] = {}
+        for (key, bucket), (n, extremes) in level.items():
+            _add(parents, (key, bucket * width // coarser), n, extremes)
+        level = parents
+        params += _upsert_params(run_id, coarser, level)
+    executemany(session, _rollup_upsert(session.get_bind().dialect), params)
+
+
+def _add(blocks: dict[tuple[str, int], Block], where: tuple[str, int], n: int, extremes: Extremes) -> None:
+    found = blocks.get(where)
+    blocks[where] = (n, extremes) if found is None else (found[0] + n, fold(found[1], extremes))
+
+
+def _upsert_params(run_id: int, width: int, level: dict[tuple[str, int], Block]) -> list[dict[str, Any]]:
+    return [
+        {"run_id": run_id, "key": key, "width": width, "bucket": bucket, "n": n, "vmin": vmin, "step_min": smin,
+         "vmax": vmax, "step_max": smax}
+        for (key, bucket), (n, (vmin, smin, vmax, smax)) in level.items()
+    ]  # fmt: skip
+
+
+_compiled_upserts: dict[tuple[str, str, str], SQLCompiler] = {}
+
+
+def _rollup_upsert(dialect: Dialect) -> SQLCompiler:
+    """The rollup upsert, compiled once per driver (SQLAlchemy's executemany cost more than the rows did)."""
+    cache_key = (dialect.name, dialect.driver, dialect.paramstyle)
+    if cache_key not in _compiled_upserts:
+        _compiled_upserts[cache_key] = _build_rollup_upsert(dialect)
+    return _compiled_upserts[cache_key]
+
+
+def _build_rollup_upsert(dialect: Dialect) -> SQLCompiler:
+    table: Table = MetricRollup.__table__  # type: ignore[assignment]
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(table)
+    new, old = stmt.excluded, table.c
+    # fold() in SQL. A NULL comparison is not true, so a NULL new value never replaces a number.
+    lower = or_(
+        new.vmin < old.vmin,
+        and_(new.vmin == old.vmin, new.step_min < old.step_min),
+        and_(old.vmin.is_(None), or_(new.vmin.is_not(None), new.step_min < old.step_min)),
+    )
+    higher = or_(
+        new.vmax > old.vmax,
+        and_(new.vmax == old.vmax, new.step_max < old.step_max),
+        and_(old.vmax.is_(None), or_(new.vmax.is_not(None), new.step_max < old.step_max)),
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[old.run_id, old.key, old.width, old.bucket],
+        set_={
+            "n": old.n + new.n,
+            "vmin": case((lower, new.vmin), else_=old.vmin),
+            "step_min": case((lower, new.step_min), else_=old.step_min),
+            "vmax": case((higher, new.vmax), else_=old.vmax),
+            "step_max": case((higher, new.step_max), else_=old.step_max),
+        },
+    )
+    compiled = stmt.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)
+    return compiled
