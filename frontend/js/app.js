@@ -10,7 +10,7 @@ import { selection } from "./selection.js";
 // read: the view's first API read, started at the same time (the view gets the promise as route.prefetched)
 const routes = [
   { name: "runs", pattern: /^\/runs$/, load: () => import("./views/runs.js") },
-  { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run.js"), plotly: "basic", read: ([id]) => getRun(id) },
+  { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run/page.js"), plotly: "basic", read: ([id]) => getRun(id) },
   { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch.js") },
   { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare.js"), plotly: "basic" },
   { name: "sweeps", pattern: /^\/sweeps$/, load: () => import("./views/sweeps.js") },

@@ -1,0 +1,187 @@
+"""The views' pure helpers (no DOM: the words, numbers and series a page shows), imported and called in Chromium,
+since CI has no Node.js. What the pages do with them is tested end to end in test_dashboard.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.utils.stack import Stack, running_stack
+
+pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("helpers"), workers=0) as live:
+        yield live
+
+
+def _run(page: Page, stack: Stack, module: str, body: str) -> Any:
+    """Import /static/js/<module> as `m` and return what `body` (a JavaScript expression) evaluates to."""
+    if not page.url.startswith(stack.url):
+        page.goto(f"{stack.url}/#/sweeps")
+    return page.evaluate(f"async () => {{ const m = await import('/static/js/{module}'); return {body}; }}")
+
+
+RUNNING = "{status: 'running', worker: 'w1', attempts: 2, queue: 'cpu', epoch: 3, progress: 0.5, spec: {epochs: 10}}"
+
+
+def test_run_status_in_words(page: Page, stack: Stack) -> None:
+    cases = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        """[
+          {status: 'queued', queue: 'cuda'}, {status: 'queued', queue: 'cpu'}, {status: 'queued', queue: 'any'},
+          {status: 'running', stop_requested: 'median rule'}, {status: 'succeeded', stop_requested: 'median rule'},
+          {status: 'running', external: true}, {status: 'running', worker: 'w1'}, {status: 'running'},
+          {status: 'failed'},
+        ].map(m.statusDetail)""",
+    )
+    assert cases == [
+        "waiting for a GPU (cuda) worker",
+        "waiting for a cpu worker",
+        "waiting for a worker",
+        "finishing early: median rule",
+        "stopped early: median rule",
+        "tracked by your script",
+        "running on w1",
+        "running on a worker",
+        "failed",
+    ]
+
+
+def test_run_subtitle_progress_and_summary(page: Page, stack: Stack) -> None:
+    spec = (
+        "{dataset: 'mnist', model: {arch: 'mlp', hidden: [800, 800]}, batch_size: 64, epochs: 10, tags: ['a', 'b'],"
+        " optimizer: {name: 'sgd', lr: 0.02, weight_decay: 0.001}}"
+    )
+    subtitle = _run(page, stack, "views/run/text.js", f"m.runSubtitle({spec})")
+    assert subtitle.startswith("mnist · ")
+    assert subtitle.endswith("sgd lr 0.02 · weight decay 0.001 · batch 64 · 10 epochs · tags: a, b")
+    labels = _run(page, stack, "views/run/text.js", "[0.05, 0.5, 1, null].map(m.progressLabel)")
+    assert labels == ["5.0 %", "50 %", "100 %", "0.0 %"]
+    queued = _run(page, stack, "views/run/text.js", "m.progressText({status: 'queued', epoch: 0, spec: {epochs: 5}})")
+    assert queued == "epoch 0/5 · waiting for a worker"
+    started = "2026-01-01T00:00:00Z"
+    running = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        f"m.progressText({{status: 'running', epoch: 2, progress: 0.5, started_at: '{started}', spec: {{epochs: 4}}}},"
+        f" Date.parse('{started}') + 60000)",
+    )
+    assert running.startswith("epoch 2/4 · elapsed 1 min 00 s · ETA 1 min 00 s (")
+    took = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        "m.progressText({status: 'succeeded', epoch: 4, summary: {duration_s: 75}, spec: {epochs: 4}})",
+    )
+    assert took == "epoch 4/4 · took 1 min 15 s"
+    rows = _run(
+        page, stack, "views/run/text.js", "m.summaryRows({extra_key: 1.5, best_valid_acc: 0.8567, n_params: 1234})"
+    )
+    assert rows == [
+        ["parameters", "1,234", "n_params"],
+        ["best valid accuracy", "85.67 %", "best_valid_acc"],
+        ["extra key", "1.5", "extra_key"],
+    ]
+
+
+def test_run_interruptions_in_words(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        f"""(() => {{
+          const items = [{{worker: 'w0', attempt: 1, epoch: 3}}];
+          const before = m.interruptionText(items[0], {{status: 'queued'}});
+          m.markResumed(items, {{status: 'running', worker: 'w0', attempts: 1}});  // the same attempt: not resumed
+          const same = items[0].resumedOn;
+          m.markResumed(items, {RUNNING});
+          return [before, same, m.interruptionText(items[0], {RUNNING}),
+                  m.interruptionText({{epoch: 0}}, {{status: 'failed'}}), m.timesResumed({RUNNING})];
+        }})()""",
+    )
+    assert told == [
+        "worker w0 stopped responding after epoch 3;"
+        " re-queued to resume from its last checkpoint; waiting for another worker…",
+        None,
+        "worker w0 stopped responding after epoch 3; resumed on w1 (attempt 2).",
+        "worker its worker stopped responding before its first epoch; the run was not resumed (see the error below).",
+        1,
+    ]
+
+
+def test_run_artifact_words(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        """[m.bytes(512), m.bytes(2048), m.bytes(3 * 1024 * 1024), m.bytes(NaN),
+            m.labelName(1, {dataset: 'dogs-vs-cats'}), m.labelName(1, {dataset: 'mnist'}), m.labelName('x', null),
+            m.confidenceText(0.9876), m.confidenceText(undefined),
+            m.filterCaption('filters_first_layer.png'), m.filterCaption('filters_activation_max.png'),
+            m.filterCaption('other.png'), m.liveStateLabel('paused'), m.liveStateLabel('odd')]""",
+    )
+    assert told == [
+        "512 B",
+        "2.0 KiB",
+        "3.0 MiB",
+        "",
+        "dog",
+        "1",
+        "x",
+        "98.8 %",
+        "",
+        "First-layer kernels",
+        "Deeper filters by activation maximization",
+        "other.png",
+        "paused (tab hidden)",
+        "odd",
+    ]
+
+
+def test_run_series_traces_live_points_and_zoom(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/run/series.js",
+        """(() => {
+          const short = m.traceFor('valid_acc', {step: [1, 2], value: [0.5, null]}, (v) => m.percent(v, 'error'));
+          const long = m.traceFor('odd_key', {step: Array.from({length: 151}, (_, i) => i), value: Array(151).fill(1)});
+          const pending = new Map();
+          const charts = [{id: 'a', keys: ['loss']}, {id: 'b', keys: ['loss', 'x']}, {id: 'c', keys: ['y']}];
+          m.queueFor(pending, charts, 'loss', {step: [1, 2], value: [0.1, 0.2]});
+          m.queueFor(pending, charts, 'loss', {step: [3], value: [0.3]});
+          const window = {loss: {step: [5], value: [1]}};
+          const fresh = new Map(
+            [['loss', {step: [4, 6, 7, 9], value: [0, 2, 3, 4]}], ['new', {step: [1], value: [5]}]]);
+          m.extendWindow(window, fresh, 8);
+          return {
+            short: [short.mode, short.name, short.y, short.meta],
+            long: [long.mode, long.name],
+            pending: [...pending].map(([id, byKey]) => [id, [...byKey].map(([k, p]) => [k, p.step, p.value])]),
+            window,
+            compact: m.keysToCompact({loss: 4001, param_norm: 4000}, 1000),
+            zoom: [m.zoomSteps([-3.5, 10.2]), m.zoomSteps([7.9, 7.1])],
+            percent: [m.percent(0.25), m.percent(0.25, 'error'), m.percent(null), m.percent(undefined, 'error')],
+          };
+        })()""",
+    )
+    assert told["short"] == ["lines+markers", "valid", [50, None], "valid_acc"]
+    assert told["long"] == ["lines", "odd_key"]
+    assert told["pending"] == [
+        ["a", [["loss", [1, 2, 3], [0.1, 0.2, 0.3]]]],
+        ["b", [["loss", [1, 2, 3], [0.1, 0.2, 0.3]]]],
+    ]
+    # past the last step held and inside the window only
+    assert told["window"] == {"loss": {"step": [5, 6, 7], "value": [1, 2, 3]}, "new": {"step": [1], "value": [5]}}
+    assert told["compact"] == ["loss"]
+    assert told["zoom"] == [{"start": 0, "end": 11}, {"start": 7, "end": 8}]
+    assert told["percent"] == [25, 75, None, None]
