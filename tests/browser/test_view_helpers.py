@@ -185,3 +185,79 @@ def test_run_series_traces_live_points_and_zoom(page: Page, stack: Stack) -> Non
     assert told["compact"] == ["loss"]
     assert told["zoom"] == [{"start": 0, "end": 11}, {"start": 7, "end": 8}]
     assert told["percent"] == [25, 75, None, None]
+
+
+def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/runs/query.js",
+        """(() => {
+          const odd = m.readState({status: 'running,bogus', sort: 'nope', order: 'up', limit: '7', offset: '-5'});
+          const state = m.readState(
+            {status: 'failed,queued', tag: 't', sort: 'lr', order: 'asc', limit: '100', offset: '200'});
+          return {
+            odd, plain: m.urlQuery(m.readState({})), url: m.urlQuery(state), api: m.apiQuery(state),
+            back: m.readState(m.urlQuery(state)), filtered: [m.isFiltered(state), m.isFiltered(m.readState({}))],
+          };
+        })()""",
+    )
+    assert told["odd"] == {
+        "status": ["running"],
+        "tag": "",
+        "sweep_id": "",
+        "q": "",
+        "sort": "id",
+        "order": "desc",
+        "limit": 50,
+        "offset": 0,
+    }
+    # defaults stay out of the URL, so a plain #/runs stays plain
+    assert told["plain"] == {k: "" for k in ("status", "tag", "sweep_id", "q", "sort", "order", "limit", "offset")}
+    assert told["url"]["status"] == "queued,failed"  # in the chips' order
+    assert told["api"] == {
+        "status": "queued,failed",
+        "tag": "t",
+        "sweep_id": "",
+        "q": "",
+        "sort": "lr",
+        "order": "asc",
+        "limit": 100,
+        "offset": 200,
+    }
+    assert told["back"] == {**told["api"], "status": ["queued", "failed"]}
+    assert told["filtered"] == [True, False]
+
+
+def test_runs_table_sorting_paging_and_words(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/runs/query.js",
+        """(() => {
+          const state = m.readState({sort: 'lr', order: 'asc'});
+          const done = {status: 'succeeded', epoch: 3};
+          const running = {status: 'running', epoch: 3};
+          return {
+            sort: [m.sortBy(state, 'lr'), m.sortBy(state, 'name'), m.sortBy(state, 'epoch')],
+            last: [m.lastPageOffset(101, 50), m.lastPageOffset(100, 50), m.lastPageOffset(0, 50)],
+            words: [m.countText(1, true), m.countText(1234, false), m.rangeText(50, 50, 1234), m.rangeText(0, 0, 0)],
+            grid: m.gridText({'optimizer.lr': [0.1, 0.01], batch_size: {min: 1, max: 2}}),
+            signatures: [
+              m.rowSignature(done, 1000) === m.rowSignature(done, 9000),
+              m.rowSignature(running, 1000) === m.rowSignature(running, 2000),
+              m.rowSignature(done) === m.rowSignature({...done, epoch: 4}),
+            ],
+          };
+        })()""",
+    )
+    assert told["sort"] == [
+        {"sort": "lr", "order": "desc"},  # the same column flips
+        {"sort": "name", "order": "asc"},  # text starts A→Z
+        {"sort": "epoch", "order": "desc"},  # numbers start high
+    ]
+    assert told["last"] == [100, 50, 0]
+    assert told["words"] == ["1 run match", "1,234 runs", "51–100 of 1,234", "0–0 of 0"]
+    assert told["grid"] == "optimizer.lr ∈ {0.1, 0.01} × batch_size ∈ {range}"
+    # a finished run's row is redrawn only when it changes; an unfinished one's each second (its duration)
+    assert told["signatures"] == [True, False, False]
