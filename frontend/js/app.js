@@ -11,7 +11,7 @@ import { selection } from "./selection.js";
 const routes = [
   { name: "runs", pattern: /^\/runs$/, load: () => import("./views/runs/page.js") },
   { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run/page.js"), plotly: "basic", read: ([id]) => getRun(id) },
-  { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch.js") },
+  { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch/page.js") },
   { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare.js"), plotly: "basic" },
   { name: "sweeps", pattern: /^\/sweeps$/, load: () => import("./views/sweeps.js") },
   { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep.js"), plotly: "full" },

@@ -261,3 +261,62 @@ def test_runs_table_sorting_paging_and_words(page: Page, stack: Stack) -> None:
     assert told["grid"] == "optimizer.lr ∈ {0.1, 0.01} × batch_size ∈ {range}"
     # a finished run's row is redrawn only when it changes; an unfinished one's each second (its duration)
     assert told["signatures"] == [True, False, False]
+
+
+def test_launch_form_builds_a_run_or_a_sweep(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/launch/request.js",
+        """(async () => {
+          const f = await import('/static/js/views/launch/fields.js');
+          const single = m.buildRequest(f.defaultModel(), false);
+          const model = {...f.defaultModel(), name: ['x'], 'optimizer.lr': [0.1, 0.01], 'model.arch': ['mlp', 'vgg']};
+          const sweep = m.buildRequest(model, true);
+          const notGrid = m.buildRequest(model, false);  // grid mode off: the first value of each field
+          return {single, sweep, counts: [m.runCount(single), m.runCount(sweep)], notGrid: notGrid.body.optimizer.lr};
+        })()""",
+    )
+    single = told["single"]
+    assert single["kind"] == "run"
+    assert single["body"]["model"] == {"arch": "mlp", "hidden": [800, 800], "dropout": 0}  # only the mlp's fields
+    assert "name" not in single["body"] and "limit_train" not in single["body"] and "tags" not in single["body"]
+    sweep = told["sweep"]
+    assert sweep["kind"] == "sweep"
+    assert sweep["body"]["name"] == "x" and "name" not in sweep["body"]["base"]
+    assert sweep["body"]["grid"] == {"model.arch": ["mlp", "vgg"], "optimizer.lr": [0.1, 0.01]}
+    assert sweep["body"]["base"]["model"]["blocks"] == "deep"  # vgg is among the values: its blocks apply
+    assert told["counts"] == [{"n": 1, "factors": []}, {"n": 4, "factors": ["2 model.arch", "2 optimizer.lr"]}]
+    assert told["notGrid"] == 0.1
+
+
+def test_launch_form_maps_api_errors_to_fields_and_parses_text(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/launch/request.js",
+        """(async () => {
+          const f = await import('/static/js/views/launch/fields.js');
+          return {
+            fields: [
+              m.fieldFor({loc: ['body', 'optimizer', 'lr']}), m.fieldFor({loc: ['body', 'base', 'model', 'hidden', 0]}),
+              m.fieldFor({loc: ['body', 'grid', 'optimizer.lr', 1]}),
+              m.fieldFor({loc: ['body'], msg: "Value error, model.arch 'vgg' takes model.blocks"}),
+              m.fieldFor({loc: ['body'], msg: 'something else'}),
+            ],
+            message: m.errorMessage({msg: 'Value error, lr must be > 0'}),
+            scalars: [f.parseScalar(' none ', {optional: true}), f.parseScalar('', {}), f.parseScalar('1e-3', {}),
+                      f.parseScalar('abc', {})],
+            lists: [f.parseList('800, 800 x'), f.listText([1, 2]), f.listText(null)],
+            spec: f.modelFromSpec({optimizer: {lr: 0.5}, model: {arch: 'cnn'}}, {batch_size: [32, 64]}),
+            restored: f.restoredModel({bogus: [1], seed: [], epochs: [3]}),
+          };
+        })()""",
+    )
+    assert told["fields"] == ["optimizer.lr", "model.hidden", "optimizer.lr", "model.arch", None]
+    assert told["message"] == "lr must be > 0"
+    assert told["scalars"] == [None, "", 0.001, "abc"]
+    assert told["lists"] == [[800, 800, "x"], "1, 2", ""]
+    assert told["spec"]["optimizer.lr"] == [0.5] and told["spec"]["model.arch"] == ["cnn"]
+    assert told["spec"]["batch_size"] == [32, 64] and told["spec"]["epochs"] == [10]
+    assert "bogus" not in told["restored"] and told["restored"]["seed"] == [0] and told["restored"]["epochs"] == [3]
