@@ -14,7 +14,7 @@ const routes = [
   { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch/page.js") },
   { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare.js"), plotly: "basic" },
   { name: "sweeps", pattern: /^\/sweeps$/, load: () => import("./views/sweeps.js") },
-  { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep.js"), plotly: "full" },
+  { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep/page.js"), plotly: "full" },
   { name: "report", pattern: /^\/report$/, load: () => import("./views/report.js"), plotly: "cartesian" },
 ];
 for (const route of routes) {

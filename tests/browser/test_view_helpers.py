@@ -320,3 +320,55 @@ def test_launch_form_maps_api_errors_to_fields_and_parses_text(page: Page, stack
     assert told["spec"]["optimizer.lr"] == [0.5] and told["spec"]["model.arch"] == ["cnn"]
     assert told["spec"]["batch_size"] == [32, 64] and told["spec"]["epochs"] == [10]
     assert "bogus" not in told["restored"] and told["restored"]["seed"] == [0] and told["restored"]["epochs"] == [3]
+
+
+def test_sweep_facts_in_words(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/sweep/text.js",
+        """[
+          m.gridText({'optimizer.lr': [0.1, 0.01], seed: {min: 1, max: 10, log: true}}), m.gridText({}),
+          m.methodText({method: 'random', n: 5, seed: 2}), m.methodText({}),
+          m.ruleText(null), m.ruleText({method: 'asha', reduction_factor: 3, min_epochs: 2}),
+          m.ruleText({method: 'median', min_peers: 4, min_epochs: 1}),
+          m.baseText({dataset: 'mnist', model: {arch: 'mlp'}, epochs: 5, limit_train: 1000}), m.baseText({}),
+          m.openRuns({queued: 1, running: 2, failed: 3}), m.openRuns(),
+        ]""",
+    )
+    assert told == [
+        "optimizer.lr ∈ {0.1, 0.01} × seed ~ log-uniform[1, 10]",
+        "",
+        "random, n = 5, seed 2",
+        "grid (every combination)",
+        "none",
+        "successive halving, factor 3, from epoch 2",
+        "median rule, ≥ 4 peers, from epoch 1",
+        "mnist · mlp · 5 epochs · limit_train 1,000",
+        "—",
+        3,
+        0,
+    ]
+
+
+def test_sweep_heatmap_axes_csv_and_stale_curves(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/sweep/text.js",
+        """(() => {
+          const data = {xAxis: {labels: ['=x', '2']}, yAxis: {labels: ['p', 'q']}, z: [[0.5, null], [0.25, 1]]};
+          const curves = new Map([[1, {epoch: 2, status: 'running'}], [2, {epoch: 3, status: 'succeeded'}]]);
+          const rows = [{run_id: 1, epoch: 3, status: 'running'}, {run_id: 2, epoch: 3, status: 'succeeded'},
+                        {run_id: 3, epoch: 0, status: 'queued'}, {run_id: 4, epoch: 1, status: 'running'}];
+          return {
+            axes: [m.heatmapAxes(['a', 'b', 'c'], {}), m.heatmapAxes(['a', 'b'], {x: 'a', y: 'a'}),
+                   m.heatmapAxes(['a'], {}), m.heatmapAxes(['a', 'b'], {x: 'zz', y: ''})],
+            csv: [m.heatmapCsv(data, 'k'), m.heatmapCsv({xAxis: {labels: ['1']}, z: [[0.5]]}, '')],
+            stale: m.staleCurves(rows, curves).map((r) => r.run_id),
+          };
+        })()""",
+    )
+    assert told["axes"] == [{"x": "c", "y": "a"}, {"x": "a", "y": ""}, {"x": "a", "y": ""}, {"x": "b", "y": ""}]
+    assert told["csv"] == ["k,'=x,2\np,0.5000,\nq,0.2500,1.0000\n", ",1\nall,0.5000\n"]
+    assert told["stale"] == [1, 4]  # moved on, or never read; not run 2 (unchanged) nor run 3 (no epoch yet)
