@@ -14,90 +14,100 @@ import { openRuns } from "./text.js";
 const POLL_MS = 2000;
 
 export function mount(root, route) {
-  const sweepId = Number(route.params[0]);
-  const page = { destroyed: false };
-  let sweep = null;
-  let stopPolling = null;
+  const page = new SweepPage(root, route);
+  page.refresh().then(() => {
+    if (!page.destroyed && page.sweep && !sweepDone(page.sweep)) page.stopPolling = whileVisible(() => page.refresh(), POLL_MS);
+  });
+  return () => page.destroy();
+}
 
-  const header = new SweepHeader(sweepId, { onCancel: cancelSweep });
-  const results = new ResultsCard(sweepId);
-  const plots = new SweepPlots(sweepId, route.query, { onAxes: syncQuery });
-  const curves = new SweepCurves(sweepId, page, route.query.metric, { onMetric: syncQuery });
-  const notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
-  root.append(notFound, header.head, header.summaryEl, results.el, plots.note, plots.parcoords.el, h("div", { class: "chart-grid" }, plots.heatmap.el, curves.chart.el));
+class SweepPage {
+  constructor(root, route) {
+    this.sweepId = Number(route.params[0]);
+    this.destroyed = false;
+    this.sweep = null;
+    this.stopPolling = null;
+    const syncQuery = () => this.#syncQuery();
+    this.header = new SweepHeader(this.sweepId, { onCancel: () => this.#cancel() });
+    this.results = new ResultsCard(this.sweepId);
+    this.plots = new SweepPlots(this.sweepId, route.query, { onAxes: syncQuery });
+    this.curves = new SweepCurves(this.sweepId, this, route.query.metric, { onMetric: syncQuery });
+    this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
+    const { header, results, plots, curves } = this;
+    root.append(this.notFound, header.head, header.summaryEl, results.el, plots.note, plots.parcoords.el, h("div", { class: "chart-grid" }, plots.heatmap.el, curves.chart.el));
+  }
 
   /** The heatmap's axes and the curves' metric live in the URL. */
-  function syncQuery() {
-    const { x, y } = plots.selected;
-    replaceQuery({ x, y, metric: curves.metric === "valid_acc" ? "" : curves.metric });
+  #syncQuery() {
+    const { x, y } = this.plots.selected;
+    replaceQuery({ x, y, metric: this.curves.metric === "valid_acc" ? "" : this.curves.metric });
   }
 
-  function render() {
-    const keys = gridKeys(sweep);
-    const varied = variedKeys(sweep);
-    header.render(sweep, varied);
-    results.render(sweep, keys);
-    plots.render(sweep, keys, varied);
-    curves.update(sweep, varied);
-    const done = sweepDone(sweep);
-    header.setLive(done ? "ended" : "live", done ? "finished" : "live (every 2 s)");
-  }
-
-  function showNotFound(error) {
-    notFound.hidden = false;
-    notFound.replaceChildren(
-      error instanceof ApiError && error.status === 404 ? `Sweep #${sweepId} does not exist. ` : `Could not load sweep #${sweepId}: ${errorText(error)}. `,
-      h("a", { href: "#/sweeps" }, "All sweeps"),
-    );
-    header.head.hidden = true;
-    for (const el of [header.summaryEl, results.el, plots.parcoords.el, plots.heatmap.el, curves.chart.el]) el.hidden = true;
-    if (stopPolling) stopPolling();
-  }
-
-  async function refresh() {
+  async refresh() {
     let fresh;
     try {
-      fresh = await get(`/sweeps/${sweepId}`);
+      fresh = await get(`/sweeps/${this.sweepId}`);
     } catch (error) {
-      if (page.destroyed) return;
-      if (!sweep) showNotFound(error);
-      else header.setLive("reconnecting", "reconnecting…");
+      if (this.destroyed) return;
+      if (!this.sweep) this.#showNotFound(error);
+      else this.header.setLive("reconnecting", "reconnecting…");
       return;
     }
-    if (page.destroyed) return;
-    sweep = fresh;
-    render();
-    await curves.refresh();
-    if (sweepDone(sweep) && stopPolling) {
-      stopPolling();
-      stopPolling = null;
+    if (this.destroyed) return;
+    this.sweep = fresh;
+    this.#render();
+    await this.curves.refresh();
+    if (sweepDone(this.sweep) && this.stopPolling) {
+      this.stopPolling();
+      this.stopPolling = null;
     }
   }
 
-  async function cancelSweep() {
-    if (!confirm(`Cancel the ${openRuns(sweep.status_counts)} unfinished runs of sweep #${sweepId}?`)) return;
-    header.cancelButton.disabled = true;
+  #render() {
+    const sweep = this.sweep;
+    const keys = gridKeys(sweep);
+    const varied = variedKeys(sweep);
+    this.header.render(sweep, varied);
+    this.results.render(sweep, keys);
+    this.plots.render(sweep, keys, varied);
+    this.curves.update(sweep, varied);
+    const done = sweepDone(sweep);
+    this.header.setLive(done ? "ended" : "live", done ? "finished" : "live (every 2 s)");
+  }
+
+  async #cancel() {
+    const button = this.header.cancelButton;
+    if (!confirm(`Cancel the ${openRuns(this.sweep.status_counts)} unfinished runs of sweep #${this.sweepId}?`)) return;
+    button.disabled = true;
     try {
-      sweep = await post(`/sweeps/${sweepId}/cancel`);
-      toast(`Sweep #${sweepId} cancelled`);
-      render();
-      await curves.refresh();
+      this.sweep = await post(`/sweeps/${this.sweepId}/cancel`);
+      toast(`Sweep #${this.sweepId} cancelled`);
+      this.#render();
+      await this.curves.refresh();
     } catch (error) {
       toast(`Could not cancel the sweep: ${errorText(error)}`, "error");
     } finally {
-      header.cancelButton.disabled = false;
+      button.disabled = false;
     }
   }
 
-  refresh().then(() => {
-    if (!page.destroyed && sweep && !sweepDone(sweep)) stopPolling = whileVisible(refresh, POLL_MS);
-  });
+  #showNotFound(error) {
+    const id = this.sweepId;
+    this.notFound.hidden = false;
+    this.notFound.replaceChildren(
+      error instanceof ApiError && error.status === 404 ? `Sweep #${id} does not exist. ` : `Could not load sweep #${id}: ${errorText(error)}. `,
+      h("a", { href: "#/sweeps" }, "All sweeps"),
+    );
+    this.header.head.hidden = true;
+    for (const el of [this.header.summaryEl, this.results.el, this.plots.parcoords.el, this.plots.heatmap.el, this.curves.chart.el]) el.hidden = true;
+    if (this.stopPolling) this.stopPolling();
+  }
 
-  return () => {
-    page.destroyed = true;
-    if (stopPolling) stopPolling();
-    plots.destroy();
-    curves.destroy();
+  destroy() {
+    this.destroyed = true;
+    if (this.stopPolling) this.stopPolling();
+    this.plots.destroy();
+    this.curves.destroy();
     document.title = "trainboard";
-  };
+  }
 }
