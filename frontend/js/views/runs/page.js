@@ -6,7 +6,7 @@ import { h, whileVisible } from "../../dom.js";
 import { navigate, replaceQuery } from "../../router.js";
 import { selection } from "../../selection.js";
 import { RunsFilters } from "./filters.js";
-import { apiQuery, isFiltered, lastPageOffset, readState, urlQuery } from "./query.js";
+import { apiQuery, countText, isFiltered, lastPageOffset, readState, urlQuery } from "./query.js";
 import { SweepCard } from "./sweep-card.js";
 import { RunsTable } from "./table.js";
 
@@ -53,7 +53,9 @@ export function mount(root, route) {
         return;
       }
       errorBanner.hidden = true;
-      table.render(result.runs, result.total, isFiltered(state), countLabel);
+      const filtered = isFiltered(state);
+      countLabel.textContent = countText(result.total, filtered);
+      table.render(result.runs, result.total, filtered);
       refreshSelection();
     } catch (error) {
       if (page.destroyed || mine !== requestNo) return;

@@ -6,7 +6,7 @@ import { TERMINAL, duration, elapsed, h, localTime, num, pct, progressBar, statu
 import { hrefFor } from "../../router.js";
 import { selection } from "../../selection.js";
 import { archLabel, specSummary } from "../../spec.js";
-import { COLUMNS, PAGE_SIZES, countText, rangeText, rowSignature, sortBy } from "./query.js";
+import { COLUMNS, PAGE_SIZES, rangeText, rowSignature, sortBy } from "./query.js";
 
 export class RunsTable {
   /**
@@ -76,10 +76,9 @@ export class RunsTable {
     selection.set([...ids]);
   }
 
-  /** Shows one page of runs; `countLabel` gets "N runs (match)". */
-  render(runs, total, filtered, countLabel) {
+  /** Shows one page of runs (`total`: of every page; `filtered`: the empty state offers to clear the filters). */
+  render(runs, total, filtered) {
     this.runs = runs;
-    countLabel.textContent = countText(total, filtered);
     this.#renderSortMarks();
     syncRows(this.tbody, this.rows, runs, {
       id: (run) => run.id,
