@@ -283,7 +283,7 @@ def main() -> int:
         "  run page, median ms from navigation start (request start-end, marks): "
         + breakdown(
             run_page,
-            ["/static/js/app.js", "/static/js/views/run.js", *vendor, "/api/runs/{id}", "/api/runs/{id}/metrics"],
+            ["/static/js/app.js", "/static/js/views/run/page.js", *vendor, "/api/runs/{id}", "/api/runs/{id}/metrics"],
             ["trainboard:plotly-basic", "trainboard:run-metrics", "trainboard:run-charts"],
         )
     )

@@ -9,12 +9,12 @@ import { selection } from "./selection.js";
 // plotly: the plotly.js bundle a view draws with (js/charts.js), downloaded while the view's module loads;
 // read: the view's first API read, started at the same time (the view gets the promise as route.prefetched)
 const routes = [
-  { name: "runs", pattern: /^\/runs$/, load: () => import("./views/runs.js") },
-  { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run.js"), plotly: "basic", read: ([id]) => getRun(id) },
-  { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch.js") },
+  { name: "runs", pattern: /^\/runs$/, load: () => import("./views/runs/page.js") },
+  { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run/page.js"), plotly: "basic", read: ([id]) => getRun(id) },
+  { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch/page.js") },
   { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare.js"), plotly: "basic" },
   { name: "sweeps", pattern: /^\/sweeps$/, load: () => import("./views/sweeps.js") },
-  { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep.js"), plotly: "full" },
+  { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep/page.js"), plotly: "full" },
   { name: "report", pattern: /^\/report$/, load: () => import("./views/report.js"), plotly: "cartesian" },
 ];
 for (const route of routes) {

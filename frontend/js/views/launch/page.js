@@ -1,0 +1,87 @@
+// Launch view (#/launch), the page shell: a form for any run spec, with a grid mode (any field takes several
+// values → POST /sweeps); ?from=12 clones a run, ?preset=fig5 opens that figure of the report's presets.
+
+import { ApiError, errorText, getRun, post } from "../../api.js";
+import { h, toast } from "../../dom.js";
+import { navigate } from "../../router.js";
+import { defaultModel, modelFromSpec, restoredModel } from "./fields.js";
+import { LaunchForm, savedForm } from "./form.js";
+import { PresetsPanel } from "./presets-panel.js";
+
+export function mount(root, route) {
+  const page = { destroyed: false };
+  let busy = false;
+  const saved = savedForm(route);
+  const form = new LaunchForm(
+    { model: saved ? restoredModel(saved.model) : defaultModel(), gridMode: route.query.grid === "1" || Boolean(saved && saved.grid) },
+    { onSubmit: launch },
+  );
+  const presets = new PresetsPanel(page, {
+    onEdit: (model, gridMode) => {
+      form.load(model, gridMode);
+      form.el.scrollIntoView({ behavior: "smooth" });
+    },
+  });
+  root.append(
+    h("div", { class: "page-head" }, h("div", { class: "page-title" }, h("h1", {}, "Launch"), h("span", { class: "muted" }, "a run, or a grid of runs"))),
+    presets.el,
+    form.el,
+  );
+
+  async function launch() {
+    if (busy) return;
+    form.clearErrors();
+    const { kind, body } = form.request();
+    busy = true;
+    const button = form.launchButton;
+    button.disabled = true;
+    const label = button.textContent;
+    button.textContent = "Launching…";
+    try {
+      if (kind === "sweep") {
+        const sweep = await post("/sweeps", body);
+        toast(`Sweep #${sweep.id} launched: ${sweep.runs.length} runs`);
+        navigate("/runs", { sweep_id: sweep.id });
+      } else {
+        const run = await post("/runs", body);
+        toast(`Run #${run.id} launched`);
+        navigate(`/runs/${run.id}`);
+      }
+    } catch (error) {
+      if (!page.destroyed) refused(error, kind);
+    } finally {
+      busy = false;
+      button.disabled = false;
+      if (button.textContent === "Launching…") button.textContent = label;
+    }
+  }
+
+  function refused(error, kind) {
+    if (error instanceof ApiError && error.status === 404 && kind === "sweep") {
+      form.clearErrors();
+      form.showBanner("This server has no sweeps API (POST /api/sweeps answered 404). ", "Give every field a single value to launch one run, or update the server.");
+    } else if (error instanceof ApiError && (error.status === 422 || error.status === 400)) {
+      form.showErrors(Array.isArray(error.detail) ? error.detail : [{ loc: [], msg: errorText(error) }]);
+    } else {
+      form.showBanner("Launch failed: ", errorText(error));
+    }
+  }
+
+  form.render();
+  presets.show(route.query.preset);
+  if (route.query.from) {
+    getRun(route.query.from)
+      .then((run) => {
+        if (page.destroyed) return;
+        const model = modelFromSpec(run.spec);
+        model.name = [run.name ? `${run.name} copy` : ""];
+        form.load(model, false);
+        toast(`Form filled from run #${run.id}`);
+      })
+      .catch((error) => toast(`Could not load run ${route.query.from}: ${errorText(error)}`, "error"));
+  }
+
+  return () => {
+    page.destroyed = true;
+  };
+}

@@ -1,0 +1,90 @@
+// The top of the run page: title, status, live dot and actions; the subtitle; progress, status in words, facts.
+
+import { TERMINAL, h, localTime, progressBar, statusBadge } from "../../dom.js";
+import { selection } from "../../selection.js";
+import { liveStateLabel, progressLabel, progressText, runSubtitle, statusDetail } from "./text.js";
+
+export class RunHeader {
+  /** onCancel: async, asks the API to cancel the run; the button stays disabled while it runs. */
+  constructor(runId, { onCancel }) {
+    this.runId = runId;
+    this.titleEl = h("h1", { class: "run-title" }, `Run #${runId}`);
+    this.badgeSlot = h("span", { dataset: { testid: "run-status" } });
+    this.liveEl = h("span", { class: "live-dot", dataset: { state: "connecting" } }, "connecting");
+    this.cancelButton = h("button", { type: "button", class: "danger", hidden: true, onclick: () => this.#cancel(onCancel) }, "Cancel run");
+    this.selectButton = h("button", {
+      type: "button",
+      onclick: () => {
+        selection.toggle(runId);
+        this.refreshSelect();
+      },
+    });
+    this.head = h(
+      "div",
+      { class: "page-head" },
+      h("div", { class: "page-title" }, h("a", { href: "#/runs", class: "back", title: "All runs" }, "←"), this.titleEl, this.badgeSlot, this.liveEl),
+      h("div", { class: "actions" }, this.selectButton, h("a", { class: "button", href: `#/launch?from=${runId}`, title: "Open the launch form with this run's spec" }, "Clone"), this.cancelButton),
+    );
+    this.subtitle = h("p", { class: "run-subtitle muted" });
+    this.progressSlot = h("div", { class: "progress-wide" });
+    this.progressText = h("div", { class: "progress-text", dataset: { testid: "progress-text" } });
+    this.facts = h("dl", { class: "facts" });
+    this.detailEl = h("div", { class: "status-detail", hidden: true, dataset: { testid: "status-detail" } });
+    this.progressCard = h("section", { class: "card progress-card" }, this.progressSlot, this.progressText, this.detailEl, this.facts);
+  }
+
+  get elements() {
+    return [this.head, this.subtitle, this.progressCard];
+  }
+
+  async #cancel(onCancel) {
+    this.cancelButton.disabled = true;
+    try {
+      await onCancel();
+    } finally {
+      this.cancelButton.disabled = false;
+    }
+  }
+
+  refreshSelect() {
+    const on = selection.has(this.runId);
+    this.selectButton.textContent = on ? "✓ Selected for compare" : "Select for compare";
+    this.selectButton.classList.toggle("active", on);
+  }
+
+  render(run) {
+    this.titleEl.replaceChildren(h("span", { class: "muted" }, `#${run.id} `), run.name);
+    this.badgeSlot.replaceChildren(statusBadge(run.status));
+    this.cancelButton.hidden = TERMINAL.has(run.status);
+    document.title = `#${run.id} ${run.name} · ${run.status} · trainboard`;
+    this.subtitle.textContent = runSubtitle(run.spec || {});
+    const detail = statusDetail(run);
+    this.detailEl.hidden = !detail || detail === run.status;
+    this.detailEl.textContent = detail || "";
+    this.detailEl.classList.toggle("early", Boolean(run.stop_requested));
+    this.renderProgress(run);
+  }
+
+  /** Progress, time and ETA, and the worker facts; every second while the run trains. */
+  renderProgress(run) {
+    this.progressSlot.replaceChildren(progressBar(Number(run.progress) || 0, progressLabel(run.progress)));
+    this.progressText.textContent = progressText(run);
+    this.facts.replaceChildren(
+      ...[
+        ["worker", run.worker || "—"],
+        ["attempts", String(run.attempts ?? 0)],
+        ["queue", run.queue || "—"],
+        ["created", localTime(run.created_at)],
+        ["started", localTime(run.started_at)],
+        ["finished", localTime(run.finished_at)],
+        ["sweep", run.sweep_id ? h("a", { href: `#/sweeps/${run.sweep_id}` }, `#${run.sweep_id}`) : "—"],
+        ["external", run.external ? "yes" : "no"],
+      ].map(([k, v]) => h("div", { class: "fact" }, h("dt", {}, k), h("dd", {}, v))),
+    );
+  }
+
+  setLiveState(state) {
+    this.liveEl.dataset.state = state;
+    this.liveEl.textContent = liveStateLabel(state);
+  }
+}

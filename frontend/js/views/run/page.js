@@ -1,0 +1,154 @@
+// Run view (#/runs/12), the page shell: reads the run and its metrics, then follows the live stream (SSE) and
+// hands each event to its piece: header (progress, ETA, status), notices, charts, summary and config, artifacts.
+
+import { ApiError, cancelRun, errorText, getMetrics, getRun } from "../../api.js";
+import { whenPlotly } from "../../charts.js";
+import { TERMINAL, h, toast } from "../../dom.js";
+import { LiveStream, metricsOf } from "../../live.js";
+import { RunArtifacts } from "./artifacts.js";
+import { RunCharts } from "./charts.js";
+import { RunDetails } from "./details.js";
+import { RunHeader } from "./header.js";
+import { RunNotices } from "./notices.js";
+
+export function mount(root, route) {
+  const page = new RunPage(root, route);
+  page.start();
+  return () => page.destroy();
+}
+
+class RunPage {
+  constructor(root, route) {
+    this.root = root;
+    this.route = route;
+    // what the pieces share: the run as last heard of, and whether the page is gone (late replies are dropped)
+    this.runId = Number(route.params[0]);
+    this.run = null;
+    this.destroyed = false;
+    this.stream = null;
+    this.timers = [];
+    this.header = new RunHeader(this.runId, { onCancel: () => this.#cancel() });
+    this.notices = new RunNotices();
+    this.charts = new RunCharts(this);
+    this.details = new RunDetails(() => this.run.spec);
+    this.artifacts = new RunArtifacts(this);
+    this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
+    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.details.el, this.artifacts.el);
+    this.onVisibility = () => {
+      if (!this.stream) return;
+      if (document.visibilityState === "hidden") this.stream.suspend();
+      else this.stream.resume();
+    };
+    document.addEventListener("visibilitychange", this.onVisibility);
+    this.header.refreshSelect();
+    this.ticker = setInterval(() => {
+      if (this.run && this.run.status === "running") this.header.renderProgress(this.run);
+    }, 1000);
+  }
+
+  async start() {
+    try {
+      this.run = await (this.route.prefetched || getRun(this.runId)); // the router asked for it while this module loaded
+    } catch (error) {
+      if (!this.destroyed) this.#showNotFound(error);
+      return;
+    }
+    if (this.destroyed) return;
+    // the event id the run had before the metrics read: the stream resumes there, and the store drops replays
+    const after = Number.isInteger(this.run.event_seq) ? this.run.event_seq : 0;
+    // the metrics read is the longest wait of the page: ask first, fill in the rest while it runs; as many
+    // points as the widest shown chart has pixels
+    const metrics = getMetrics(this.runId, { max_points: this.charts.widestShown() });
+    metrics.catch(() => {}); // handled below
+    whenPlotly().catch(() => {}); // run plotly.js while the server reads (a chart reports a failure)
+    this.#renderRun();
+    this.details.renderConfig(this.run.spec);
+    this.header.refreshSelect();
+    this.artifacts.load();
+    try {
+      const initial = await metrics;
+      performance.mark("trainboard:run-metrics");
+      if (this.destroyed) return;
+      this.charts.load(initial);
+    } catch (error) {
+      toast(`Could not load the metrics: ${errorText(error)}`, "error");
+    }
+    await this.charts.renderAll();
+    performance.mark("trainboard:run-charts");
+    if (this.destroyed) return;
+    if (TERMINAL.has(this.run.status)) {
+      this.header.setLiveState("ended"); // finished before the metrics were read: they are complete, nothing to stream
+      return;
+    }
+    this.#follow(after);
+  }
+
+  /** The live stream from event `after` on; each event to its piece. */
+  #follow(after) {
+    this.stream = new LiveStream(this.runId, {
+      after,
+      onStatus: (data) => this.#onStatus(data),
+      onMetrics: (data) => {
+        for (const [key, series] of Object.entries(metricsOf(data))) this.charts.append(key, series);
+      },
+      onInterrupted: (data) => this.notices.interrupted(data, this.run),
+      onWarning: (data) => this.notices.warning(data),
+      onState: (state) => this.header.setLiveState(state),
+      onEnd: () => this.artifacts.load(),
+    }).start();
+  }
+
+  #renderRun() {
+    if (!this.run) return;
+    this.header.render(this.run);
+    this.notices.render(this.run);
+    this.details.renderSummary(this.run.summary);
+  }
+
+  #onStatus(data) {
+    const before = this.run ? this.run.epoch : null;
+    const wasTerminal = this.run && TERMINAL.has(this.run.status);
+    const { seq: _seq, ...fields } = data;
+    this.run = { ...this.run, ...fields };
+    this.#renderRun();
+    if (TERMINAL.has(this.run.status) && !wasTerminal) {
+      this.artifacts.load();
+      this.timers.push(setTimeout(() => this.artifacts.load(), 3000));
+      this.charts.renderEmpty();
+    } else if (this.run.epoch !== before) {
+      this.artifacts.load();
+    }
+  }
+
+  async #cancel() {
+    try {
+      this.run = { ...this.run, ...(await cancelRun(this.runId)) };
+      this.#renderRun();
+    } catch (error) {
+      toast(`Could not cancel: ${errorText(error)}`, "error");
+    }
+  }
+
+  #showNotFound(error) {
+    const runId = this.runId;
+    this.notFound.hidden = false;
+    this.notFound.replaceChildren(
+      error instanceof ApiError && error.status === 404 ? `Run #${runId} does not exist. ` : `Could not load run #${runId}: ${errorText(error)}. `,
+      h("a", { href: "#/runs" }, "Back to the runs"),
+    );
+    this.header.head.hidden = true;
+    this.root.querySelectorAll(".card, .chart-grid, .two-col").forEach((el) => {
+      el.hidden = true;
+    });
+  }
+
+  destroy() {
+    this.destroyed = true;
+    clearInterval(this.ticker);
+    document.removeEventListener("visibilitychange", this.onVisibility);
+    this.timers.forEach(clearTimeout);
+    if (this.stream) this.stream.close();
+    this.charts.destroy();
+    document.title = "trainboard";
+  }
+}

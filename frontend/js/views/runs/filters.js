@@ -1,0 +1,100 @@
+// The runs table's filter bar: status chips, search, tag and sweep. Each change updates the shared state and
+// calls `changed()`; typing waits 300 ms.
+
+import { get } from "../../api.js";
+import { STATUSES, debounce, h } from "../../dom.js";
+
+export class RunsFilters {
+  /** state: the page's table state (mutated here); page: {destroyed}. */
+  constructor(state, page, { changed }) {
+    this.state = state;
+    this.page = page;
+    this.changed = changed;
+    this.chips = STATUSES.map((status) => this.#chip(status));
+    this.search = h("input", { type: "search", placeholder: "Search name, tag, architecture, id…", value: state.q, "aria-label": "Search runs", name: "q" });
+    this.tagInput = h("input", { type: "text", placeholder: "tag", value: state.tag, "aria-label": "Filter by tag", name: "tag", class: "narrow" });
+    this.sweepSelect = h("select", { "aria-label": "Filter by sweep", name: "sweep_id" }, h("option", { value: "" }, "All sweeps"));
+    if (state.sweep_id) this.sweepSelect.append(h("option", { value: state.sweep_id, selected: true }, `Sweep #${state.sweep_id}`));
+    const debounced = debounce(() => changed(), 300);
+    this.search.addEventListener("input", () => {
+      state.q = this.search.value.trim();
+      debounced();
+    });
+    this.tagInput.addEventListener("input", () => {
+      state.tag = this.tagInput.value.trim();
+      debounced();
+    });
+    this.sweepSelect.addEventListener("change", () => {
+      state.sweep_id = this.sweepSelect.value;
+      changed();
+    });
+    this.resetButton = h("button", { type: "button", class: "link-button", onclick: () => this.#reset() }, "Reset");
+    this.el = h(
+      "div",
+      { class: "card filters" },
+      h("div", { class: "chips", role: "group", "aria-label": "Filter by status" }, this.chips),
+      this.search,
+      this.tagInput,
+      this.sweepSelect,
+      this.resetButton,
+    );
+  }
+
+  #chip(status) {
+    return h(
+      "button",
+      {
+        type: "button",
+        class: `chip chip-${status}`,
+        "aria-pressed": String(this.state.status.includes(status)),
+        dataset: { status },
+        onclick: (e) => {
+          const on = e.currentTarget.getAttribute("aria-pressed") !== "true";
+          e.currentTarget.setAttribute("aria-pressed", String(on));
+          this.state.status = STATUSES.filter((s) => (s === status ? on : this.state.status.includes(s)));
+          this.changed();
+        },
+      },
+      status,
+    );
+  }
+
+  #reset() {
+    Object.assign(this.state, { status: [], tag: "", sweep_id: "", q: "", offset: 0 });
+    this.search.value = "";
+    this.tagInput.value = "";
+    this.sweepSelect.value = "";
+    this.chips.forEach((chip) => chip.setAttribute("aria-pressed", "false"));
+    this.changed();
+  }
+
+  /** "Clear the filters" under an empty table does what Reset does. */
+  reset() {
+    this.resetButton.click();
+  }
+
+  /** A click on a run's tag filters by it. */
+  setTag(tag) {
+    this.state.tag = tag;
+    this.tagInput.value = tag;
+    this.changed();
+  }
+
+  /** The sweep filter's choices: every sweep, and the one in the URL even if the list does not have it. */
+  async loadSweeps() {
+    try {
+      const sweeps = await get("/sweeps");
+      if (this.page.destroyed || !Array.isArray(sweeps)) return;
+      const current = this.sweepSelect.value;
+      this.sweepSelect.replaceChildren(
+        h("option", { value: "" }, "All sweeps"),
+        ...sweeps.map((s) => h("option", { value: String(s.id) }, `#${s.id} ${s.name}${s.runs ? ` (${s.runs.length})` : ""}`)),
+      );
+      if (current && !sweeps.some((s) => String(s.id) === current)) this.sweepSelect.append(h("option", { value: current }, `Sweep #${current}`));
+      this.sweepSelect.value = current;
+    } catch {
+      // no sweeps route on this server: the filter keeps working for a sweep id given in the URL
+      this.sweepSelect.hidden = !this.state.sweep_id;
+    }
+  }
+}

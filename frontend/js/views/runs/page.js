@@ -1,0 +1,88 @@
+// Runs view (#/runs), the page shell: every run in a server-sorted, server-paged table that refreshes itself
+// every 2 s; the state (filters, sort, page) lives in the URL.
+
+import { errorText, listRuns } from "../../api.js";
+import { h, whileVisible } from "../../dom.js";
+import { navigate, replaceQuery } from "../../router.js";
+import { selection } from "../../selection.js";
+import { RunsFilters } from "./filters.js";
+import { apiQuery, countText, isFiltered, lastPageOffset, readState, urlQuery } from "./query.js";
+import { SweepCard } from "./sweep-card.js";
+import { RunsTable } from "./table.js";
+
+const POLL_MS = 2000;
+const SWEEPS_POLL_MS = 15000;
+
+export function mount(root, route) {
+  const state = readState(route.query);
+  const page = { destroyed: false };
+  let requestNo = 0; // only the newest read may draw: filters change faster than the server answers
+
+  const countLabel = h("span", { class: "muted", dataset: { testid: "runs-total" } }, "");
+  const compareButton = h("button", { type: "button", class: "primary", onclick: () => navigate("/compare", { ids: selection.ids() }) }, "Compare");
+  const clearButton = h("button", { type: "button", onclick: () => selection.clear() }, "Clear selection");
+  const head = h(
+    "div",
+    { class: "page-head" },
+    h("div", { class: "page-title" }, h("h1", {}, "Runs"), countLabel),
+    h("div", { class: "actions" }, clearButton, compareButton, h("a", { class: "button", href: "#/launch" }, "+ New run")),
+  );
+  const filters = new RunsFilters(state, page, { changed });
+  const table = new RunsTable(state, { changed, reload: load, onTag: (tag) => filters.setTag(tag), onClearFilters: () => filters.reset() });
+  const sweepCard = new SweepCard(state, page, { reload: load });
+  const errorBanner = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
+  root.append(head, filters.el, errorBanner, sweepCard.el, table.card);
+
+  /** The state changed: into the URL, then read again (back to the first page unless paging). */
+  function changed(resetOffset = true) {
+    if (resetOffset) state.offset = 0;
+    replaceQuery(urlQuery(state));
+    load();
+    sweepCard.load();
+  }
+
+  async function load() {
+    const mine = ++requestNo;
+    try {
+      const result = await listRuns(apiQuery(state));
+      if (page.destroyed || mine !== requestNo) return;
+      if (!result.runs.length && state.offset > 0 && result.total > 0) {
+        // the page emptied (runs deleted or filters changed): go to the last page that has rows
+        state.offset = lastPageOffset(result.total, state.limit);
+        changed(false);
+        return;
+      }
+      errorBanner.hidden = true;
+      const filtered = isFiltered(state);
+      countLabel.textContent = countText(result.total, filtered);
+      table.render(result.runs, result.total, filtered);
+      refreshSelection();
+    } catch (error) {
+      if (page.destroyed || mine !== requestNo) return;
+      errorBanner.hidden = false;
+      errorBanner.textContent = `Could not load the runs: ${errorText(error)}`;
+    }
+  }
+
+  function refreshSelection() {
+    const ids = selection.ids();
+    compareButton.textContent = ids.length ? `Compare ${ids.length} selected` : "Compare";
+    compareButton.disabled = ids.length < 1;
+    clearButton.hidden = ids.length === 0;
+    table.refreshSelection(ids);
+  }
+
+  document.addEventListener("trainboard:selection", refreshSelection);
+  load();
+  filters.loadSweeps();
+  sweepCard.load();
+  const stopPolling = whileVisible(() => Promise.all([load(), sweepCard.load()]), POLL_MS);
+  const stopSweepPolling = whileVisible(() => filters.loadSweeps(), SWEEPS_POLL_MS);
+
+  return () => {
+    page.destroyed = true;
+    stopPolling();
+    stopSweepPolling();
+    document.removeEventListener("trainboard:selection", refreshSelection);
+  };
+}

@@ -1,0 +1,113 @@
+// Sweep view (#/sweeps/12), the page shell: the results table, parallel coordinates, a heatmap over two varied keys
+// and the runs' curves overlaid — all refreshed every 2 s while any run of the sweep is unfinished.
+
+import { ApiError, errorText, get, post } from "../../api.js";
+import { h, toast, whileVisible } from "../../dom.js";
+import { replaceQuery } from "../../router.js";
+import { gridKeys, sweepDone, variedKeys } from "../../sweepdata.js";
+import { SweepCurves } from "./curves.js";
+import { SweepHeader } from "./header.js";
+import { SweepPlots } from "./plots.js";
+import { ResultsCard } from "./results.js";
+import { openRuns } from "./text.js";
+
+const POLL_MS = 2000;
+
+export function mount(root, route) {
+  const page = new SweepPage(root, route);
+  page.refresh().then(() => {
+    if (!page.destroyed && page.sweep && !sweepDone(page.sweep)) page.stopPolling = whileVisible(() => page.refresh(), POLL_MS);
+  });
+  return () => page.destroy();
+}
+
+class SweepPage {
+  constructor(root, route) {
+    this.sweepId = Number(route.params[0]);
+    this.destroyed = false;
+    this.sweep = null;
+    this.stopPolling = null;
+    const syncQuery = () => this.#syncQuery();
+    this.header = new SweepHeader(this.sweepId, { onCancel: () => this.#cancel() });
+    this.results = new ResultsCard(this.sweepId);
+    this.plots = new SweepPlots(this.sweepId, route.query, { onAxes: syncQuery });
+    this.curves = new SweepCurves(this.sweepId, this, route.query.metric, { onMetric: syncQuery });
+    this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
+    const { header, results, plots, curves } = this;
+    root.append(this.notFound, header.head, header.summaryEl, results.el, plots.note, plots.parcoords.el, h("div", { class: "chart-grid" }, plots.heatmap.el, curves.chart.el));
+  }
+
+  /** The heatmap's axes and the curves' metric live in the URL. */
+  #syncQuery() {
+    const { x, y } = this.plots.selected;
+    replaceQuery({ x, y, metric: this.curves.metric === "valid_acc" ? "" : this.curves.metric });
+  }
+
+  async refresh() {
+    let fresh;
+    try {
+      fresh = await get(`/sweeps/${this.sweepId}`);
+    } catch (error) {
+      if (this.destroyed) return;
+      if (!this.sweep) this.#showNotFound(error);
+      else this.header.setLive("reconnecting", "reconnecting…");
+      return;
+    }
+    if (this.destroyed) return;
+    this.sweep = fresh;
+    this.#render();
+    await this.curves.refresh();
+    if (sweepDone(this.sweep) && this.stopPolling) {
+      this.stopPolling();
+      this.stopPolling = null;
+    }
+  }
+
+  #render() {
+    const sweep = this.sweep;
+    const keys = gridKeys(sweep);
+    const varied = variedKeys(sweep);
+    this.header.render(sweep, varied);
+    this.results.render(sweep, keys);
+    this.plots.render(sweep, keys, varied);
+    this.curves.update(sweep, varied);
+    const done = sweepDone(sweep);
+    this.header.setLive(done ? "ended" : "live", done ? "finished" : "live (every 2 s)");
+  }
+
+  async #cancel() {
+    const button = this.header.cancelButton;
+    if (!confirm(`Cancel the ${openRuns(this.sweep.status_counts)} unfinished runs of sweep #${this.sweepId}?`)) return;
+    button.disabled = true;
+    try {
+      this.sweep = await post(`/sweeps/${this.sweepId}/cancel`);
+      toast(`Sweep #${this.sweepId} cancelled`);
+      this.#render();
+      await this.curves.refresh();
+    } catch (error) {
+      toast(`Could not cancel the sweep: ${errorText(error)}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  #showNotFound(error) {
+    const id = this.sweepId;
+    this.notFound.hidden = false;
+    this.notFound.replaceChildren(
+      error instanceof ApiError && error.status === 404 ? `Sweep #${id} does not exist. ` : `Could not load sweep #${id}: ${errorText(error)}. `,
+      h("a", { href: "#/sweeps" }, "All sweeps"),
+    );
+    this.header.head.hidden = true;
+    for (const el of [this.header.summaryEl, this.results.el, this.plots.parcoords.el, this.plots.heatmap.el, this.curves.chart.el]) el.hidden = true;
+    if (this.stopPolling) this.stopPolling();
+  }
+
+  destroy() {
+    this.destroyed = true;
+    if (this.stopPolling) this.stopPolling();
+    this.plots.destroy();
+    this.curves.destroy();
+    document.title = "trainboard";
+  }
+}

@@ -1,0 +1,375 @@
+"""The views' pure helpers (no DOM: the words, numbers and series a page shows), imported and called in Chromium,
+since CI has no Node.js. What the pages do with them is tested end to end in test_dashboard.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.utils.stack import Stack, running_stack
+
+pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("helpers"), workers=0) as live:
+        yield live
+
+
+def _run(page: Page, stack: Stack, module: str, body: str) -> Any:
+    """Import /static/js/<module> as `m` and return what `body` (a JavaScript expression) evaluates to."""
+    if not page.url.startswith(stack.url):
+        page.goto(f"{stack.url}/#/sweeps")
+    return page.evaluate(f"async () => {{ const m = await import('/static/js/{module}'); return {body}; }}")
+
+
+RUNNING = "{status: 'running', worker: 'w1', attempts: 2, queue: 'cpu', epoch: 3, progress: 0.5, spec: {epochs: 10}}"
+
+
+def test_run_status_in_words(page: Page, stack: Stack) -> None:
+    cases = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        """[
+          {status: 'queued', queue: 'cuda'}, {status: 'queued', queue: 'cpu'}, {status: 'queued', queue: 'any'},
+          {status: 'running', stop_requested: 'median rule'}, {status: 'succeeded', stop_requested: 'median rule'},
+          {status: 'running', external: true}, {status: 'running', worker: 'w1'}, {status: 'running'},
+          {status: 'failed'},
+        ].map(m.statusDetail)""",
+    )
+    assert cases == [
+        "waiting for a GPU (cuda) worker",
+        "waiting for a cpu worker",
+        "waiting for a worker",
+        "finishing early: median rule",
+        "stopped early: median rule",
+        "tracked by your script",
+        "running on w1",
+        "running on a worker",
+        "failed",
+    ]
+
+
+def test_run_subtitle_progress_and_summary(page: Page, stack: Stack) -> None:
+    spec = (
+        "{dataset: 'mnist', model: {arch: 'mlp', hidden: [800, 800]}, batch_size: 64, epochs: 10, tags: ['a', 'b'],"
+        " optimizer: {name: 'sgd', lr: 0.02, weight_decay: 0.001}}"
+    )
+    subtitle = _run(page, stack, "views/run/text.js", f"m.runSubtitle({spec})")
+    assert subtitle.startswith("mnist · ")
+    assert subtitle.endswith("sgd lr 0.02 · weight decay 0.001 · batch 64 · 10 epochs · tags: a, b")
+    labels = _run(page, stack, "views/run/text.js", "[0.05, 0.5, 1, null].map(m.progressLabel)")
+    assert labels == ["5.0 %", "50 %", "100 %", "0.0 %"]
+    queued = _run(page, stack, "views/run/text.js", "m.progressText({status: 'queued', epoch: 0, spec: {epochs: 5}})")
+    assert queued == "epoch 0/5 · waiting for a worker"
+    started = "2026-01-01T00:00:00Z"
+    running = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        f"m.progressText({{status: 'running', epoch: 2, progress: 0.5, started_at: '{started}', spec: {{epochs: 4}}}},"
+        f" Date.parse('{started}') + 60000)",
+    )
+    assert running.startswith("epoch 2/4 · elapsed 1 min 00 s · ETA 1 min 00 s (")
+    took = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        "m.progressText({status: 'succeeded', epoch: 4, summary: {duration_s: 75}, spec: {epochs: 4}})",
+    )
+    assert took == "epoch 4/4 · took 1 min 15 s"
+    rows = _run(
+        page, stack, "views/run/text.js", "m.summaryRows({extra_key: 1.5, best_valid_acc: 0.8567, n_params: 1234})"
+    )
+    assert rows == [
+        ["parameters", "1,234", "n_params"],
+        ["best valid accuracy", "85.67 %", "best_valid_acc"],
+        ["extra key", "1.5", "extra_key"],
+    ]
+
+
+def test_run_interruptions_in_words(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        f"""(() => {{
+          const items = [{{worker: 'w0', attempt: 1, epoch: 3}}];
+          const before = m.interruptionText(items[0], {{status: 'queued'}});
+          m.markResumed(items, {{status: 'running', worker: 'w0', attempts: 1}});  // the same attempt: not resumed
+          const same = items[0].resumedOn;
+          m.markResumed(items, {RUNNING});
+          return [before, same, m.interruptionText(items[0], {RUNNING}),
+                  m.interruptionText({{epoch: 0}}, {{status: 'failed'}}), m.timesResumed({RUNNING})];
+        }})()""",
+    )
+    assert told == [
+        "worker w0 stopped responding after epoch 3;"
+        " re-queued to resume from its last checkpoint; waiting for another worker…",
+        None,
+        "worker w0 stopped responding after epoch 3; resumed on w1 (attempt 2).",
+        "worker its worker stopped responding before its first epoch; the run was not resumed (see the error below).",
+        1,
+    ]
+
+
+def test_run_artifact_words(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        """[m.bytes(512), m.bytes(2048), m.bytes(3 * 1024 * 1024), m.bytes(NaN),
+            m.labelName(1, {dataset: 'dogs-vs-cats'}), m.labelName(1, {dataset: 'mnist'}), m.labelName('x', null),
+            m.confidenceText(0.9876), m.confidenceText(undefined),
+            m.filterCaption('filters_first_layer.png'), m.filterCaption('filters_activation_max.png'),
+            m.filterCaption('other.png'), m.liveStateLabel('paused'), m.liveStateLabel('odd')]""",
+    )
+    assert told == [
+        "512 B",
+        "2.0 KiB",
+        "3.0 MiB",
+        "",
+        "dog",
+        "1",
+        "x",
+        "98.8 %",
+        "",
+        "First-layer kernels",
+        "Deeper filters by activation maximization",
+        "other.png",
+        "paused (tab hidden)",
+        "odd",
+    ]
+
+
+def test_run_series_traces_live_points_and_zoom(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/run/series.js",
+        """(() => {
+          const short = m.traceFor('valid_acc', {step: [1, 2], value: [0.5, null]}, (v) => m.percent(v, 'error'));
+          const long = m.traceFor('odd_key', {step: Array.from({length: 151}, (_, i) => i), value: Array(151).fill(1)});
+          const pending = new Map();
+          const charts = [{id: 'a', keys: ['loss']}, {id: 'b', keys: ['loss', 'x']}, {id: 'c', keys: ['y']}];
+          m.queueFor(pending, charts, 'loss', {step: [1, 2], value: [0.1, 0.2]});
+          m.queueFor(pending, charts, 'loss', {step: [3], value: [0.3]});
+          const window = {loss: {step: [5], value: [1]}};
+          const fresh = new Map(
+            [['loss', {step: [4, 6, 7, 9], value: [0, 2, 3, 4]}], ['new', {step: [1], value: [5]}]]);
+          m.extendWindow(window, fresh, 8);
+          return {
+            short: [short.mode, short.name, short.y, short.meta],
+            long: [long.mode, long.name],
+            pending: [...pending].map(([id, byKey]) => [id, [...byKey].map(([k, p]) => [k, p.step, p.value])]),
+            window,
+            compact: m.keysToCompact({loss: 4001, param_norm: 4000}, 1000),
+            zoom: [m.zoomSteps([-3.5, 10.2]), m.zoomSteps([7.9, 7.1])],
+            percent: [m.percent(0.25), m.percent(0.25, 'error'), m.percent(null), m.percent(undefined, 'error')],
+          };
+        })()""",
+    )
+    assert told["short"] == ["lines+markers", "valid", [50, None], "valid_acc"]
+    assert told["long"] == ["lines", "odd_key"]
+    assert told["pending"] == [
+        ["a", [["loss", [1, 2, 3], [0.1, 0.2, 0.3]]]],
+        ["b", [["loss", [1, 2, 3], [0.1, 0.2, 0.3]]]],
+    ]
+    # past the last step held and inside the window only
+    assert told["window"] == {"loss": {"step": [5, 6, 7], "value": [1, 2, 3]}, "new": {"step": [1], "value": [5]}}
+    assert told["compact"] == ["loss"]
+    assert told["zoom"] == [{"start": 0, "end": 11}, {"start": 7, "end": 8}]
+    assert told["percent"] == [25, 75, None, None]
+
+
+def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/runs/query.js",
+        """(() => {
+          const odd = m.readState({status: 'running,bogus', sort: 'nope', order: 'up', limit: '7', offset: '-5'});
+          const state = m.readState(
+            {status: 'failed,queued', tag: 't', sort: 'lr', order: 'asc', limit: '100', offset: '200'});
+          return {
+            odd, plain: m.urlQuery(m.readState({})), url: m.urlQuery(state), api: m.apiQuery(state),
+            back: m.readState(m.urlQuery(state)), filtered: [m.isFiltered(state), m.isFiltered(m.readState({}))],
+          };
+        })()""",
+    )
+    assert told["odd"] == {
+        "status": ["running"],
+        "tag": "",
+        "sweep_id": "",
+        "q": "",
+        "sort": "id",
+        "order": "desc",
+        "limit": 50,
+        "offset": 0,
+    }
+    # defaults stay out of the URL (hrefFor drops empty values), so a plain #/runs stays plain
+    assert set(told["plain"]) == {"status", "tag", "sweep_id", "q", "sort", "order", "limit", "offset"}
+    assert all(value in ("", None) for value in told["plain"].values())
+    assert told["url"]["status"] == "failed,queued"
+    assert told["api"] == {
+        "status": "failed,queued",
+        "tag": "t",
+        "sweep_id": "",
+        "q": "",
+        "sort": "lr",
+        "order": "asc",
+        "limit": 100,
+        "offset": 200,
+    }
+    assert told["back"] == {**told["api"], "status": ["failed", "queued"]}
+    assert told["filtered"] == [True, False]
+
+
+def test_runs_table_sorting_paging_and_words(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/runs/query.js",
+        """(() => {
+          const state = m.readState({sort: 'lr', order: 'asc'});
+          const done = {status: 'succeeded', epoch: 3};
+          const running = {status: 'running', epoch: 3};
+          return {
+            sort: [m.sortBy(state, 'lr'), m.sortBy(state, 'name'), m.sortBy(state, 'epoch')],
+            last: [m.lastPageOffset(101, 50), m.lastPageOffset(100, 50), m.lastPageOffset(0, 50)],
+            words: [m.countText(1, true), m.countText(1234, false), m.rangeText(50, 50, 1234), m.rangeText(0, 0, 0)],
+            grid: m.gridText({'optimizer.lr': [0.1, 0.01], batch_size: {min: 1, max: 2}}),
+            signatures: [
+              m.rowSignature(done, 1000) === m.rowSignature(done, 9000),
+              m.rowSignature(running, 1000) === m.rowSignature(running, 2000),
+              m.rowSignature(done) === m.rowSignature({...done, epoch: 4}),
+            ],
+          };
+        })()""",
+    )
+    assert told["sort"] == [
+        {"sort": "lr", "order": "desc"},  # the same column flips
+        {"sort": "name", "order": "asc"},  # text starts A→Z
+        {"sort": "epoch", "order": "desc"},  # numbers start high
+    ]
+    assert told["last"] == [100, 50, 0]
+    assert told["words"] == ["1 run match", "1,234 runs", "51–100 of 1,234", "0–0 of 0"]
+    assert told["grid"] == "optimizer.lr ∈ {0.1, 0.01} × batch_size ∈ {range}"
+    # a finished run's row is redrawn only when it changes; an unfinished one's each second (its duration)
+    assert told["signatures"] == [True, False, False]
+
+
+def test_launch_form_builds_a_run_or_a_sweep(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/launch/request.js",
+        """(async () => {
+          const f = await import('/static/js/views/launch/fields.js');
+          const single = m.buildRequest(f.defaultModel(), false);
+          const model = {...f.defaultModel(), name: ['x'], 'optimizer.lr': [0.1, 0.01], 'model.arch': ['mlp', 'vgg']};
+          const sweep = m.buildRequest(model, true);
+          const notGrid = m.buildRequest(model, false);  // grid mode off: the first value of each field
+          return {single, sweep, counts: [m.runCount(single), m.runCount(sweep)], notGrid: notGrid.body.optimizer.lr};
+        })()""",
+    )
+    single = told["single"]
+    assert single["kind"] == "run"
+    assert single["body"]["model"] == {"arch": "mlp", "hidden": [800, 800], "dropout": 0}  # only the mlp's fields
+    assert "name" not in single["body"] and "limit_train" not in single["body"] and "tags" not in single["body"]
+    sweep = told["sweep"]
+    assert sweep["kind"] == "sweep"
+    assert sweep["body"]["name"] == "x" and "name" not in sweep["body"]["base"]
+    assert sweep["body"]["grid"] == {"model.arch": ["mlp", "vgg"], "optimizer.lr": [0.1, 0.01]}
+    assert sweep["body"]["base"]["model"]["blocks"] == "deep"  # vgg is among the values: its blocks apply
+    assert told["counts"] == [{"n": 1, "factors": []}, {"n": 4, "factors": ["2 model.arch", "2 optimizer.lr"]}]
+    assert told["notGrid"] == 0.1
+
+
+def test_launch_form_maps_api_errors_to_fields_and_parses_text(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/launch/request.js",
+        """(async () => {
+          const f = await import('/static/js/views/launch/fields.js');
+          return {
+            fields: [
+              m.fieldFor({loc: ['body', 'optimizer', 'lr']}), m.fieldFor({loc: ['body', 'base', 'model', 'hidden', 0]}),
+              m.fieldFor({loc: ['body', 'grid', 'optimizer.lr', 1]}),
+              m.fieldFor({loc: ['body'], msg: "Value error, model.arch 'vgg' takes model.blocks"}),
+              m.fieldFor({loc: ['body'], msg: 'something else'}),
+            ],
+            message: m.errorMessage({msg: 'Value error, lr must be > 0'}),
+            scalars: [f.parseScalar(' none ', {optional: true}), f.parseScalar('', {}), f.parseScalar('1e-3', {}),
+                      f.parseScalar('abc', {})],
+            lists: [f.parseList('800, 800 x'), f.listText([1, 2]), f.listText(null)],
+            spec: f.modelFromSpec({optimizer: {lr: 0.5}, model: {arch: 'cnn'}}, {batch_size: [32, 64]}),
+            restored: f.restoredModel({bogus: [1], seed: [], epochs: [3]}),
+          };
+        })()""",
+    )
+    assert told["fields"] == ["optimizer.lr", "model.hidden", "optimizer.lr", "model.arch", None]
+    assert told["message"] == "lr must be > 0"
+    assert told["scalars"] == [None, "", 0.001, "abc"]
+    assert told["lists"] == [[800, 800, "x"], "1, 2", ""]
+    assert told["spec"]["optimizer.lr"] == [0.5] and told["spec"]["model.arch"] == ["cnn"]
+    assert told["spec"]["batch_size"] == [32, 64] and told["spec"]["epochs"] == [10]
+    assert "bogus" not in told["restored"] and told["restored"]["seed"] == [0] and told["restored"]["epochs"] == [3]
+
+
+def test_sweep_facts_in_words(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/sweep/text.js",
+        """[
+          m.gridText({'optimizer.lr': [0.1, 0.01], seed: {min: 1, max: 10, log: true}}), m.gridText({}),
+          m.methodText({method: 'random', n: 5, seed: 2}), m.methodText({}),
+          m.ruleText(null), m.ruleText({method: 'asha', reduction_factor: 3, min_epochs: 2}),
+          m.ruleText({method: 'median', min_peers: 4, min_epochs: 1}),
+          m.baseText({dataset: 'mnist', model: {arch: 'mlp'}, epochs: 5, limit_train: 1000}), m.baseText({}),
+          m.openRuns({queued: 1, running: 2, failed: 3}), m.openRuns(),
+        ]""",
+    )
+    assert told == [
+        "optimizer.lr ∈ {0.1, 0.01} × seed ~ log-uniform[1, 10]",
+        "",
+        "random, n = 5, seed 2",
+        "grid (every combination)",
+        "none",
+        "successive halving, factor 3, from epoch 2",
+        "median rule, ≥ 4 peers, from epoch 1",
+        "mnist · mlp · 5 epochs · limit_train 1,000",
+        "—",
+        3,
+        0,
+    ]
+
+
+def test_sweep_heatmap_axes_csv_and_stale_curves(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/sweep/text.js",
+        """(() => {
+          const data = {xAxis: {labels: ['=x', '2']}, yAxis: {labels: ['p', 'q']}, z: [[0.5, null], [0.25, 1]]};
+          const curves = new Map([[1, {epoch: 2, status: 'running'}], [2, {epoch: 3, status: 'succeeded'}]]);
+          const rows = [{run_id: 1, epoch: 3, status: 'running'}, {run_id: 2, epoch: 3, status: 'succeeded'},
+                        {run_id: 3, epoch: 0, status: 'queued'}, {run_id: 4, epoch: 1, status: 'running'}];
+          return {
+            axes: [m.heatmapAxes(['a', 'b', 'c'], {}), m.heatmapAxes(['a', 'b'], {x: 'a', y: 'a'}),
+                   m.heatmapAxes(['a'], {}), m.heatmapAxes(['a', 'b'], {x: 'zz', y: ''})],
+            csv: [m.heatmapCsv(data, 'k'), m.heatmapCsv({xAxis: {labels: ['1']}, z: [[0.5]]}, '')],
+            stale: m.staleCurves(rows, curves).map((r) => r.run_id),
+          };
+        })()""",
+    )
+    assert told["axes"] == [{"x": "c", "y": "a"}, {"x": "a", "y": ""}, {"x": "a", "y": ""}, {"x": "b", "y": ""}]
+    assert told["csv"] == ["k,'=x,2\np,0.5000,\nq,0.2500,1.0000\n", ",1\nall,0.5000\n"]
+    assert told["stale"] == [1, 4]  # moved on, or never read; not run 2 (unchanged) nor run 3 (no epoch yet)
