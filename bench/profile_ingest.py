@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.db import make_engine, make_sessionmaker, migrate  # noqa: E402
 from backend.schemas import PointIn, PointsIn  # noqa: E402
-from backend.services import metrics, runs  # noqa: E402
+from backend.services import leases, metrics, runs  # noqa: E402
 from backend.services.events import locked_run  # noqa: E402
 from backend.services.metrics.ingest import insert_ignoring_duplicates  # noqa: E402
 from backend.services.metrics.rollups import update_rollups  # noqa: E402
@@ -68,9 +68,15 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
     batches = [PointsIn.model_validate_json(body).points for body in raw]
     n = len(batches) // 2
 
+    run_leases: dict[int, str] = {}
+
     def new_run() -> int:
+        """An external run, and the lease its script would hold (as the create reply gives it)."""
         with factory() as session:
-            (run,) = runs.add_runs(session, [runs.new_run(spec=RunSpec(external=True))])
+            run = runs.new_run(spec=RunSpec(external=True))
+            lease = leases.issue(run)
+            runs.add_runs(session, [run])
+            run_leases[run.id] = lease
             return run.id
 
     def stages(run_id: int, points: Sequence[PointIn]) -> tuple[float, float]:
@@ -90,7 +96,7 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
         for points in chunk:
             t = time.perf_counter()
             with factory() as session:
-                fn(session, run_id=run_id, points=points)
+                fn(session, run_id=run_id, points=points, lease=run_leases[run_id])
             samples.append((time.perf_counter() - t) * 1000)
         return samples
 

@@ -76,23 +76,6 @@ def require_lease(run: Run, lease: str | None) -> None:
         raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
 
 
-def require_points_lease(run: Run, lease: str | None) -> None:
-    """``require_lease``, and 409 once the attempt has reported its outcome."""
-    try:
-        leases.check_points(run, lease)
-    except leases.WriteRefused as refused:
-        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
-
-
-def get_run_for_write(session: Session, run_id: int) -> Run:
-    """The run, 404 if absent; on Postgres locked until the write commits, so the lease checked is still current."""
-    locking = session.get_bind().dialect.name == "postgresql"
-    run = session.get(Run, run_id, with_for_update=locking)
-    if run is None:
-        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail=f"run {run_id} not found")
-    return run
-
-
 def require_artifact_write(run: Run, lease: str | None, *, name: str, exists: bool) -> None:
     """``require_lease``, and 409 for replacing an artifact of a finished run (its artifacts are write-once)."""
     require_lease(run, lease)

@@ -6,17 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from backend.api.deps import (
-    LeaseHeader,
-    NotifierDep,
-    RunId,
-    SessionDep,
-    get_run_for_write,
-    get_run_or_404,
-    require_points_lease,
-)
+from backend.api.deps import LeaseHeader, NotifierDep, RunId, SessionDep, get_run_or_404
 from backend.schemas import PointsAccepted, PointsIn, Series
-from backend.services import metrics
+from backend.services import leases, metrics
 
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 
@@ -30,8 +22,10 @@ def post_metrics(
     attempt already reported its outcome). A point already stored for the same (key, step) is kept, so a
     retried batch never duplicates anything. The reply carries the run's status: a worker stops when it reads
     `cancelled`."""
-    require_points_lease(get_run_for_write(session, run_id), lease)
-    run, accepted = metrics.add_points(session, run_id=run_id, points=batch.points)
+    try:
+        run, accepted = metrics.add_points(session, run_id=run_id, points=batch.points, lease=lease)
+    except leases.WriteRefused as refused:
+        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     if accepted:

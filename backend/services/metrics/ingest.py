@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Run
 from backend.schemas import PointIn
-from backend.services import early_termination
+from backend.services import early_termination, leases
 from backend.services.events import append_event, locked_run, status_event_data
 from backend.services.metrics.driver_sql import driver_cursor
 from backend.services.metrics.rollups import update_rollups
@@ -20,14 +20,19 @@ NewRow = tuple[str, int, float | None]  # key, step, value of a point that was n
 SQLITE_ROWS_PER_STATEMENT = 8_000  # 4 parameters a row; SQLite takes 32,766 parameters per statement
 
 
-def add_points(session: Session, *, run_id: int, points: Sequence[PointIn]) -> tuple[Run | None, int]:
-    """Store new points; a point already stored for (key, step) is left as it was (retries are safe).
+def add_points(
+    session: Session, *, run_id: int, points: Sequence[PointIn], lease: str | None
+) -> tuple[Run | None, int]:
+    """Store new points of the attempt holding ``lease`` (``leases.WriteRefused`` otherwise); a point already
+    stored for (key, step) is left as it was (retries are safe).
 
-    Returns the run and how many points were new. The new ones become one live event.
+    Returns the run and how many points were new. The new ones become one live event. The lease is checked
+    under the run's lock, so a re-queue cannot slip in between the check and the insert.
     """
     with locked_run(session, run_id) as run:
         if run is None:
             return None, 0
+        leases.check_points(run, lease)
         latest = {(p.key, p.step): p.value for p in points}  # within one batch, the last value wins
         rows = [{"run_id": run_id, "key": k, "step": s, "value": v} for (k, s), v in latest.items()]
         new_rows: list[NewRow] = []
