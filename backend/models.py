@@ -121,11 +121,8 @@ class MetricRollup(Base):
 
 # Rollup levels, finest first; each divides the next (a coarser block is folded from whole finer ones). A read
 # uses the widest level of at most twice its bucket width and rounds its buckets up to a multiple of it, so 64
-# serves buckets of 32-511 steps and 1,024 anything wider (a million points: ~1,000 rows); narrower buckets rank
-# the points themselves (a short series). Why 64 (docs/BENCHMARKS.md §2): a 100,000-point chart 642 px wide asks
-# for 314 steps a bucket; 64 makes that 320 (313 buckets, 1,563 rows a key: 10 ms, was 166 ms from the points),
-# 128 would make it 384 (261 buckets) for 7 ms, 32 gives the same grid as 64 from twice the rows (12 ms). Upkeep:
-# a 1,000-point batch upserts 17-18 rollup rows instead of 1-2, within ingestion's run-to-run spread.
+# serves buckets of 32-511 steps and 1,024 anything wider; narrower buckets rank the points themselves (a short
+# series). Why 64 and not 32 or 128, measured: docs/BENCHMARKS.md, "Code-level notes".
 ROLLUP_WIDTHS = (64, 1024)
 
 

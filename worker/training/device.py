@@ -1,7 +1,7 @@
 """Where a run executes and which speed-ups apply there (bf16 autocast, channels_last, TF32).
 
 channels_last is used for conv models on the CPU too: oneDNN's convolutions and max-pooling run
-1.1-1.5x faster on it there (measured on vgg deep and the MNIST cnn, training and evaluation).
+faster on it there (docs/BENCHMARKS.md, §7).
 Conv evaluation on the CPU also prefers small batches (they stay in cache); an MLP and CUDA big ones.
 """
 

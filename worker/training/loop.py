@@ -35,9 +35,9 @@ def make_optimizer(spec: OptimizerSpec, params: Iterable[nn.Parameter]) -> torch
 
     ``weight_decay`` is passed to the optimizer, i.e. an L2 penalty added to the gradient. Adam uses
     the spec's learning rate too; the report's "Adam defaults" is ``optimizer.lr = 0.001``.
-    The fused implementations update all parameters in one kernel: on the CPU that makes Adam's
-    step 6x and momentum's 2x faster than the default per-parameter loop (vgg deep), while plain
-    SGD's single ``add_`` per parameter is already as fast (fig1's MLP), so it keeps the default.
+    The fused implementations update all parameters in one kernel, which on the CPU is several times
+    faster for Adam and momentum than the default per-parameter loop (docs/BENCHMARKS.md, §7), while
+    plain SGD's single ``add_`` per parameter is already as fast, so it keeps the default.
     """
     params = list(params)
     fused = params[0].device.type == "cuda" or spec.name != "sgd"

@@ -50,7 +50,7 @@ def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> 
     """INSERT ... ON CONFLICT DO NOTHING RETURNING the rows that were new, as one driver-level statement.
 
     SQLAlchemy's executemany builds a parameter dict per row; for a 1,000-point batch that was most of the
-    request (``bench/profile_ingest.py``: 11.4 -> 6.5 ms on SQLite, 56.8 -> 33.4 ms on Postgres). The statement
+    request (``bench/profile_ingest.py``; the figures are in docs/BENCHMARKS.md, §1). The statement
     runs on the session's own connection, inside its transaction.
     """
     run_id = rows[0]["run_id"]

@@ -1,4 +1,4 @@
-// What the course report (IFT6135 assignment 2, seed/report.md) says about each figure: its caption, its
+// What the course report (IFT6135 assignment 2: ../shared/seed/report.md, beside the repository) says about each figure: its caption, its
 // statements and its numbers. Our numbers are set beside these on the report page.
 
 export const REPORT_TITLE = "Assignment 2: Convolutional networks (IFT6135) — Viviano, Guymont, Mehdizadeh";
