@@ -23,6 +23,7 @@ from backend.body_limit import BodySizeLimit
 from backend.db import make_engine, make_sessionmaker
 from backend.request_guard import RequestGuard
 from backend.security_headers import SecurityHeaders
+from backend.services.events import publish_after_commit
 from backend.services.notifier import Notifier
 from backend.services.reaper import reap_stale_runs, requeue_waiting_runs
 from backend.vendor import YEAR_S, script_response, vendor_path
@@ -61,7 +62,6 @@ async def _reap_forever(app: FastAPI) -> None:
                 reap_stale_runs,
                 app.state.sessionmaker,
                 celery=app.state.celery,
-                notifier=app.state.notifier,
                 stale_after_s=settings.stale_after_s,
                 external_timeout_s=settings.external_timeout_s,
             )
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error_response)  # type: ignore[arg-type]
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(engine)
+    publish_after_commit(app.state.sessionmaker, notifier)  # every session, the reaper's too, wakes the streams
     app.state.celery = make_celery(settings)
     app.state.notifier = notifier
 

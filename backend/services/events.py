@@ -1,14 +1,18 @@
-"""The per-run event log that live streams replay: status changes and batches of new metric points."""
+"""The per-run event log that live streams replay: status changes and batches of new metric points.
+
+Appending an event also wakes the run's live streams, by itself, once the transaction commits
+(``publish_after_commit``): no caller has to remember a ``notifier.publish``, and a rolled-back event wakes no one.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.finite import json_safe
 from backend.models import Run, RunEvent
@@ -16,6 +20,29 @@ from backend.models import Run, RunEvent
 # SQLite allows one writer at a time and takes its lock only at the first write, so two threads could both
 # read the same event_seq; this lock serialises the read-increment-write. Postgres uses SELECT ... FOR UPDATE.
 _sqlite_write_lock = threading.Lock()
+
+# session.info key: the ids of the runs that got events in the session's open transaction.
+_UNPUBLISHED = "trainboard_unpublished_runs"
+
+
+class Publisher(Protocol):
+    """What wakes a run's streams (``backend.services.notifier.Notifier``)."""
+
+    def publish(self, run_id: int) -> None: ...
+
+
+def publish_after_commit(factory: sessionmaker[Session], publisher: Publisher) -> None:
+    """Make every session of ``factory`` publish each run that got events, once per commit; a rollback
+    forgets them (its events were never stored, so there is nothing to read)."""
+
+    @event.listens_for(factory, "after_commit")
+    def _publish(session: Session) -> None:
+        for run_id in sorted(session.info.pop(_UNPUBLISHED, ())):
+            publisher.publish(run_id)
+
+    @event.listens_for(factory, "after_rollback")
+    def _forget(session: Session) -> None:
+        session.info.pop(_UNPUBLISHED, None)
 
 
 @contextmanager
@@ -32,9 +59,10 @@ def append_event(session: Session, *, run: Run, kind: str, data: dict[str, Any])
     """Add the next event of ``run`` (the run must be held by ``locked_run``); NaN and infinities become null,
     since Postgres refuses them in a json column and a browser refuses them in an event."""
     run.event_seq += 1
-    event = RunEvent(run_id=run.id, seq=run.event_seq, kind=kind, data=json_safe(data))
-    session.add(event)
-    return event
+    row = RunEvent(run_id=run.id, seq=run.event_seq, kind=kind, data=json_safe(data))
+    session.add(row)
+    session.info.setdefault(_UNPUBLISHED, set()).add(run.id)
+    return row
 
 
 def status_event_data(run: Run) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.models import Run, RunEvent, utcnow
 from backend.services import queue
 from backend.services.events import append_event, locked_run, status_event_data
-from backend.services.notifier import Notifier
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -36,19 +35,18 @@ def reap_stale_runs(
     factory: sessionmaker[Session],
     *,
     celery: Celery,
-    notifier: Notifier,
     stale_after_s: float,
     external_timeout_s: float | None = None,
 ) -> list[int]:
     """Re-queue (or give up on) every running run whose worker went silent, and fail the external runs whose
     script went silent for ``external_timeout_s`` (when given); returns their ids."""
-    reaped = _requeue_runs_of_silent_workers(factory, celery=celery, notifier=notifier, stale_after_s=stale_after_s)
+    reaped = _requeue_runs_of_silent_workers(factory, celery=celery, stale_after_s=stale_after_s)
     if external_timeout_s is not None:
-        reaped += fail_silent_external_runs(factory, notifier=notifier, timeout_s=external_timeout_s)
+        reaped += fail_silent_external_runs(factory, timeout_s=external_timeout_s)
     return reaped
 
 
-def fail_silent_external_runs(factory: sessionmaker[Session], *, notifier: Notifier, timeout_s: float) -> list[int]:
+def fail_silent_external_runs(factory: sessionmaker[Session], *, timeout_s: float) -> list[int]:
     """End ``failed`` every running external run that sent nothing (heartbeat, status, metrics) for ``timeout_s``."""
     cutoff = utcnow() - timedelta(seconds=timeout_s)
     # Metric posts append events without touching heartbeat_at: the run's newest event is a sign of life too
@@ -84,13 +82,12 @@ def fail_silent_external_runs(factory: sessionmaker[Session], *, notifier: Notif
                 append_event(session, run=run, kind="status", data=status_event_data(run))
                 session.commit()
             logger.warning("external run %s failed: %s", run_id, error)
-            notifier.publish(run_id)
             failed.append(run_id)
     return failed
 
 
 def _requeue_runs_of_silent_workers(
-    factory: sessionmaker[Session], *, celery: Celery, notifier: Notifier, stale_after_s: float
+    factory: sessionmaker[Session], *, celery: Celery, stale_after_s: float
 ) -> list[int]:
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
     stale = (Run.status == "running", Run.external.is_(False), Run.heartbeat_at < cutoff)
@@ -106,7 +103,6 @@ def _requeue_runs_of_silent_workers(
                 session.commit()
             if requeued:
                 queue.enqueue(celery, [run])
-            notifier.publish(run_id)
             reaped.append(run_id)
     return reaped
 

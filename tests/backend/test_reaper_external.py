@@ -31,7 +31,6 @@ def _reap(client: TestClient, *, external_timeout_s: float = TIMEOUT_S) -> list[
     return reap_stale_runs(
         state.sessionmaker,
         celery=state.celery,
-        notifier=state.notifier,
         stale_after_s=20.0,
         external_timeout_s=external_timeout_s,
     )

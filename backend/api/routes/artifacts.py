@@ -12,7 +12,6 @@ from starlette.requests import ClientDisconnect
 
 from backend.api.deps import (
     LeaseHeader,
-    NotifierDep,
     RunId,
     SessionDep,
     SettingsDep,
@@ -21,7 +20,6 @@ from backend.api.deps import (
 )
 from backend.schemas import ArtifactOut
 from backend.services import artifacts
-from backend.services.notifier import Notifier
 
 router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
 
@@ -59,7 +57,6 @@ async def put_artifact(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    notifier: NotifierDep,
     lease: LeaseHeader = None,
 ) -> ArtifactOut:
     """Store an artifact (what workers call): the raw bytes as the body (`application/octet-stream`), at most
@@ -75,7 +72,7 @@ async def put_artifact(
     limit = settings.max_artifact_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        await _refuse(session, notifier, run_id=run_id, name=name, size=int(declared), limit=limit)
+        await _refuse(session, run_id=run_id, name=name, size=int(declared), limit=limit)
     upload = await run_in_threadpool(artifacts.begin_upload, root=settings.artifacts_dir, run_id=run_id, name=name)
     try:
         complete = await _receive(request, upload, limit)
@@ -85,7 +82,7 @@ async def put_artifact(
         if not upload.committed:
             await run_in_threadpool(upload.discard)
     if not complete:
-        await _refuse(session, notifier, run_id=run_id, name=name, size=None, limit=limit)
+        await _refuse(session, run_id=run_id, name=name, size=None, limit=limit)
     return _artifact_out(run_id, name, upload.size)
 
 
@@ -107,14 +104,9 @@ async def _receive(request: Request, upload: artifacts.Upload, limit: int) -> bo
     return True
 
 
-async def _refuse(
-    session: Session, notifier: Notifier, *, run_id: int, name: str, size: int | None, limit: int
-) -> NoReturn:
+async def _refuse(session: Session, *, run_id: int, name: str, size: int | None, limit: int) -> NoReturn:
     """413, after telling the run's page (a `warning` event) what was not stored and what that costs."""
-    if await run_in_threadpool(
-        artifacts.warn_refused_upload, session, run_id=run_id, name=name, size=size, limit=limit
-    ):
-        await run_in_threadpool(notifier.publish, run_id)
+    await run_in_threadpool(artifacts.warn_refused_upload, session, run_id=run_id, name=name, size=size, limit=limit)
     raise HTTPException(
         status_code=413,
         detail=f"artifact {name!r} is over the limit of {limit} bytes (TRAINBOARD_MAX_ARTIFACT_BYTES): not stored",

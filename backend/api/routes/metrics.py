@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from backend.api.deps import LeaseHeader, NotifierDep, RunId, SessionDep, get_run_or_404
+from backend.api.deps import LeaseHeader, RunId, SessionDep, get_run_or_404
 from backend.schemas import PointsAccepted, PointsIn, Series
 from backend.services import leases, metrics
 
@@ -14,9 +14,7 @@ router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 
 
 @router.post("", response_model=PointsAccepted)
-def post_metrics(
-    run_id: RunId, batch: PointsIn, session: SessionDep, notifier: NotifierDep, lease: LeaseHeader = None
-) -> PointsAccepted:
+def post_metrics(run_id: RunId, batch: PointsIn, session: SessionDep, lease: LeaseHeader = None) -> PointsAccepted:
     """Add a batch of points `{"points": [{"key", "step", "value"}, ...]}`, sending the run's lease in
     `X-Trainboard-Lease` (403 without it; 409 when stale: the run was re-queued and claimed again, or this
     attempt already reported its outcome). A point already stored for the same (key, step) is kept, so a
@@ -28,8 +26,6 @@ def post_metrics(
         raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    if accepted:
-        notifier.publish(run_id)
     return PointsAccepted(
         accepted=accepted,
         duplicates=len(batch.points) - accepted,

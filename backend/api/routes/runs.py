@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from backend.api.deps import CeleryDep, LeaseHeader, NotifierDep, RunId, SessionDep, SettingsDep, get_run_or_404
+from backend.api.deps import CeleryDep, LeaseHeader, RunId, SessionDep, SettingsDep, get_run_or_404
 from backend.schemas import MAX_OFFSET, ClaimIn, RunOut, StatusUpdate
 from backend.services import leases, queue, runs
 from trainboard.estimate import RunTooLarge, check_fits
@@ -16,9 +16,7 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut)
-def create_run(
-    spec: RunSpec, session: SessionDep, celery: CeleryDep, notifier: NotifierDep, settings: SettingsDep
-) -> RunOut:
+def create_run(spec: RunSpec, session: SessionDep, celery: CeleryDep, settings: SettingsDep) -> RunOut:
     """Launch a run. It is stored, then queued for a worker; with `"external": true` no worker runs it and
     your own script posts its metrics, sending the reply's `lease` in `X-Trainboard-Lease`. A spec whose
     estimated memory is over `TRAINBOARD_MAX_RUN_GB` is a 422 naming the field to change."""
@@ -32,7 +30,6 @@ def create_run(
     lease = leases.issue(run) if run.external else None
     runs.add_runs(session, [run])
     queue.enqueue(celery, [run])
-    notifier.publish(run.id)
     return RunOut.model_validate(run).model_copy(update={"lease": lease})
 
 
@@ -72,17 +69,16 @@ def get_run(run_id: RunId, session: SessionDep) -> RunOut:
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut)
-def cancel_run(run_id: RunId, session: SessionDep, notifier: NotifierDep) -> RunOut:
+def cancel_run(run_id: RunId, session: SessionDep) -> RunOut:
     """Cancel a run. A queued run never starts; a running one stops within seconds and keeps its metrics."""
     run = runs.cancel_run(session, run_id=run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    notifier.publish(run_id)
     return RunOut.model_validate(run)
 
 
 @router.post("/{run_id}/claim", response_model=RunOut)
-def claim_run(run_id: RunId, claim: ClaimIn, session: SessionDep, notifier: NotifierDep) -> RunOut:
+def claim_run(run_id: RunId, claim: ClaimIn, session: SessionDep) -> RunOut:
     """A worker takes a queued run: it becomes `running` on that worker, and the reply's `lease` (shown only
     here) must come with every status, metric and artifact write of this attempt, in `X-Trainboard-Lease`.
     A run that is not queued is a 409 naming its status."""
@@ -93,14 +89,11 @@ def claim_run(run_id: RunId, claim: ClaimIn, session: SessionDep, notifier: Noti
     if claimed is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     run, lease = claimed
-    notifier.publish(run_id)
     return RunOut.model_validate(run).model_copy(update={"lease": lease})
 
 
 @router.post("/{run_id}/status", response_model=RunOut)
-def report_status(
-    run_id: RunId, update: StatusUpdate, session: SessionDep, notifier: NotifierDep, lease: LeaseHeader = None
-) -> RunOut:
+def report_status(run_id: RunId, update: StatusUpdate, session: SessionDep, lease: LeaseHeader = None) -> RunOut:
     """The attempt holding the run's lease (a worker, or your script for an external run) reports progress,
     the outcome and the summary here. Without the lease: 403; with a stale one (the run was re-queued and
     claimed again): 409, and the caller must stop. `running` comes only from a claim; a finished or cancelled
@@ -111,5 +104,4 @@ def report_status(
         raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    notifier.publish(run_id)
     return RunOut.model_validate(run)

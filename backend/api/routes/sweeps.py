@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import select
 
-from backend.api.deps import CeleryDep, NotifierDep, SessionDep, SettingsDep, SweepId
+from backend.api.deps import CeleryDep, SessionDep, SettingsDep, SweepId
 from backend.finite import json_safe
 from backend.models import Run, Sweep
 from backend.schemas import MAX_OFFSET
@@ -40,7 +40,6 @@ def _sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
 def _launch(
     session: SessionDep,
     celery: CeleryDep,
-    notifier: NotifierDep,
     settings: SettingsDep,
     sweep: SweepIn,
     preset: str | None,
@@ -50,18 +49,14 @@ def _launch(
     except SweepError as exc:
         raise HTTPException(status_code=422, detail=[{"loc": exc.loc, "msg": exc.msg, "type": "value_error"}]) from exc
     queue.enqueue(celery, runs)
-    for run in runs:
-        notifier.publish(run.id)
     return row
 
 
 @router.post("/sweeps", status_code=status.HTTP_201_CREATED)
-def post_sweep(
-    sweep: SweepIn, session: SessionDep, celery: CeleryDep, notifier: NotifierDep, settings: SettingsDep
-) -> dict[str, Any]:
+def post_sweep(sweep: SweepIn, session: SessionDep, celery: CeleryDep, settings: SettingsDep) -> dict[str, Any]:
     """Launch a sweep: `{"name", "base": <run spec>, "grid": {"<dotted key>": [values, ...]}}` makes one run per
     combination; `"method": "random"` with `n` draws n runs (values from lists, or `{"min", "max", "log"}`)."""
-    return _sweep_out(session, _launch(session, celery, notifier, settings, sweep, None))
+    return _sweep_out(session, _launch(session, celery, settings, sweep, None))
 
 
 @router.get("/sweeps")
@@ -91,7 +86,7 @@ def get_sweep(sweep_id: SweepId, session: SessionDep) -> dict[str, Any]:
 
 
 @router.post("/sweeps/{sweep_id}/cancel")
-def cancel_sweep(sweep_id: SweepId, session: SessionDep, notifier: NotifierDep) -> dict[str, Any]:
+def cancel_sweep(sweep_id: SweepId, session: SessionDep) -> dict[str, Any]:
     """Cancel every run of the sweep that has not finished."""
     sweep = session.get(Sweep, sweep_id)
     if sweep is None:
@@ -99,7 +94,6 @@ def cancel_sweep(sweep_id: SweepId, session: SessionDep, notifier: NotifierDep) 
     run_ids = session.scalars(select(Run.id).where(Run.sweep_id == sweep_id)).all()
     for run_id in run_ids:
         run_service.cancel_run(session, run_id=run_id)
-        notifier.publish(run_id)
     return _sweep_out(session, sweep)
 
 
@@ -114,7 +108,6 @@ def launch_preset(
     preset_id: str,
     session: SessionDep,
     celery: CeleryDep,
-    notifier: NotifierDep,
     settings: SettingsDep,
     scale: Annotated[Scale, Query(description="full: as in the report; quick: fewer epochs and examples")] = "full",
 ) -> dict[str, Any]:
@@ -122,4 +115,4 @@ def launch_preset(
     preset = PRESETS.get(preset_id)
     if preset is None:
         raise HTTPException(status_code=404, detail=f"no preset {preset_id!r}; see GET /api/presets")
-    return _sweep_out(session, _launch(session, celery, notifier, settings, preset.sweep(scale), preset_id))
+    return _sweep_out(session, _launch(session, celery, settings, preset.sweep(scale), preset_id))

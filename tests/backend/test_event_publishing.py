@@ -1,0 +1,64 @@
+"""Appending an event wakes the run's live streams by itself: once per commit per run, never for a rollback."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.db import make_engine, make_sessionmaker
+from backend.services.events import append_event, locked_run, publish_after_commit
+from backend.services.runs import add_runs, new_run
+from tests.utils.leases import external_run
+from trainboard.settings import Settings
+from trainboard.spec import RunSpec
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.published: list[int] = []
+
+    def publish(self, run_id: int) -> None:
+        self.published.append(run_id)
+
+
+def test_commit_publishes_each_run_once_and_rollback_publishes_nothing(settings: Settings) -> None:
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_sessionmaker(engine)
+    publisher = RecordingPublisher()
+    publish_after_commit(factory, publisher)
+    try:
+        with factory() as session:
+            first, second = add_runs(session, [new_run(spec=RunSpec(name="a")), new_run(spec=RunSpec(name="b"))])
+            assert sorted(publisher.published) == [first.id, second.id]  # each run's first status event
+            publisher.published.clear()
+
+            with locked_run(session, second.id) as run:
+                assert run is not None
+                append_event(session, run=run, kind="warning", data={"message": "never stored"})
+                session.rollback()
+            assert publisher.published == []
+
+            with locked_run(session, first.id) as run:
+                assert run is not None
+                append_event(session, run=run, kind="warning", data={"message": "one"})
+                append_event(session, run=run, kind="warning", data={"message": "two"})
+                session.commit()
+            assert publisher.published == [first.id]  # two events, one commit: one wake-up; not the rolled-back run
+
+            session.commit()  # a commit without new events wakes no one
+            assert publisher.published == [first.id]
+    finally:
+        engine.dispose()
+
+
+def test_routes_wake_streams_only_for_new_events(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's own sessions publish through its notifier; a retried metrics batch (nothing new) wakes no one."""
+    run_id, lease = external_run(client, name="m")
+    client.headers.update(lease)
+    published: list[int] = []
+    monkeypatch.setattr(client.app.state.notifier, "publish", published.append)  # type: ignore[attr-defined]
+    batch = {"points": [{"key": "loss", "step": 1, "value": 0.5}]}
+    assert client.post(f"/api/runs/{run_id}/metrics", json=batch).json()["accepted"] == 1
+    assert client.post(f"/api/runs/{run_id}/metrics", json=batch).json()["accepted"] == 0
+    assert client.post(f"/api/runs/{run_id}/cancel").status_code == 200
+    assert published == [run_id, run_id]
