@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from backend.finite import finite_or_none, json_safe
+from backend.status_detail import status_in_words
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -62,19 +63,13 @@ class RunOut(BaseModel):
     @property
     def status_detail(self) -> str:
         """The status in words, e.g. why a queued run has not started."""
-        if self.status == "queued":
-            return (
-                "waiting for a GPU (cuda) worker"
-                if self.queue == "cuda"
-                else f"waiting for a {self.queue} worker".replace("a any worker", "a worker")
-            )
-        if self.status == "running" and self.stop_requested:
-            return f"finishing early: {self.stop_requested}"
-        if self.status == "succeeded" and self.stop_requested:
-            return f"stopped early: {self.stop_requested}"
-        if self.status == "running":
-            return "tracked by your script" if self.external else f"running on {self.worker or 'a worker'}"
-        return self.status
+        return status_in_words(
+            status=self.status,
+            queue=self.queue,
+            external=self.external,
+            worker=self.worker,
+            stop_requested=self.stop_requested,
+        )
 
 
 class ClaimIn(BaseModel):

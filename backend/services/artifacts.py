@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
-from backend.services.events import append_event, locked_run
+from backend.services.events import EventKind, append_event, locked_run
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 CHECKPOINT_NAME = "checkpoint_last.pt"
@@ -132,7 +132,9 @@ def warn_refused_upload(session: Session, *, run_id: int, name: str, size: int |
         if run is None:
             return False
         message = refusal_message(name=name, size=size, limit=limit)
-        append_event(session, run=run, kind="warning", data={"message": message, "artifact": name, "size": size})
+        append_event(
+            session, run=run, kind=EventKind.WARNING, data={"message": message, "artifact": name, "size": size}
+        )
         session.commit()
     return True
 

@@ -9,17 +9,66 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any, Protocol, TypedDict
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.finite import json_safe
 from backend.models import Run, RunEvent
+from backend.status_detail import status_in_words
 
 # SQLite allows one writer at a time and takes its lock only at the first write, so two threads could both
 # read the same event_seq; this lock serialises the read-increment-write. Postgres uses SELECT ... FOR UPDATE.
 _sqlite_write_lock = threading.Lock()
+
+
+class EventKind(StrEnum):
+    """What a stored event says; the SSE frame's ``event:`` name, which frontend/js/live.js listens for."""
+
+    STATUS = "status"  # the run's state changed (StatusEventData)
+    METRICS = "metrics"  # new points (MetricsEventData)
+    INTERRUPTED = "interrupted"  # the run's worker stopped responding (InterruptedEventData)
+    WARNING = "warning"  # something the user should know that does not stop the run (WarningEventData)
+
+
+class StatusEventData(TypedDict):
+    status: str
+    epoch: int
+    progress: float
+    summary: dict[str, Any] | None
+    error: str | None
+    stop_requested: str | None
+    worker: str | None
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+    status_detail: str  # RunOut.status_detail: the run page shows it as it comes
+
+
+class SeriesData(TypedDict):
+    step: list[int]
+    value: list[float | None]
+
+
+MetricsEventData = dict[str, SeriesData]  # per metric key, its new points in step order
+
+
+class InterruptedEventData(TypedDict):
+    worker: str | None
+    attempt: int
+    epoch: int
+    at: str
+
+
+class WarningEventData(TypedDict):
+    message: str
+    artifact: str
+    size: int | None
+
+
+EventData = StatusEventData | MetricsEventData | InterruptedEventData | WarningEventData
 
 # session.info key: the ids of the runs that got events in the session's open transaction.
 _UNPUBLISHED = "trainboard_unpublished_runs"
@@ -55,17 +104,22 @@ def locked_run(session: Session, run_id: int) -> Iterator[Run | None]:
         yield session.get(Run, run_id, with_for_update=True, populate_existing=True)
 
 
-def append_event(session: Session, *, run: Run, kind: str, data: dict[str, Any]) -> RunEvent:
+def append_event(session: Session, *, run: Run, kind: EventKind, data: EventData) -> RunEvent:
     """Add the next event of ``run`` (the run must be held by ``locked_run``); NaN and infinities become null,
     since Postgres refuses them in a json column and a browser refuses them in an event."""
     run.event_seq += 1
-    row = RunEvent(run_id=run.id, seq=run.event_seq, kind=kind, data=json_safe(data))
+    row = RunEvent(run_id=run.id, seq=run.event_seq, kind=kind.value, data=json_safe(data))
     session.add(row)
     session.info.setdefault(_UNPUBLISHED, set()).add(run.id)
     return row
 
 
-def status_event_data(run: Run) -> dict[str, Any]:
+def append_status_event(session: Session, run: Run) -> RunEvent:
+    """Add a ``status`` event with the run's state as it is now (the run must be held by ``locked_run``)."""
+    return append_event(session, run=run, kind=EventKind.STATUS, data=status_event_data(run))
+
+
+def status_event_data(run: Run) -> StatusEventData:
     return {
         "status": run.status,
         "epoch": run.epoch,
@@ -77,6 +131,13 @@ def status_event_data(run: Run) -> dict[str, Any]:
         "attempts": run.attempts,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "status_detail": status_in_words(
+            status=run.status,
+            queue=run.queue,
+            external=run.external,
+            worker=run.worker,
+            stop_requested=run.finish_requested,
+        ),
     }
 
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import Run, RunEvent, utcnow
 from backend.services import queue
-from backend.services.events import append_event, locked_run, status_event_data
+from backend.services.events import EventKind, append_event, append_status_event, locked_run
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
@@ -79,7 +79,7 @@ def fail_silent_external_runs(factory: sessionmaker[Session], *, timeout_s: floa
                     f"no heartbeat from the script for {timeout_s:g} s: it probably died without calling finish() "
                     "(TRAINBOARD_EXTERNAL_TIMEOUT_S sets how long to wait)"
                 )
-                append_event(session, run=run, kind="status", data=status_event_data(run))
+                append_status_event(session, run)
                 session.commit()
             logger.warning("external run %s failed: %s", run_id, error)
             failed.append(run_id)
@@ -124,7 +124,7 @@ def _interrupt(session: Session, run: Run) -> bool:
     append_event(
         session,
         run=run,
-        kind="interrupted",
+        kind=EventKind.INTERRUPTED,
         data={"worker": run.worker, "attempt": run.attempts, "epoch": run.epoch, "at": utcnow().isoformat()},
     )
     if run.attempts >= MAX_ATTEMPTS:
@@ -137,5 +137,5 @@ def _interrupt(session: Session, run: Run) -> bool:
         run.worker = None
         run.lease_hash = None  # the lost attempt's lease is stale: its worker, if alive, gets 409 and stops
         logger.warning("run %s lost its worker %s after epoch %s; re-queued", run.id, lost, run.epoch)
-    append_event(session, run=run, kind="status", data=status_event_data(run))
+    append_status_event(session, run)
     return run.status == "queued"

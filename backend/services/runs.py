@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backend.models import Run, utcnow
 from backend.schemas import TERMINAL, StatusUpdate
 from backend.services import leases
-from backend.services.events import append_event, locked_run, status_event_data
+from backend.services.events import append_status_event, locked_run, status_event_data
 from backend.services.leases import WriteRefused
 from trainboard.queue import queue_for_device
 from trainboard.spec import RunSpec
@@ -79,7 +79,7 @@ def add_runs(session: Session, runs: list[Run]) -> list[Run]:
     session.add_all(runs)
     session.flush()
     for run in runs:
-        append_event(session, run=run, kind="status", data=status_event_data(run))
+        append_status_event(session, run)
     session.commit()
     return runs
 
@@ -139,7 +139,7 @@ def claim_run(session: Session, *, run_id: int, worker: str) -> tuple[Run, str] 
             run.started_at = run.started_at or now
         run.worker = worker
         run.heartbeat_at = now
-        append_event(session, run=run, kind="status", data=status_event_data(run))
+        append_status_event(session, run)
         session.commit()
         return run, lease
 
@@ -161,7 +161,7 @@ def update_status(session: Session, *, run_id: int, update: StatusUpdate, lease:
             return run
         changed = _apply(run, update)
         if changed:
-            append_event(session, run=run, kind="status", data=status_event_data(run))
+            append_status_event(session, run)
         session.commit()
         return run
 
@@ -229,6 +229,6 @@ def cancel_run(session: Session, *, run_id: int) -> Run | None:
             return run
         run.status = "cancelled"
         run.finished_at = utcnow()
-        append_event(session, run=run, kind="status", data=status_event_data(run))
+        append_status_event(session, run)
         session.commit()
         return run

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.db import make_engine, make_sessionmaker
-from backend.services.events import append_event, locked_run, publish_after_commit
+from backend.services.events import EventKind, WarningEventData, append_event, locked_run, publish_after_commit
 from backend.services.runs import add_runs, new_run
 from tests.utils.leases import external_run
 from trainboard.settings import Settings
@@ -19,6 +19,10 @@ class RecordingPublisher:
 
     def publish(self, run_id: int) -> None:
         self.published.append(run_id)
+
+
+def _warning(message: str) -> WarningEventData:
+    return {"message": message, "artifact": "model.pt", "size": None}
 
 
 def test_commit_publishes_each_run_once_and_rollback_publishes_nothing(settings: Settings) -> None:
@@ -34,14 +38,14 @@ def test_commit_publishes_each_run_once_and_rollback_publishes_nothing(settings:
 
             with locked_run(session, second.id) as run:
                 assert run is not None
-                append_event(session, run=run, kind="warning", data={"message": "never stored"})
+                append_event(session, run=run, kind=EventKind.WARNING, data=_warning("never stored"))
                 session.rollback()
             assert publisher.published == []
 
             with locked_run(session, first.id) as run:
                 assert run is not None
-                append_event(session, run=run, kind="warning", data={"message": "one"})
-                append_event(session, run=run, kind="warning", data={"message": "two"})
+                append_event(session, run=run, kind=EventKind.WARNING, data=_warning("one"))
+                append_event(session, run=run, kind=EventKind.WARNING, data=_warning("two"))
                 session.commit()
             assert publisher.published == [first.id]  # two events, one commit: one wake-up; not the rolled-back run
 

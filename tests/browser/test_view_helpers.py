@@ -30,31 +30,6 @@ def _run(page: Page, stack: Stack, module: str, body: str) -> Any:
 RUNNING = "{status: 'running', worker: 'w1', attempts: 2, queue: 'cpu', epoch: 3, progress: 0.5, spec: {epochs: 10}}"
 
 
-def test_run_status_in_words(page: Page, stack: Stack) -> None:
-    cases = _run(
-        page,
-        stack,
-        "views/run/text.js",
-        """[
-          {status: 'queued', queue: 'cuda'}, {status: 'queued', queue: 'cpu'}, {status: 'queued', queue: 'any'},
-          {status: 'running', stop_requested: 'median rule'}, {status: 'succeeded', stop_requested: 'median rule'},
-          {status: 'running', external: true}, {status: 'running', worker: 'w1'}, {status: 'running'},
-          {status: 'failed'},
-        ].map(m.statusDetail)""",
-    )
-    assert cases == [
-        "waiting for a GPU (cuda) worker",
-        "waiting for a cpu worker",
-        "waiting for a worker",
-        "finishing early: median rule",
-        "stopped early: median rule",
-        "tracked by your script",
-        "running on w1",
-        "running on a worker",
-        "failed",
-    ]
-
-
 def test_run_subtitle_progress_and_summary(page: Page, stack: Stack) -> None:
     spec = (
         "{dataset: 'mnist', model: {arch: 'mlp', hidden: [800, 800]}, batch_size: 64, epochs: 10, tags: ['a', 'b'],"

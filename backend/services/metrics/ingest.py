@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from backend.models import Run
 from backend.schemas import PointIn
 from backend.services import early_termination, leases
-from backend.services.events import append_event, locked_run, status_event_data
+from backend.services.events import EventKind, MetricsEventData, append_event, append_status_event, locked_run
 from backend.services.metrics.driver_sql import driver_cursor
 from backend.services.metrics.rollups import update_rollups
 
@@ -40,7 +40,7 @@ def add_points(
             new_rows.extend(insert_ignoring_duplicates(session, rows))
             update_rollups(session, run_id=run_id, rows=new_rows)
         if new_rows:
-            append_event(session, run=run, kind="metrics", data=_series_by_key(new_rows))
+            append_event(session, run=run, kind=EventKind.METRICS, data=_series_by_key(new_rows))
             _check_early_termination(session, run=run, new_rows=new_rows)
         session.commit()
         return run, len(new_rows)
@@ -79,7 +79,7 @@ def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> 
         return new
 
 
-def _series_by_key(new_rows: list[NewRow]) -> dict[str, dict[str, list[Any]]]:
+def _series_by_key(new_rows: list[NewRow]) -> MetricsEventData:
     """The live event's data: per key, the new points' steps and values in step order."""
     new_rows.sort(key=lambda r: (r[0], r[1]))
     return {
@@ -95,4 +95,4 @@ def _check_early_termination(session: Session, *, run: Run, new_rows: list[NewRo
     reason = early_termination.check(session, run=run, epochs=new_epochs)
     if reason:
         run.finish_requested = reason
-        append_event(session, run=run, kind="status", data=status_event_data(run))
+        append_status_event(session, run)

@@ -2,7 +2,7 @@
 
 import { TERMINAL, h, localTime, progressBar, statusBadge } from "../../dom.js";
 import { selection } from "../../selection.js";
-import { liveStateLabel, progressLabel, progressText, runSubtitle, statusDetail } from "./text.js";
+import { liveStateLabel, progressLabel, progressText, runSubtitle } from "./text.js";
 
 export class RunHeader {
   /** onCancel: async, asks the API to cancel the run; the button stays disabled while it runs. */
@@ -58,7 +58,7 @@ export class RunHeader {
     this.cancelButton.hidden = TERMINAL.has(run.status);
     document.title = `#${run.id} ${run.name} · ${run.status} · trainboard`;
     this.subtitle.textContent = runSubtitle(run.spec || {});
-    const detail = statusDetail(run);
+    const detail = run.status_detail; // the API's words: in the run itself, and in each status event since
     this.detailEl.hidden = !detail || detail === run.status;
     this.detailEl.textContent = detail || "";
     this.detailEl.classList.toggle("early", Boolean(run.stop_requested));

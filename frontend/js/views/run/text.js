@@ -17,18 +17,6 @@ const SUMMARY_KEYS = [
   ["duration_s", "duration", (v) => duration(v)],
 ];
 
-/** The status in words, as the API's status_detail (status events do not carry it, so it is derived here). */
-export function statusDetail(run) {
-  if (run.status === "queued") {
-    if (run.queue === "cuda") return "waiting for a GPU (cuda) worker";
-    return run.queue && run.queue !== "any" ? `waiting for a ${run.queue} worker` : "waiting for a worker";
-  }
-  if (run.status === "running" && run.stop_requested) return `finishing early: ${run.stop_requested}`;
-  if (run.status === "succeeded" && run.stop_requested) return `stopped early: ${run.stop_requested}`;
-  if (run.status === "running") return run.external ? "tracked by your script" : `running on ${run.worker || "a worker"}`;
-  return run.status;
-}
-
 /** "mnist · mlp 800-800 · sgd lr 0.02 · batch 64 · 10 epochs": the line under the title. */
 export function runSubtitle(spec = {}) {
   const opt = spec.optimizer || {};
