@@ -174,6 +174,20 @@ MUTANTS = (
         ":",
         ("tests/e2e/test_early_stop.py",),
     ),
+    Mutant(
+        "a rolled-back event still wakes its run's streams at the next commit",
+        "backend/services/events.py",
+        "        session.info.pop(_UNPUBLISHED, None)\n",
+        "        pass\n",
+        ("tests/backend/test_event_publishing.py",),
+    ),
+    Mutant(
+        "events never wake the streams (the after-commit publish forgotten)",
+        "backend/services/events.py",
+        "    session.info.setdefault(_UNPUBLISHED, set()).add(run.id)\n",
+        "",
+        ("tests/backend/test_event_publishing.py",),
+    ),
 )
 
 
