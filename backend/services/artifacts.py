@@ -12,7 +12,8 @@ from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
-from backend.services.events import EventKind, append_event, locked_run
+from backend.services.event_kinds import EventKind
+from backend.services.events import append_event, locked_run
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 CHECKPOINT_NAME = "checkpoint_last.pt"

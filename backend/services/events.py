@@ -9,66 +9,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import StrEnum
-from typing import Any, Protocol, TypedDict
+from typing import Protocol
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.finite import json_safe
 from backend.models import Run, RunEvent
+from backend.services.event_kinds import EventData, EventKind, StatusEventData
 from backend.status_detail import status_in_words
 
 # SQLite allows one writer at a time and takes its lock only at the first write, so two threads could both
 # read the same event_seq; this lock serialises the read-increment-write. Postgres uses SELECT ... FOR UPDATE.
 _sqlite_write_lock = threading.Lock()
 
-
-class EventKind(StrEnum):
-    """What a stored event says; the SSE frame's ``event:`` name, which frontend/js/live.js listens for."""
-
-    STATUS = "status"  # the run's state changed (StatusEventData)
-    METRICS = "metrics"  # new points (MetricsEventData)
-    INTERRUPTED = "interrupted"  # the run's worker stopped responding (InterruptedEventData)
-    WARNING = "warning"  # something the user should know that does not stop the run (WarningEventData)
-
-
-class StatusEventData(TypedDict):
-    status: str
-    epoch: int
-    progress: float
-    summary: dict[str, Any] | None
-    error: str | None
-    stop_requested: str | None
-    worker: str | None
-    attempts: int
-    started_at: str | None
-    finished_at: str | None
-    status_detail: str  # RunOut.status_detail: the run page shows it as it comes
-
-
-class SeriesData(TypedDict):
-    step: list[int]
-    value: list[float | None]
-
-
-MetricsEventData = dict[str, SeriesData]  # per metric key, its new points in step order
-
-
-class InterruptedEventData(TypedDict):
-    worker: str | None
-    attempt: int
-    epoch: int
-    at: str
-
-
-class WarningEventData(TypedDict):
-    message: str
-    artifact: str
-    size: int | None
-
-
-EventData = StatusEventData | MetricsEventData | InterruptedEventData | WarningEventData
 
 # session.info key: the ids of the runs that got events in the session's open transaction.
 _UNPUBLISHED = "trainboard_unpublished_runs"

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import Run, RunEvent, utcnow
 from backend.services import queue
-from backend.services.events import EventKind, append_event, append_status_event, locked_run
+from backend.services.event_kinds import EventKind
+from backend.services.events import append_event, append_status_event, locked_run
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3

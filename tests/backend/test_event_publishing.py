@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.db import make_engine, make_sessionmaker
-from backend.services.events import EventKind, WarningEventData, append_event, locked_run, publish_after_commit
+from backend.services.event_kinds import EventKind, WarningEventData
+from backend.services.events import append_event, locked_run, publish_after_commit
 from backend.services.runs import add_runs, new_run
 from tests.utils.leases import external_run
 from trainboard.settings import Settings

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from backend.models import Run
 from backend.schemas import PointIn
 from backend.services import early_termination, leases
-from backend.services.events import EventKind, MetricsEventData, append_event, append_status_event, locked_run
+from backend.services.event_kinds import EventKind, MetricsEventData
+from backend.services.events import append_event, append_status_event, locked_run
 from backend.services.metrics.driver_sql import driver_cursor
 from backend.services.metrics.rollups import update_rollups
 

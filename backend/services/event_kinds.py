@@ -1,0 +1,54 @@
+"""What the per-run event log holds: each kind of event and the shape of its data, as stored and as sent on
+the run's SSE stream (``GET /api/runs/{id}/events``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, TypedDict
+
+
+class EventKind(StrEnum):
+    """What a stored event says; the SSE frame's ``event:`` name, which frontend/js/live.js listens for."""
+
+    STATUS = "status"  # the run's state changed (StatusEventData)
+    METRICS = "metrics"  # new points (MetricsEventData)
+    INTERRUPTED = "interrupted"  # the run's worker stopped responding (InterruptedEventData)
+    WARNING = "warning"  # something the user should know that does not stop the run (WarningEventData)
+
+
+class StatusEventData(TypedDict):
+    status: str
+    epoch: int
+    progress: float
+    summary: dict[str, Any] | None
+    error: str | None
+    stop_requested: str | None
+    worker: str | None
+    attempts: int
+    started_at: str | None
+    finished_at: str | None
+    status_detail: str  # RunOut.status_detail: the run page shows it as it comes
+
+
+class SeriesData(TypedDict):
+    step: list[int]
+    value: list[float | None]
+
+
+MetricsEventData = dict[str, SeriesData]  # per metric key, its new points in step order
+
+
+class InterruptedEventData(TypedDict):
+    worker: str | None
+    attempt: int
+    epoch: int
+    at: str
+
+
+class WarningEventData(TypedDict):
+    message: str
+    artifact: str
+    size: int | None
+
+
+EventData = StatusEventData | MetricsEventData | InterruptedEventData | WarningEventData
