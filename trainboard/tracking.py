@@ -24,7 +24,6 @@ import collections
 import logging
 import math
 import operator
-import re
 import sys
 import threading
 import time
@@ -35,17 +34,15 @@ from types import TracebackType
 from typing import Any, Literal
 
 from trainboard.client import ApiError, Client
+from trainboard.limits import MAX_STEP, METRIC_KEY
+from trainboard.retry import RETRY
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_POINTS = 1_000
 FLUSH_EVERY_S = 0.5
-RETRY_FIRST_S = 0.2
-RETRY_MAX_S = 5.0
 HEARTBEAT_EVERY_S = 10.0  # well inside the API's external_timeout_s (180 s by default)
 MAX_ERROR_CHARS = 20_000
-MAX_STEP = 2**62
-KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")  # the API's MetricKey; none of these needs JSON escaping
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 FinalStatus = Literal["succeeded", "failed", "cancelled"]
@@ -350,7 +347,7 @@ class TrackedRun:
                 return
             except Exception:  # noqa: BLE001 - never let the thread die with points queued
                 logger.exception("run %s: unexpected error in the sender thread", self.id)
-                time.sleep(RETRY_FIRST_S)
+                time.sleep(RETRY.first_s)
 
     def _heartbeat(self) -> None:
         """Tell the API the script is alive (a status report with no fields refreshes the run's heartbeat).
@@ -435,22 +432,23 @@ class TrackedRun:
             self._buffered = 0
 
     def _call_with_retry(self, call: Callable[[], Any], *, give_up: Callable[[], bool]) -> Any:
-        """Retry network failures and 5xx/408/429 with exponential backoff until ``give_up()``; a 4xx refusal is
-        final and returns None."""
-        delay = RETRY_FIRST_S
+        """Retry network failures and 5xx/408/429 with backoff (:data:`RETRY`) until ``give_up()``; a refusal
+        (``ApiError.refused``) is final and returns None."""
+        backoff = RETRY.backoff()
         while True:
             try:
                 return call()
             except ApiError as exc:
-                if exc.status_code < 500 and exc.status_code not in (408, 429):
+                if exc.refused:
                     self._last_refusal = str(exc)
                     if exc.status_code in (401, 403, 404):
                         self._fatal = f"the API refused run {self.id}'s points: {exc}"
                     logger.error("run %s: the API refused a request: %s", self.id, exc)
                     return None
-                logger.warning("run %s: API error %s; retrying in %.1f s", self.id, exc, delay)
+                logger.warning("run %s: API error %s; retrying in %.1f s", self.id, exc, backoff.delay)
             except Exception as exc:  # noqa: BLE001 - network trouble: keep the points and retry
-                logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.id, exc, delay)
+                logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.id, exc, backoff.delay)
+            delay = backoff.next()
             if give_up():
                 raise _Abandoned
             if threading.current_thread() is self._thread:
@@ -460,7 +458,6 @@ class TrackedRun:
                 time.sleep(delay)
             if give_up():
                 raise _Abandoned
-            delay = min(delay * 2, RETRY_MAX_S)
 
 
 class _Abandoned(Exception):
@@ -496,7 +493,7 @@ def _checked_step(step: Any) -> int:
 
 
 def _checked_key(key: Any) -> str:
-    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
+    if not isinstance(key, str) or not METRIC_KEY.fullmatch(key):
         raise ValueError(f"metric key {key!r}: use 1 to 64 characters among letters, digits and _ . : / -")
     return key
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trainboard.client import ApiError, Client, format_detail
+from trainboard.retry import RETRY
 from worker.spool import Points, Spool, leftover_spools
 from worker.training.callbacks import Callback, Point, TrainStart
 
@@ -30,8 +31,6 @@ MAX_BATCH = 5_000
 CHECKPOINT_ARTIFACT = "checkpoint_last.pt"
 LEASE_LOST = 409  # the API's answer to a stale lease: stop, the run is another attempt's (or over)
 EPOCH_DELIVERY_WAIT_S = 5.0
-RETRY_FIRST_S = 0.5
-RETRY_MAX_S = 5.0
 DRAIN_SLICE_S = 1.0  # deliver spooled segments for this long, then spool what arrived meanwhile
 
 
@@ -68,7 +67,7 @@ class ApiReporter(Callback):
         self._wake = threading.Event()
         self._api_up = True
         self._retry_at = 0.0  # monotonic time before which the sender does not post (backoff after a failure)
-        self._retry_delay = RETRY_FIRST_S
+        self._retry_delays = RETRY.backoff()
         self._epoch = 0
         self._total_steps = 0
         self._step = 0
@@ -236,20 +235,21 @@ class ApiReporter(Callback):
                 "run %s: API unreachable (%s); spooling points to %s", self.run_id, exc, self.spool.directory
             )
         else:
-            logger.info("run %s: API still unreachable (%s); retrying in %.1f s", self.run_id, exc, self._retry_delay)
+            logger.info(
+                "run %s: API still unreachable (%s); retrying in %.1f s", self.run_id, exc, self._retry_delays.delay
+            )
         self._api_up = False
         self._backoff()
 
     def _backoff(self) -> None:
-        self._retry_at = time.monotonic() + self._retry_delay
-        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
+        self._retry_at = time.monotonic() + self._retry_delays.next()
 
     def _reachable(self) -> None:
         if not self._api_up:
             logger.info("run %s: the API is back; %d spooled segment(s) to deliver", self.run_id, self.spool.segments)
         self._api_up = True
         self._retry_at = 0.0
-        self._retry_delay = RETRY_FIRST_S
+        self._retry_delays.reset()
 
     def _abort(self, reason: str) -> None:
         self._abort_reason = reason
@@ -315,7 +315,7 @@ class ApiReporter(Callback):
         self._reachable()
 
     def _call_with_retry(self, call: Callable[[], Any]) -> Any:
-        delay = RETRY_FIRST_S
+        backoff = RETRY.backoff()
         while True:
             if self._taken_over:
                 return None
@@ -330,9 +330,8 @@ class ApiReporter(Callback):
                     return None
                 logger.warning("run %s: API error %s; retrying", self.run_id, exc)
             except Exception as exc:  # noqa: BLE001 - network trouble: keep the data and retry
-                logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.run_id, exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
+                logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.run_id, exc, backoff.delay)
+            time.sleep(backoff.next())
 
 
 def deliver_leftover_spools(client: Client, root: Path, *, skip: int | None = None) -> int:
