@@ -36,6 +36,7 @@ from typing import Any, Literal
 from trainboard.client import ApiError, Client
 from trainboard.limits import MAX_STEP, METRIC_KEY
 from trainboard.retry import RETRY
+from trainboard.sender import GaveUp, call_with_retry
 
 logger = logging.getLogger(__name__)
 
@@ -242,7 +243,7 @@ class TrackedRun:
                     lambda: self._sender.report_status(self.id, **fields),
                     give_up=lambda: time.monotonic() > deadline,
                 )
-            except _Abandoned:
+            except GaveUp:
                 message = "; ".join([*problems, f"status {status!r} not reported: the API stayed unreachable"])
                 raise TrackingError(f"run {self.id}: {message}") from None
         finally:
@@ -343,7 +344,7 @@ class TrackedRun:
                     last_flush = time.monotonic()
                 if time.monotonic() >= self._heartbeat_due:
                     self._heartbeat()
-            except _Abandoned:
+            except GaveUp:
                 return
             except Exception:  # noqa: BLE001 - never let the thread die with points queued
                 logger.exception("run %s: unexpected error in the sender thread", self.id)
@@ -432,36 +433,27 @@ class TrackedRun:
             self._buffered = 0
 
     def _call_with_retry(self, call: Callable[[], Any], *, give_up: Callable[[], bool]) -> Any:
-        """Retry network failures and 5xx/408/429 with backoff (:data:`RETRY`) until ``give_up()``; a refusal
-        (``ApiError.refused``) is final and returns None."""
-        backoff = RETRY.backoff()
-        while True:
-            try:
-                return call()
-            except ApiError as exc:
-                if exc.refused:
-                    self._last_refusal = str(exc)
-                    if exc.status_code in (401, 403, 404):
-                        self._fatal = f"the API refused run {self.id}'s points: {exc}"
-                    logger.error("run %s: the API refused a request: %s", self.id, exc)
-                    return None
-                logger.warning("run %s: API error %s; retrying in %.1f s", self.id, exc, backoff.delay)
-            except Exception as exc:  # noqa: BLE001 - network trouble: keep the points and retry
-                logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.id, exc, backoff.delay)
-            delay = backoff.next()
-            if give_up():
-                raise _Abandoned
-            if threading.current_thread() is self._thread:
-                self._retry_now.wait(delay)
-                self._retry_now.clear()
-            else:
-                time.sleep(delay)
-            if give_up():
-                raise _Abandoned
+        """``call()`` retried with backoff until ``give_up()`` (then :class:`GaveUp`); None when refused."""
+        on_sender_thread = threading.current_thread() is self._thread
+        return call_with_retry(
+            call,
+            what=f"run {self.id}",
+            on_refused=self._refused,
+            give_up=give_up,
+            pause=self._pause if on_sender_thread else time.sleep,
+            log=logger,
+        )
 
+    def _pause(self, delay: float) -> None:
+        """The sender thread's pause between tries: flush() and finish() cut it short."""
+        self._retry_now.wait(delay)
+        self._retry_now.clear()
 
-class _Abandoned(Exception):
-    """Retrying was given up."""
+    def _refused(self, exc: ApiError) -> None:
+        self._last_refusal = str(exc)
+        if exc.status_code in (401, 403, 404):
+            self._fatal = f"the API refused run {self.id}'s points: {exc}"
+        logger.error("run %s: the API refused a request: %s", self.id, exc)
 
 
 def check_options(

@@ -20,6 +20,7 @@ from typing import Any
 
 from trainboard.client import ApiError, Client, format_detail
 from trainboard.retry import RETRY
+from trainboard.sender import GaveUp, call_with_retry
 from worker.spool import Points, Spool, leftover_spools
 from worker.training.callbacks import Callback, Point, TrainStart
 
@@ -315,23 +316,25 @@ class ApiReporter(Callback):
         self._reachable()
 
     def _call_with_retry(self, call: Callable[[], Any]) -> Any:
-        backoff = RETRY.backoff()
-        while True:
-            if self._taken_over:
-                return None
-            try:
-                return call()
-            except ApiError as exc:
-                if exc.status_code == LEASE_LOST:
-                    self._lose_lease(exc)
-                    return None
-                if exc.refused:
-                    logger.error("run %s: the API refused a request: %s", self.run_id, exc)
-                    return None
-                logger.warning("run %s: API error %s; retrying", self.run_id, exc)
-            except Exception as exc:  # noqa: BLE001 - network trouble: keep the data and retry
-                logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.run_id, exc, backoff.delay)
-            time.sleep(backoff.next())
+        """``call()`` retried with backoff until it succeeds, is refused, or the run is taken over (None then)."""
+        if self._taken_over:
+            return None
+        try:
+            return call_with_retry(
+                call,
+                what=f"run {self.run_id}",
+                on_refused=self._refused,
+                give_up=lambda: self._taken_over,
+                log=logger,
+            )
+        except GaveUp:
+            return None
+
+    def _refused(self, exc: ApiError) -> None:
+        if exc.status_code == LEASE_LOST:
+            self._lose_lease(exc)
+        else:
+            logger.error("run %s: the API refused a request: %s", self.run_id, exc)
 
 
 def deliver_leftover_spools(client: Client, root: Path, *, skip: int | None = None) -> int:
