@@ -20,7 +20,6 @@ died without finishing it), and a live script, however long between its points, 
 from __future__ import annotations
 
 import atexit
-import collections
 import logging
 import math
 import operator
@@ -28,13 +27,13 @@ import sys
 import threading
 import time
 import traceback
-from array import array
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
 from trainboard.client import ApiError, Client
 from trainboard.limits import MAX_STEP, METRIC_KEY
+from trainboard.outbox import Outbox
 from trainboard.retry import RETRY
 from trainboard.sender import GaveUp, call_with_retry
 
@@ -73,18 +72,6 @@ def start_run(
     return TrackedRun(sender, run, flush_every_s=flush_every_s, max_batch=max_batch)
 
 
-class _Series:
-    """Points of one key waiting in the outbox: parallel arrays and how many of them are acknowledged."""
-
-    __slots__ = ("key", "steps", "values", "done")
-
-    def __init__(self, key: str, steps: array[int], values: array[float]) -> None:
-        self.key = key
-        self.steps = steps
-        self.values = values
-        self.done = 0
-
-
 class TrackedRun:
     """A run your own script trains and reports: ``log`` points, then ``finish`` (or use it as a context manager).
 
@@ -114,15 +101,7 @@ class TrackedRun:
         self._max_batch = max_batch
         self._heartbeat_every_s = heartbeat_every_s
         self._heartbeat_due = time.monotonic() + heartbeat_every_s  # pushed back by every reply from the API
-        # What log() fills: key -> (steps, values). The sender swaps in fresh arrays under the lock and owns the
-        # old ones from then on (the outbox). Arrays hold raw numbers: no Python object per point stays alive,
-        # so a fast training loop pays neither allocator nor garbage-collector time for the queue.
-        self._lock = threading.Lock()
-        self._buffers: dict[str, tuple[array[int], array[float]]] = {}
-        self._appenders: dict[str, tuple[Callable[[Any], None], Callable[[int], None]]] = {}  # their .append
-        self._buffered = 0  # points in _buffers
-        self._outbox: collections.deque[_Series] = collections.deque()
-        self._outbox_points = 0  # points taken by the sender, not yet acknowledged
+        self._outbox = Outbox()  # log() fills it; the sender thread empties it as the API acknowledges
         self._wake = threading.Event()
         self._urgent = False  # flush(): send the partial batch too
         self._abandon = threading.Event()  # finish() stopped waiting: stop retrying
@@ -148,10 +127,11 @@ class TrackedRun:
             step = _checked_step(step)
         if not metrics:
             raise ValueError("log() needs at least one metric, e.g. run.log(step=3, loss=0.5)")
-        lock = self._lock
+        outbox = self._outbox
+        lock = outbox.lock
         lock.acquire()
         try:
-            appenders = self._appenders
+            appenders = outbox.appenders
             key = ""
             try:
                 for key, value in metrics.items():  # noqa: B007 - key is read by the except clause
@@ -160,7 +140,7 @@ class TrackedRun:
                     append_step(step)
             except (KeyError, TypeError):  # a new key, or None or a non-float value
                 self._log_slowly(step, metrics, failed_at=key)
-            self._buffered = buffered = self._buffered + len(metrics)
+            outbox.buffered = buffered = outbox.buffered + len(metrics)
         finally:
             lock.release()
         if buffered >= self._max_batch and not self._wake.is_set():
@@ -178,8 +158,7 @@ class TrackedRun:
     @property
     def pending(self) -> int:
         """Points logged but not yet acknowledged by the API."""
-        with self._lock:
-            return self._buffered + self._outbox_points
+        return self._outbox.pending
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send what is queued now and wait until the API has it all; False if ``timeout`` ran out first."""
@@ -297,7 +276,7 @@ class TrackedRun:
 
     def _log_slowly(self, step: int, metrics: Mapping[str, Any], *, failed_at: str) -> None:
         """A new key or a value that is not a plain number: undo this call's appends, check it all, redo it."""
-        buffers = self._buffers
+        buffers = self._outbox.buffers
         for key in metrics:
             if key == failed_at:
                 break
@@ -307,16 +286,10 @@ class TrackedRun:
         checked = [(_checked_key(key), _as_float(key, value)) for key, value in metrics.items()]
         for key, value in checked:
             if key not in buffers:
-                self._add_buffer(key)
+                self._outbox.add_key(key)
             steps, values = buffers[key]
             values.append(value)
             steps.append(step)
-
-    def _add_buffer(self, key: str) -> None:
-        steps: array[int] = array("q")
-        values: array[float] = array("d")
-        self._buffers[key] = (steps, values)
-        self._appenders[key] = (values.append, steps.append)
 
     # --- the sender thread --------------------------------------------------------------------------------------
 
@@ -331,13 +304,14 @@ class TrackedRun:
             try:
                 # Full batches go at once; a partial one waits for the timer (or a flush), so a fast loop sends
                 # 1,000-point requests rather than many small ones.
+                outbox = self._outbox
                 while True:
-                    if self._outbox_points < self._max_batch:
-                        self._take()
-                    if not self._outbox_points or (self._outbox_points < self._max_batch and not due):
+                    if outbox.taken < self._max_batch:
+                        outbox.take()
+                    if not outbox.taken or (outbox.taken < self._max_batch and not due):
                         break
                     if self._fatal:  # the API will refuse everything (run gone, wrong token): stop posting
-                        self._drop_all()
+                        self.dropped += outbox.drop_all()
                         break
                     self._send_one_batch()
                 if due:
@@ -365,72 +339,26 @@ class TrackedRun:
         if isinstance(status, str):
             self.status = status
 
-    def _take(self) -> None:
-        """Move what log() buffered into the outbox; log() continues on fresh arrays."""
-        with self._lock:
-            if not self._buffered:
-                return
-            taken = self._buffers
-            self._buffers, self._appenders = {}, {}
-            for key in taken:
-                self._add_buffer(key)
-            for key, (steps, values) in taken.items():
-                if steps:
-                    self._outbox.append(_Series(key, steps, values))
-            self._outbox_points += self._buffered
-            self._buffered = 0
-
     def _send_one_batch(self) -> None:
         """Post up to max_batch points from the head of the outbox; drop them from it once acknowledged.
 
         The outbox advances only after the API's reply, so a failed post loses nothing, and a post retried after
         the API stored it is harmless (idempotent on key and step).
         """
-        parts: list[str] = []
-        consumed: list[tuple[_Series, int]] = []
-        room = self._max_batch
-        for series in self._outbox:
-            if not room:
-                break
-            end = min(len(series.steps), series.done + room)
-            prefix = f'{{"key":"{series.key}","step":'
-            for step, value in zip(series.steps[series.done : end], series.values[series.done : end], strict=True):
-                # JSON has no NaN or infinity: send null (value - value is 0.0 only for finite numbers).
-                parts.append(
-                    f'{prefix}{step},"value":{value!r}}}' if value - value == 0.0 else f'{prefix}{step},"value":null}}'
-                )
-            consumed.append((series, end))
-            room -= end - series.done
-        body = '{"points":[' + ",".join(parts) + "]}"
+        batch = self._outbox.next_batch(self._max_batch)
         reply = self._call_with_retry(
-            lambda: self._sender.request(
-                "POST", f"/runs/{self.id}/metrics", content=body.encode(), headers=JSON_HEADERS
-            ),
+            lambda: self._sender.request("POST", f"/runs/{self.id}/metrics", content=batch.body, headers=JSON_HEADERS),
             give_up=self._abandon.is_set,
         )
         if reply is None:
-            self.dropped += len(parts)
+            self.dropped += batch.points
         else:
-            self.sent += len(parts)
+            self.sent += batch.points
             self._heartbeat_due = time.monotonic() + self._heartbeat_every_s
             status = reply.get("status") if isinstance(reply, dict) else None
             if isinstance(status, str):
                 self.status = status
-        for series, end in consumed:
-            series.done = end
-            if end == len(series.steps):
-                self._outbox.popleft()
-        with self._lock:
-            self._outbox_points -= len(parts)
-
-    def _drop_all(self) -> None:
-        with self._lock:
-            self.dropped += self._outbox_points + self._buffered
-            self._outbox.clear()
-            self._outbox_points = 0
-            for steps, values in self._buffers.values():
-                del steps[:], values[:]
-            self._buffered = 0
+        self._outbox.acknowledge(batch)
 
     def _call_with_retry(self, call: Callable[[], Any], *, give_up: Callable[[], bool]) -> Any:
         """``call()`` retried with backoff until ``give_up()`` (then :class:`GaveUp`); None when refused."""
