@@ -335,6 +335,10 @@ class TrackedRun:
         except Exception as exc:  # noqa: BLE001 - the API away: the next beat tries again
             logger.debug("run %s: heartbeat failed: %s", self.id, exc)
             return
+        self._on_reply(reply)
+
+    def _on_reply(self, reply: Any) -> None:
+        """What every reply about the run may say: its status (``cancelled`` from the dashboard)."""
         status = reply.get("status") if isinstance(reply, dict) else None
         if isinstance(status, str):
             self.status = status
@@ -355,9 +359,7 @@ class TrackedRun:
         else:
             self.sent += batch.points
             self._heartbeat_due = time.monotonic() + self._heartbeat_every_s
-            status = reply.get("status") if isinstance(reply, dict) else None
-            if isinstance(status, str):
-                self.status = status
+            self._on_reply(reply)
         self._outbox.acknowledge(batch)
 
     def _call_with_retry(self, call: Callable[[], Any], *, give_up: Callable[[], bool]) -> Any:

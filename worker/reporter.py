@@ -221,11 +221,15 @@ class ApiReporter(Callback):
             return False
         self._reachable()
         self.duplicates += int(reply.get("duplicates", 0))
+        self._on_reply(reply)
+        return True
+
+    def _on_reply(self, reply: dict[str, Any]) -> None:
+        """What every reply about the run may say: cancelled (abort now), or finish after this epoch."""
         if reply.get("status") == "cancelled":
             self._abort("cancelled")
         if reply.get("stop_requested"):
             self.finish_reason = str(reply["stop_requested"])
-        return True
 
     def _may_post(self) -> bool:
         return time.monotonic() >= self._retry_at
@@ -279,10 +283,7 @@ class ApiReporter(Callback):
             logger.warning("heartbeat for run %s failed: %s", self.run_id, exc)
             return
         self._reachable()  # the API is back: deliver the spool now rather than at the end of the backoff
-        if run.get("stop_requested"):
-            self.finish_reason = str(run["stop_requested"])
-        if run.get("status") == "cancelled":
-            self._abort("cancelled")
+        self._on_reply(run)
 
     def _upload_checkpoint(self) -> None:
         """Send the latest epoch checkpoint to the API, so a run whose worker dies resumes on any machine.
