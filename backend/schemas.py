@@ -10,10 +10,11 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field,
 
 from backend.finite import finite_or_none, json_safe
 from backend.status_detail import status_in_words
+from trainboard.limits import MAX_STEP, METRIC_KEY_CHARS, METRIC_KEY_MAX_CHARS
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
-MetricKey = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
+MetricKey = Annotated[str, Field(min_length=1, max_length=METRIC_KEY_MAX_CHARS, pattern=rf"^[{METRIC_KEY_CHARS}]+$")]
 MAX_POINTS_PER_BATCH = 10_000
 MAX_OFFSET = 1_000_000_000  # of a list route: far past any real page, and well inside a database's integers
 # A summary comes back with its run on every runs page: a few dozen numbers, not a data store.
@@ -116,7 +117,7 @@ class PointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     key: MetricKey
-    step: int = Field(ge=0, le=2**62)
+    step: int = Field(ge=0, le=MAX_STEP)
     # None stands for a value JSON cannot carry (NaN or infinity from a diverging run): such values are stored
     # as None, on every database, rather than refusing the batch (a refused batch would be retried forever).
     value: float | None

@@ -13,6 +13,8 @@ from trainboard.settings import Settings
 
 LEASE_HEADER = "X-Trainboard-Lease"
 
+RETRIED_4XX = frozenset({408, 429})
+
 
 class ApiError(RuntimeError):
     """The API answered with an error; the message carries its explanation."""
@@ -24,8 +26,9 @@ class ApiError(RuntimeError):
 
     @property
     def refused(self) -> bool:
-        """A 4xx other than 429: the API will never take this request, so sending it again is pointless."""
-        return self.status_code < 500 and self.status_code != 429
+        """A 4xx other than 408 (request timeout) and 429 (too many requests): the API will never take this
+        request, so sending it again is pointless. 408 and 429 say "not now", like a 5xx, and are retried."""
+        return self.status_code < 500 and self.status_code not in RETRIED_4XX
 
 
 def format_detail(detail: Any) -> str:

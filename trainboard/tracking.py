@@ -20,32 +20,29 @@ died without finishing it), and a live script, however long between its points, 
 from __future__ import annotations
 
 import atexit
-import collections
 import logging
 import math
 import operator
-import re
 import sys
 import threading
 import time
 import traceback
-from array import array
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
 from trainboard.client import ApiError, Client
+from trainboard.limits import MAX_STEP, METRIC_KEY
+from trainboard.outbox import Outbox
+from trainboard.retry import RETRY
+from trainboard.sender import GaveUp, call_with_retry
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH_POINTS = 1_000
 FLUSH_EVERY_S = 0.5
-RETRY_FIRST_S = 0.2
-RETRY_MAX_S = 5.0
 HEARTBEAT_EVERY_S = 10.0  # well inside the API's external_timeout_s (180 s by default)
 MAX_ERROR_CHARS = 20_000
-MAX_STEP = 2**62
-KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")  # the API's MetricKey; none of these needs JSON escaping
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 FinalStatus = Literal["succeeded", "failed", "cancelled"]
@@ -73,18 +70,6 @@ def start_run(
     run = client.create_run({**(spec or {}), "external": True})
     sender = client.with_lease(run.pop("lease", None), timeout=min(client.http.timeout.read or 30.0, 30.0))
     return TrackedRun(sender, run, flush_every_s=flush_every_s, max_batch=max_batch)
-
-
-class _Series:
-    """Points of one key waiting in the outbox: parallel arrays and how many of them are acknowledged."""
-
-    __slots__ = ("key", "steps", "values", "done")
-
-    def __init__(self, key: str, steps: array[int], values: array[float]) -> None:
-        self.key = key
-        self.steps = steps
-        self.values = values
-        self.done = 0
 
 
 class TrackedRun:
@@ -116,15 +101,7 @@ class TrackedRun:
         self._max_batch = max_batch
         self._heartbeat_every_s = heartbeat_every_s
         self._heartbeat_due = time.monotonic() + heartbeat_every_s  # pushed back by every reply from the API
-        # What log() fills: key -> (steps, values). The sender swaps in fresh arrays under the lock and owns the
-        # old ones from then on (the outbox). Arrays hold raw numbers: no Python object per point stays alive,
-        # so a fast training loop pays neither allocator nor garbage-collector time for the queue.
-        self._lock = threading.Lock()
-        self._buffers: dict[str, tuple[array[int], array[float]]] = {}
-        self._appenders: dict[str, tuple[Callable[[Any], None], Callable[[int], None]]] = {}  # their .append
-        self._buffered = 0  # points in _buffers
-        self._outbox: collections.deque[_Series] = collections.deque()
-        self._outbox_points = 0  # points taken by the sender, not yet acknowledged
+        self._outbox = Outbox()  # log() fills it; the sender thread empties it as the API acknowledges
         self._wake = threading.Event()
         self._urgent = False  # flush(): send the partial batch too
         self._abandon = threading.Event()  # finish() stopped waiting: stop retrying
@@ -150,10 +127,11 @@ class TrackedRun:
             step = _checked_step(step)
         if not metrics:
             raise ValueError("log() needs at least one metric, e.g. run.log(step=3, loss=0.5)")
-        lock = self._lock
+        outbox = self._outbox
+        lock = outbox.lock
         lock.acquire()
         try:
-            appenders = self._appenders
+            appenders = outbox.appenders
             key = ""
             try:
                 for key, value in metrics.items():  # noqa: B007 - key is read by the except clause
@@ -162,7 +140,7 @@ class TrackedRun:
                     append_step(step)
             except (KeyError, TypeError):  # a new key, or None or a non-float value
                 self._log_slowly(step, metrics, failed_at=key)
-            self._buffered = buffered = self._buffered + len(metrics)
+            outbox.buffered = buffered = outbox.buffered + len(metrics)
         finally:
             lock.release()
         if buffered >= self._max_batch and not self._wake.is_set():
@@ -180,8 +158,7 @@ class TrackedRun:
     @property
     def pending(self) -> int:
         """Points logged but not yet acknowledged by the API."""
-        with self._lock:
-            return self._buffered + self._outbox_points
+        return self._outbox.pending
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send what is queued now and wait until the API has it all; False if ``timeout`` ran out first."""
@@ -245,7 +222,7 @@ class TrackedRun:
                     lambda: self._sender.report_status(self.id, **fields),
                     give_up=lambda: time.monotonic() > deadline,
                 )
-            except _Abandoned:
+            except GaveUp:
                 message = "; ".join([*problems, f"status {status!r} not reported: the API stayed unreachable"])
                 raise TrackingError(f"run {self.id}: {message}") from None
         finally:
@@ -299,7 +276,7 @@ class TrackedRun:
 
     def _log_slowly(self, step: int, metrics: Mapping[str, Any], *, failed_at: str) -> None:
         """A new key or a value that is not a plain number: undo this call's appends, check it all, redo it."""
-        buffers = self._buffers
+        buffers = self._outbox.buffers
         for key in metrics:
             if key == failed_at:
                 break
@@ -309,16 +286,10 @@ class TrackedRun:
         checked = [(_checked_key(key), _as_float(key, value)) for key, value in metrics.items()]
         for key, value in checked:
             if key not in buffers:
-                self._add_buffer(key)
+                self._outbox.add_key(key)
             steps, values = buffers[key]
             values.append(value)
             steps.append(step)
-
-    def _add_buffer(self, key: str) -> None:
-        steps: array[int] = array("q")
-        values: array[float] = array("d")
-        self._buffers[key] = (steps, values)
-        self._appenders[key] = (values.append, steps.append)
 
     # --- the sender thread --------------------------------------------------------------------------------------
 
@@ -333,24 +304,25 @@ class TrackedRun:
             try:
                 # Full batches go at once; a partial one waits for the timer (or a flush), so a fast loop sends
                 # 1,000-point requests rather than many small ones.
+                outbox = self._outbox
                 while True:
-                    if self._outbox_points < self._max_batch:
-                        self._take()
-                    if not self._outbox_points or (self._outbox_points < self._max_batch and not due):
+                    if outbox.taken < self._max_batch:
+                        outbox.take()
+                    if not outbox.taken or (outbox.taken < self._max_batch and not due):
                         break
                     if self._fatal:  # the API will refuse everything (run gone, wrong token): stop posting
-                        self._drop_all()
+                        self.dropped += outbox.drop_all()
                         break
                     self._send_one_batch()
                 if due:
                     last_flush = time.monotonic()
                 if time.monotonic() >= self._heartbeat_due:
                     self._heartbeat()
-            except _Abandoned:
+            except GaveUp:
                 return
             except Exception:  # noqa: BLE001 - never let the thread die with points queued
                 logger.exception("run %s: unexpected error in the sender thread", self.id)
-                time.sleep(RETRY_FIRST_S)
+                time.sleep(RETRY.first_s)
 
     def _heartbeat(self) -> None:
         """Tell the API the script is alive (a status report with no fields refreshes the run's heartbeat).
@@ -363,24 +335,13 @@ class TrackedRun:
         except Exception as exc:  # noqa: BLE001 - the API away: the next beat tries again
             logger.debug("run %s: heartbeat failed: %s", self.id, exc)
             return
+        self._on_reply(reply)
+
+    def _on_reply(self, reply: Any) -> None:
+        """What every reply about the run may say: its status (``cancelled`` from the dashboard)."""
         status = reply.get("status") if isinstance(reply, dict) else None
         if isinstance(status, str):
             self.status = status
-
-    def _take(self) -> None:
-        """Move what log() buffered into the outbox; log() continues on fresh arrays."""
-        with self._lock:
-            if not self._buffered:
-                return
-            taken = self._buffers
-            self._buffers, self._appenders = {}, {}
-            for key in taken:
-                self._add_buffer(key)
-            for key, (steps, values) in taken.items():
-                if steps:
-                    self._outbox.append(_Series(key, steps, values))
-            self._outbox_points += self._buffered
-            self._buffered = 0
 
     def _send_one_batch(self) -> None:
         """Post up to max_batch points from the head of the outbox; drop them from it once acknowledged.
@@ -388,83 +349,41 @@ class TrackedRun:
         The outbox advances only after the API's reply, so a failed post loses nothing, and a post retried after
         the API stored it is harmless (idempotent on key and step).
         """
-        parts: list[str] = []
-        consumed: list[tuple[_Series, int]] = []
-        room = self._max_batch
-        for series in self._outbox:
-            if not room:
-                break
-            end = min(len(series.steps), series.done + room)
-            prefix = f'{{"key":"{series.key}","step":'
-            for step, value in zip(series.steps[series.done : end], series.values[series.done : end], strict=True):
-                # JSON has no NaN or infinity: send null (value - value is 0.0 only for finite numbers).
-                parts.append(
-                    f'{prefix}{step},"value":{value!r}}}' if value - value == 0.0 else f'{prefix}{step},"value":null}}'
-                )
-            consumed.append((series, end))
-            room -= end - series.done
-        body = '{"points":[' + ",".join(parts) + "]}"
+        batch = self._outbox.next_batch(self._max_batch)
         reply = self._call_with_retry(
-            lambda: self._sender.request(
-                "POST", f"/runs/{self.id}/metrics", content=body.encode(), headers=JSON_HEADERS
-            ),
+            lambda: self._sender.request("POST", f"/runs/{self.id}/metrics", content=batch.body, headers=JSON_HEADERS),
             give_up=self._abandon.is_set,
         )
         if reply is None:
-            self.dropped += len(parts)
+            self.dropped += batch.points
         else:
-            self.sent += len(parts)
+            self.sent += batch.points
             self._heartbeat_due = time.monotonic() + self._heartbeat_every_s
-            status = reply.get("status") if isinstance(reply, dict) else None
-            if isinstance(status, str):
-                self.status = status
-        for series, end in consumed:
-            series.done = end
-            if end == len(series.steps):
-                self._outbox.popleft()
-        with self._lock:
-            self._outbox_points -= len(parts)
-
-    def _drop_all(self) -> None:
-        with self._lock:
-            self.dropped += self._outbox_points + self._buffered
-            self._outbox.clear()
-            self._outbox_points = 0
-            for steps, values in self._buffers.values():
-                del steps[:], values[:]
-            self._buffered = 0
+            self._on_reply(reply)
+        self._outbox.acknowledge(batch)
 
     def _call_with_retry(self, call: Callable[[], Any], *, give_up: Callable[[], bool]) -> Any:
-        """Retry network failures and 5xx/408/429 with exponential backoff until ``give_up()``; a 4xx refusal is
-        final and returns None."""
-        delay = RETRY_FIRST_S
-        while True:
-            try:
-                return call()
-            except ApiError as exc:
-                if exc.status_code < 500 and exc.status_code not in (408, 429):
-                    self._last_refusal = str(exc)
-                    if exc.status_code in (401, 403, 404):
-                        self._fatal = f"the API refused run {self.id}'s points: {exc}"
-                    logger.error("run %s: the API refused a request: %s", self.id, exc)
-                    return None
-                logger.warning("run %s: API error %s; retrying in %.1f s", self.id, exc, delay)
-            except Exception as exc:  # noqa: BLE001 - network trouble: keep the points and retry
-                logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.id, exc, delay)
-            if give_up():
-                raise _Abandoned
-            if threading.current_thread() is self._thread:
-                self._retry_now.wait(delay)
-                self._retry_now.clear()
-            else:
-                time.sleep(delay)
-            if give_up():
-                raise _Abandoned
-            delay = min(delay * 2, RETRY_MAX_S)
+        """``call()`` retried with backoff until ``give_up()`` (then :class:`GaveUp`); None when refused."""
+        on_sender_thread = threading.current_thread() is self._thread
+        return call_with_retry(
+            call,
+            what=f"run {self.id}",
+            on_refused=self._refused,
+            give_up=give_up,
+            pause=self._pause if on_sender_thread else time.sleep,
+            log=logger,
+        )
 
+    def _pause(self, delay: float) -> None:
+        """The sender thread's pause between tries: flush() and finish() cut it short."""
+        self._retry_now.wait(delay)
+        self._retry_now.clear()
 
-class _Abandoned(Exception):
-    """Retrying was given up."""
+    def _refused(self, exc: ApiError) -> None:
+        self._last_refusal = str(exc)
+        if exc.status_code in (401, 403, 404):
+            self._fatal = f"the API refused run {self.id}'s points: {exc}"
+        logger.error("run %s: the API refused a request: %s", self.id, exc)
 
 
 def check_options(
@@ -496,7 +415,7 @@ def _checked_step(step: Any) -> int:
 
 
 def _checked_key(key: Any) -> str:
-    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
+    if not isinstance(key, str) or not METRIC_KEY.fullmatch(key):
         raise ValueError(f"metric key {key!r}: use 1 to 64 characters among letters, digits and _ . : / -")
     return key
 

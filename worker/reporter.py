@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from trainboard.client import ApiError, Client, format_detail
+from trainboard.retry import RETRY
+from trainboard.sender import GaveUp, call_with_retry
 from worker.spool import Points, Spool, leftover_spools
 from worker.training.callbacks import Callback, Point, TrainStart
 
@@ -30,8 +32,6 @@ MAX_BATCH = 5_000
 CHECKPOINT_ARTIFACT = "checkpoint_last.pt"
 LEASE_LOST = 409  # the API's answer to a stale lease: stop, the run is another attempt's (or over)
 EPOCH_DELIVERY_WAIT_S = 5.0
-RETRY_FIRST_S = 0.5
-RETRY_MAX_S = 5.0
 DRAIN_SLICE_S = 1.0  # deliver spooled segments for this long, then spool what arrived meanwhile
 
 
@@ -68,7 +68,7 @@ class ApiReporter(Callback):
         self._wake = threading.Event()
         self._api_up = True
         self._retry_at = 0.0  # monotonic time before which the sender does not post (backoff after a failure)
-        self._retry_delay = RETRY_FIRST_S
+        self._retry_delays = RETRY.backoff()
         self._epoch = 0
         self._total_steps = 0
         self._step = 0
@@ -221,11 +221,15 @@ class ApiReporter(Callback):
             return False
         self._reachable()
         self.duplicates += int(reply.get("duplicates", 0))
+        self._on_reply(reply)
+        return True
+
+    def _on_reply(self, reply: dict[str, Any]) -> None:
+        """What every reply about the run may say: cancelled (abort now), or finish after this epoch."""
         if reply.get("status") == "cancelled":
             self._abort("cancelled")
         if reply.get("stop_requested"):
             self.finish_reason = str(reply["stop_requested"])
-        return True
 
     def _may_post(self) -> bool:
         return time.monotonic() >= self._retry_at
@@ -236,20 +240,21 @@ class ApiReporter(Callback):
                 "run %s: API unreachable (%s); spooling points to %s", self.run_id, exc, self.spool.directory
             )
         else:
-            logger.info("run %s: API still unreachable (%s); retrying in %.1f s", self.run_id, exc, self._retry_delay)
+            logger.info(
+                "run %s: API still unreachable (%s); retrying in %.1f s", self.run_id, exc, self._retry_delays.delay
+            )
         self._api_up = False
         self._backoff()
 
     def _backoff(self) -> None:
-        self._retry_at = time.monotonic() + self._retry_delay
-        self._retry_delay = min(self._retry_delay * 2, RETRY_MAX_S)
+        self._retry_at = time.monotonic() + self._retry_delays.next()
 
     def _reachable(self) -> None:
         if not self._api_up:
             logger.info("run %s: the API is back; %d spooled segment(s) to deliver", self.run_id, self.spool.segments)
         self._api_up = True
         self._retry_at = 0.0
-        self._retry_delay = RETRY_FIRST_S
+        self._retry_delays.reset()
 
     def _abort(self, reason: str) -> None:
         self._abort_reason = reason
@@ -278,10 +283,7 @@ class ApiReporter(Callback):
             logger.warning("heartbeat for run %s failed: %s", self.run_id, exc)
             return
         self._reachable()  # the API is back: deliver the spool now rather than at the end of the backoff
-        if run.get("stop_requested"):
-            self.finish_reason = str(run["stop_requested"])
-        if run.get("status") == "cancelled":
-            self._abort("cancelled")
+        self._on_reply(run)
 
     def _upload_checkpoint(self) -> None:
         """Send the latest epoch checkpoint to the API, so a run whose worker dies resumes on any machine.
@@ -315,24 +317,25 @@ class ApiReporter(Callback):
         self._reachable()
 
     def _call_with_retry(self, call: Callable[[], Any]) -> Any:
-        delay = RETRY_FIRST_S
-        while True:
-            if self._taken_over:
-                return None
-            try:
-                return call()
-            except ApiError as exc:
-                if exc.status_code == LEASE_LOST:
-                    self._lose_lease(exc)
-                    return None
-                if exc.refused:
-                    logger.error("run %s: the API refused a request: %s", self.run_id, exc)
-                    return None
-                logger.warning("run %s: API error %s; retrying", self.run_id, exc)
-            except Exception as exc:  # noqa: BLE001 - network trouble: keep the data and retry
-                logger.warning("run %s: API unreachable (%s); retrying in %.1f s", self.run_id, exc, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
+        """``call()`` retried with backoff until it succeeds, is refused, or the run is taken over (None then)."""
+        if self._taken_over:
+            return None
+        try:
+            return call_with_retry(
+                call,
+                what=f"run {self.run_id}",
+                on_refused=self._refused,
+                give_up=lambda: self._taken_over,
+                log=logger,
+            )
+        except GaveUp:
+            return None
+
+    def _refused(self, exc: ApiError) -> None:
+        if exc.status_code == LEASE_LOST:
+            self._lose_lease(exc)
+        else:
+            logger.error("run %s: the API refused a request: %s", self.run_id, exc)
 
 
 def deliver_leftover_spools(client: Client, root: Path, *, skip: int | None = None) -> int:

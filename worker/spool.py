@@ -6,6 +6,11 @@ thread reads and writes them. A segment is deleted once the API has it; the dire
 reporter closes with nothing left. The directory's ``.lock`` (an flock, released by the kernel when its process
 dies) marks a spool whose writer is alive: :func:`leftover_spools` yields only the others, for any worker on
 this machine to deliver. A line torn by a process killed mid-write is skipped.
+
+Durability: a segment is fsynced, with its directory entry, when it closes (it is full, or the spool is closed
+with points left in it), so a closed segment survives a power loss or a kernel crash. The open segment survives
+the process dying (its writes are in the kernel's page cache) but not a power loss: syncing every append would
+cost a disk flush per batch for as long as the API is down, and at most ``segment_points`` points are at risk.
 """
 
 from __future__ import annotations
@@ -74,7 +79,10 @@ class Spool:
             lines = "".join(json.dumps(p, separators=(",", ":"), allow_nan=False) + "\n" for p in chunk)
             with open(self._segments[-1], "a", encoding="utf-8") as file:
                 file.write(lines)
-            self._tail_points += len(chunk)
+                self._tail_points += len(chunk)
+                if self._tail_points >= self.segment_points:
+                    file.flush()
+                    _sync(self._segments[-1], file.fileno())
             start += len(chunk)
 
     def oldest(self) -> tuple[Path, Points] | None:
@@ -96,7 +104,15 @@ class Spool:
             self._tail_open = False
 
     def close(self) -> None:
-        """Release the lock; remove the directory if nothing is left in it."""
+        """Sync the open segment, release the lock; remove the directory if nothing is left in it."""
+        if self._tail_open and self._segments and self._tail_points:
+            with contextlib.suppress(FileNotFoundError):  # read-only: a segment gone is not created again
+                fd = os.open(self._segments[-1], os.O_RDONLY)
+                try:
+                    _sync(self._segments[-1], fd)
+                finally:
+                    os.close(fd)
+            self._tail_open = False
         if self._lock_fd is not None and not self._segments:
             with contextlib.suppress(OSError):
                 (self.directory / LOCK_NAME).unlink(missing_ok=True)
@@ -126,6 +142,17 @@ def leftover_spools(root: Path, *, skip: int | None = None) -> list[tuple[int, S
         if spool.lock():
             found.append((int(directory.name), spool))
     return sorted(found, key=lambda item: item[0])
+
+
+def _sync(segment: Path, fd: int) -> None:
+    """Put the segment's data on disk, and its name: a new file's directory entry is only durable once its
+    directory is synced too."""
+    os.fsync(fd)
+    directory = os.open(segment.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _segments(directory: Path) -> list[Path]:

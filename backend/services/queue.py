@@ -16,10 +16,9 @@ from celery import Celery
 
 from backend.models import Run
 from trainboard.queue import TRAIN_TASK
+from trainboard.retry import RETRY
 
 logger = logging.getLogger(__name__)
-RETRY_FIRST_S = 0.5
-RETRY_MAX_S = 10.0
 
 
 def enqueue(celery: Celery, runs: list[Run]) -> None:
@@ -60,17 +59,16 @@ class Resender:
         return True
 
     def _drain(self) -> None:
-        delay = RETRY_FIRST_S
+        backoff = RETRY.backoff()
         while True:
             with self._lock:
                 while self._backlog and self._try(*self._backlog[0]):
                     self._backlog.popleft()
-                    delay = RETRY_FIRST_S
+                    backoff.reset()
                 if not self._backlog:
                     self._thread = None
                     return
-            time.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
+            time.sleep(backoff.next())
 
 
 _resenders: weakref.WeakKeyDictionary[Celery, Resender] = weakref.WeakKeyDictionary()

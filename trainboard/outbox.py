@@ -1,0 +1,120 @@
+"""The tracking client's outbox: metric points logged and not yet acknowledged by the API.
+
+``log()`` appends raw numbers to per-key arrays (:attr:`Outbox.appenders`, under :attr:`Outbox.lock`); the
+sender thread :meth:`~Outbox.take`\\ s them, swapping in fresh arrays, and posts them in batches
+(:meth:`~Outbox.next_batch`), dropping a batch from the outbox only once the API acknowledged it
+(:meth:`~Outbox.acknowledge`). Arrays hold raw numbers: no Python object per point stays alive, so a fast
+training loop pays neither allocator nor garbage-collector time for the queue.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class _Series:
+    """Points of one key taken by the sender: parallel arrays and how many of them are acknowledged."""
+
+    __slots__ = ("key", "steps", "values", "done")
+
+    def __init__(self, key: str, steps: array[int], values: array[float]) -> None:
+        self.key = key
+        self.steps = steps
+        self.values = values
+        self.done = 0
+
+
+@dataclass
+class Batch:
+    """One POST body of points from the head of the outbox, and where each series it read from ends."""
+
+    body: bytes
+    points: int
+    consumed: list[tuple[_Series, int]] = field(default_factory=list)
+
+
+class Outbox:
+    """Points logged and not yet acknowledged. ``log()`` fills the buffers; one sender thread takes them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # What log() fills: key -> (steps, values), and their .append. take() swaps in fresh arrays under the
+        # lock and owns the old ones from then on.
+        self.buffers: dict[str, tuple[array[int], array[float]]] = {}
+        self.appenders: dict[str, tuple[Callable[[Any], None], Callable[[int], None]]] = {}
+        self.buffered = 0  # points in buffers
+        self.taken = 0  # points taken by the sender, not yet acknowledged
+        self._series: collections.deque[_Series] = collections.deque()
+
+    @property
+    def pending(self) -> int:
+        """Points logged but not yet acknowledged."""
+        with self.lock:
+            return self.buffered + self.taken
+
+    def add_key(self, key: str) -> None:
+        """Start buffering ``key`` (call with the lock held)."""
+        steps: array[int] = array("q")
+        values: array[float] = array("d")
+        self.buffers[key] = (steps, values)
+        self.appenders[key] = (values.append, steps.append)
+
+    def take(self) -> None:
+        """Move what log() buffered to the sender's side; log() continues on fresh arrays."""
+        with self.lock:
+            if not self.buffered:
+                return
+            taken = self.buffers
+            self.buffers, self.appenders = {}, {}
+            for key in taken:
+                self.add_key(key)
+            for key, (steps, values) in taken.items():
+                if steps:
+                    self._series.append(_Series(key, steps, values))
+            self.taken += self.buffered
+            self.buffered = 0
+
+    def next_batch(self, max_points: int) -> Batch:
+        """The JSON body of up to ``max_points`` taken points, oldest first; they stay until acknowledged."""
+        parts: list[str] = []
+        consumed: list[tuple[_Series, int]] = []
+        room = max_points
+        for series in self._series:
+            if not room:
+                break
+            end = min(len(series.steps), series.done + room)
+            # Keys are checked against trainboard.limits.METRIC_KEY, whose characters need no JSON escaping.
+            prefix = f'{{"key":"{series.key}","step":'
+            for step, value in zip(series.steps[series.done : end], series.values[series.done : end], strict=True):
+                # JSON has no NaN or infinity: send null (value - value is 0.0 only for finite numbers).
+                parts.append(
+                    f'{prefix}{step},"value":{value!r}}}' if value - value == 0.0 else f'{prefix}{step},"value":null}}'
+                )
+            consumed.append((series, end))
+            room -= end - series.done
+        return Batch(('{"points":[' + ",".join(parts) + "]}").encode(), len(parts), consumed)
+
+    def acknowledge(self, batch: Batch) -> None:
+        """The API answered for ``batch`` (stored, or refused for good): drop its points from the outbox."""
+        for series, end in batch.consumed:
+            series.done = end
+            if end == len(series.steps):
+                self._series.popleft()
+        with self.lock:
+            self.taken -= batch.points
+
+    def drop_all(self) -> int:
+        """Forget every point, logged or taken; returns how many."""
+        with self.lock:
+            dropped = self.taken + self.buffered
+            self._series.clear()
+            self.taken = 0
+            for steps, values in self.buffers.values():
+                del steps[:], values[:]
+            self.buffered = 0
+            return dropped
