@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +12,7 @@ from backend.api.routes import events as events_route
 from backend.main import create_app
 from tests.conftest import LOCAL_URL
 from tests.utils.leases import external_run
+from tests.utils.sse import sse_events
 from trainboard.settings import Settings
 
 
@@ -24,16 +22,7 @@ def _read_all(client: TestClient, run_id: int, last_event_id: int | None = None)
     with client.stream("GET", f"/api/runs/{run_id}/events", headers=headers) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        event_id, kind = None, None
-        for line in response.iter_lines():
-            if line.startswith("id:"):
-                event_id = int(line[3:])
-            elif line.startswith("event:"):
-                kind = line[6:].strip()
-            elif line.startswith("data:") and kind != "end":
-                events.append((event_id, kind, json.loads(line[5:])))
-            elif line.startswith("data:"):
-                break
+        events.extend(sse_events(response.iter_lines()))
     return events
 
 
@@ -65,20 +54,6 @@ def test_reconnect_with_last_event_id_gets_exactly_the_rest(client: TestClient) 
     assert rest == everything[4:]
 
 
-def _frames(response: Any) -> Iterator[tuple[int, str, dict]]:
-    """Events as they arrive on an open stream: (id, kind, data); stops at `end`."""
-    event_id, kind = 0, ""
-    for line in response.iter_lines():
-        if line.startswith("id:"):
-            event_id = int(line[3:])
-        elif line.startswith("event:"):
-            kind = line[6:].strip()
-        elif line.startswith("data:"):
-            if kind == "end":
-                return
-            yield event_id, kind, json.loads(line[5:])
-
-
 def _loss_steps(events: list[tuple[int, str, dict]]) -> list[int]:
     return [step for _, kind, data in events if kind == "metrics" for step in data.get("loss", {}).get("step", [])]
 
@@ -96,7 +71,7 @@ def test_a_stream_cut_mid_run_resumes_with_exactly_the_missed_events(client: Tes
     seen: list[tuple[int, str, dict]] = []
     with client.stream("GET", f"/api/runs/{run_id}/events") as response:
         assert response.status_code == 200
-        live = _frames(response)
+        live = sse_events(response.iter_lines())
         while not (seen and seen[-1][1] == "status" and seen[-1][2].get("epoch") == 1):
             seen.append(next(live))  # the history so far
         log(range(11, 21), epoch=2)  # posted while connected: comes over this connection
@@ -116,7 +91,7 @@ def test_a_stream_cut_mid_run_resumes_with_exactly_the_missed_events(client: Tes
         url, headers = f"/api/runs/{run_id}/events", {"Last-Event-ID": str(cut)}
     with client.stream("GET", url, headers=headers) as response:
         assert response.status_code == 200
-        rest = list(_frames(response))
+        rest = list(sse_events(response.iter_lines()))
     everything = _read_all(client, run_id)
     ids = [event[0] for event in everything]
     assert ids == list(range(1, len(ids) + 1)), "a run's events are numbered 1, 2, 3, ... with no hole"

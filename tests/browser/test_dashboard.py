@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import LEASES, TOKEN, DroppingProxy, Watch, chart_png, png, screenshot
+from tests.utils.sse import sse_events
 from tests.utils.stack import Stack
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
@@ -70,17 +71,8 @@ def stream_after(url: str) -> int:
 
 def stream_history(stack: Stack, run_id: int) -> list[tuple[int, str, dict]]:
     """Every event of a finished run, as (id, kind, data)."""
-    events = []
     with httpx.stream("GET", f"{stack.url}/api/runs/{run_id}/events", timeout=15) as response:
-        event_id, kind = 0, ""
-        for line in response.iter_lines():
-            if line.startswith("id:"):
-                event_id = int(line[3:])
-            elif line.startswith("event:"):
-                kind = line[6:].strip()
-            elif line.startswith("data:") and kind != "end":
-                events.append((event_id, kind, json.loads(line[5:])))
-    return events
+        return list(sse_events(response.iter_lines()))
 
 
 def first_event_with(history: list[tuple[int, str, dict]], key: str, step: int) -> int:

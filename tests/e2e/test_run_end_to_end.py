@@ -5,7 +5,6 @@ On the embedded default (SQLite database, SQLite broker) and on the real Redis +
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import redis
 from tests.conftest import REDIS_TEST_URL
 from tests.utils.datasets import write_mnist
 from tests.utils.services import require_redis
+from tests.utils.sse import sse_events
 from tests.utils.stack import Stack, running_stack
 
 TINY_MLP = {
@@ -33,19 +33,8 @@ TINY_MLP = {
 
 def _events(stack: Stack, run_id: int, last_event_id: int = 0) -> list[tuple[int, str, dict]]:
     headers = {"Last-Event-ID": str(last_event_id)} if last_event_id else {}
-    events = []
     with httpx.stream("GET", f"{stack.url}/api/runs/{run_id}/events", headers=headers, timeout=30) as response:
-        event_id, kind = 0, ""
-        for line in response.iter_lines():
-            if line.startswith("id:"):
-                event_id = int(line[3:])
-            elif line.startswith("event:"):
-                kind = line[6:].strip()
-            elif line.startswith("data:"):
-                if kind == "end":
-                    break
-                events.append((event_id, kind, json.loads(line[5:])))
-    return events
+        return list(sse_events(response.iter_lines()))
 
 
 def _check_trained_run(stack: Stack) -> None:
