@@ -17,10 +17,11 @@ run only while it is ``queued`` (under the run's row lock), so the extra message
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 
 from celery import Celery
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import Run, RunEvent, utcnow
@@ -66,24 +67,21 @@ def fail_silent_external_runs(factory: sessionmaker[Session], *, timeout_s: floa
         or_(Run.heartbeat_at.is_(None), Run.heartbeat_at < cutoff),
         func.coalesce(last_event_at, Run.created_at) < cutoff,
     )
+    error = (
+        f"no heartbeat from the script for {timeout_s:g} s: it probably died without calling finish() "
+        "(TRAINBOARD_EXTERNAL_TIMEOUT_S sets how long to wait)"
+    )
     failed = []
     with factory() as session:
-        for run_id in session.scalars(select(Run.id).where(*silent)).all():
-            with locked_run(session, run_id) as run:
-                still_silent = session.scalar(select(Run.id).where(Run.id == run_id, *silent))
-                if run is None or still_silent is None:
-                    session.rollback()
-                    continue
-                run.status = "failed"
-                run.finished_at = utcnow()
-                run.error = error = (
-                    f"no heartbeat from the script for {timeout_s:g} s: it probably died without calling finish() "
-                    "(TRAINBOARD_EXTERNAL_TIMEOUT_S sets how long to wait)"
-                )
-                append_status_event(session, run)
-                session.commit()
-            logger.warning("external run %s failed: %s", run_id, error)
-            failed.append(run_id)
+        for run in _locked_runs_still_matching(session, silent):
+            run.status = "failed"
+            run.finished_at = utcnow()
+            run.error = error
+            append_status_event(session, run)
+            session.commit()
+            failed.append(run.id)
+    for run_id in failed:
+        logger.warning("external run %s failed: %s", run_id, error)
     return failed
 
 
@@ -92,20 +90,27 @@ def _requeue_runs_of_silent_workers(
 ) -> list[int]:
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
     stale = (Run.status == "running", Run.external.is_(False), Run.heartbeat_at < cutoff)
-    reaped = []
+    reaped, requeued = [], []
     with factory() as session:
-        for run_id in session.scalars(select(Run.id).where(*stale)).all():
-            with locked_run(session, run_id) as run:
-                still_stale = session.scalar(select(Run.id).where(Run.id == run_id, *stale))
-                if run is None or still_stale is None:
-                    session.rollback()
-                    continue
-                requeued = _interrupt(session, run)
-                session.commit()
-            if requeued:
-                queue.enqueue(celery, [run])
-            reaped.append(run_id)
+        for run in _locked_runs_still_matching(session, stale):
+            if _interrupt(session, run):
+                requeued.append(run)
+            session.commit()
+            reaped.append(run.id)
+        # Outside the run locks: with the broker down, a send waits for its connect timeout.
+        queue.enqueue(celery, requeued)
     return reaped
+
+
+def _locked_runs_still_matching(session: Session, conditions: tuple[ColumnElement[bool], ...]) -> Iterator[Run]:
+    """Each run matching ``conditions``, locked and checked again under the lock (a report may have come in
+    since the first read); the caller commits before asking for the next one."""
+    for run_id in session.scalars(select(Run.id).where(*conditions)).all():
+        with locked_run(session, run_id) as run:
+            if run is None or session.scalar(select(Run.id).where(Run.id == run_id, *conditions)) is None:
+                session.rollback()
+                continue
+            yield run
 
 
 def requeue_waiting_runs(factory: sessionmaker[Session], *, celery: Celery) -> list[int]:
