@@ -78,6 +78,17 @@ def test_presets_list_all_seven_figures(client: TestClient) -> None:
     presets = client.get("/api/presets").json()
     assert [p["id"] for p in presets] == [f"fig{i}" for i in range(1, 8)]
     assert all(p["title"] for p in presets)
+    fig1 = presets[0]
+    assert fig1["n_runs"] == 2 and set(fig1["scales"]) == {"full", "quick"}
+    assert fig1["scales"]["quick"]["epochs"] < fig1["scales"]["full"]["epochs"]
+
+
+def test_presets_are_documented_with_their_fields(client: TestClient) -> None:
+    """The API docs describe what GET /presets returns, field by field, not as an untyped object."""
+    schema = client.get("/openapi.json").json()
+    reply = schema["paths"]["/api/presets"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    preset = schema["components"]["schemas"][reply["items"]["$ref"].rsplit("/", 1)[1]]
+    assert {"id", "title", "description", "n_runs", "grid", "scales"} <= set(preset["properties"])
 
 
 def test_fig5_preset_launches_the_reports_grid(client: TestClient) -> None:

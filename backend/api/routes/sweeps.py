@@ -1,4 +1,4 @@
-"""Sweeps (grid or random search) and the report's figures as presets."""
+"""Sweeps: grid or random searches over a base run spec, one run per combination or draw."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from backend.models import Run, Sweep
 from backend.schemas import MAX_OFFSET
 from backend.services import queue
 from backend.services import runs as run_service
-from backend.services.presets import PRESETS, Scale
 from backend.services.sweeps import SweepError, SweepIn, create_sweep, results, sweep_page
 
 router = APIRouter(tags=["sweeps"])
 
 
-def _sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
+def sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
+    """A sweep as the API shows it: its spec, runs, status counts, best run and results table."""
     rows = results(session, sweep=sweep)
     counts: dict[str, int] = {}
     for row in rows:
@@ -37,13 +37,14 @@ def _sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
     }
 
 
-def _launch(
+def launch_sweep(
     session: SessionDep,
     celery: CeleryDep,
     settings: SettingsDep,
     sweep: SweepIn,
     preset: str | None,
 ) -> Sweep:
+    """Create the sweep's runs (a 422 names the field of a bad one) and queue them."""
     try:
         row, runs = create_sweep(session, sweep=sweep, max_run_gb=settings.max_run_gb, preset=preset)
     except SweepError as exc:
@@ -56,7 +57,7 @@ def _launch(
 def post_sweep(sweep: SweepIn, session: SessionDep, celery: CeleryDep, settings: SettingsDep) -> dict[str, Any]:
     """Launch a sweep: `{"name", "base": <run spec>, "grid": {"<dotted key>": [values, ...]}}` makes one run per
     combination; `"method": "random"` with `n` draws n runs (values from lists, or `{"min", "max", "log"}`)."""
-    return _sweep_out(session, _launch(session, celery, settings, sweep, None))
+    return sweep_out(session, launch_sweep(session, celery, settings, sweep, None))
 
 
 @router.get("/sweeps")
@@ -82,7 +83,7 @@ def get_sweep(sweep_id: SweepId, session: SessionDep) -> dict[str, Any]:
     sweep = session.get(Sweep, sweep_id)
     if sweep is None:
         raise HTTPException(status_code=404, detail=f"sweep {sweep_id} not found")
-    return _sweep_out(session, sweep)
+    return sweep_out(session, sweep)
 
 
 @router.post("/sweeps/{sweep_id}/cancel")
@@ -94,25 +95,4 @@ def cancel_sweep(sweep_id: SweepId, session: SessionDep) -> dict[str, Any]:
     run_ids = session.scalars(select(Run.id).where(Run.sweep_id == sweep_id)).all()
     for run_id in run_ids:
         run_service.cancel_run(session, run_id=run_id)
-    return _sweep_out(session, sweep)
-
-
-@router.get("/presets")
-def list_presets() -> list[dict[str, Any]]:
-    """The report's figures fig1 ... fig7, each with its runs at full and quick scale."""
-    return [preset.describe() for preset in PRESETS.values()]
-
-
-@router.post("/presets/{preset_id}", status_code=status.HTTP_201_CREATED)
-def launch_preset(
-    preset_id: str,
-    session: SessionDep,
-    celery: CeleryDep,
-    settings: SettingsDep,
-    scale: Annotated[Scale, Query(description="full: as in the report; quick: fewer epochs and examples")] = "full",
-) -> dict[str, Any]:
-    """Launch a figure's runs as a sweep."""
-    preset = PRESETS.get(preset_id)
-    if preset is None:
-        raise HTTPException(status_code=404, detail=f"no preset {preset_id!r}; see GET /api/presets")
-    return _sweep_out(session, _launch(session, celery, settings, preset.sweep(scale), preset_id))
+    return sweep_out(session, sweep)
