@@ -146,7 +146,8 @@ def claim_run(session: Session, *, run_id: int, worker: str) -> tuple[Run, str] 
 
 def update_status(session: Session, *, run_id: int, update: StatusUpdate, lease: str | None) -> Run | None:
     """Apply the report of the attempt holding ``lease`` (WriteRefused otherwise). A finished or cancelled run
-    stays so; the caller learns it from the reply."""
+    stays so; the caller learns it from the reply. A cancelled run still takes its attempt's last word on how far
+    it got (epoch, progress, summary so far): the cancel reached the worker mid-epoch, before it could say."""
     with locked_run(session, run_id) as run:
         if run is None:
             return None
@@ -156,7 +157,9 @@ def update_status(session: Session, *, run_id: int, update: StatusUpdate, lease:
         except WriteRefused:
             session.rollback()
             raise
-        if run.status in TERMINAL:
+        if run.status == "cancelled":
+            update = update.model_copy(update={"status": None, "error": None})
+        elif run.status in TERMINAL:
             session.rollback()
             return run
         changed = _apply(run, update)

@@ -172,6 +172,31 @@ def test_nothing_leaves_a_final_state(client: TestClient, final: str) -> None:
     assert client.get(f"/api/runs/{run_id}").json()["status"] == final
 
 
+def test_a_cancelled_run_keeps_its_attempts_last_word_on_how_far_it_got(client: TestClient) -> None:
+    """Cancel lands mid-epoch: the worker's final report (epoch 3, the summary so far) is kept on the cancelled
+    run, so its page and row say how far it got instead of the heartbeat before; a stale lease still cannot."""
+    run_id = _queued(client)
+    lease = claim(client, run_id)
+    client.post(f"/api/runs/{run_id}/status", json={"epoch": 2, "progress": 0.2}, headers=lease)
+    assert client.post(f"/api/runs/{run_id}/cancel").json()["status"] == "cancelled"
+    summary = {"best_epoch": 3, "best_valid_acc": 0.91, "test_acc_at_best": 0.9, "n_params": 1234}
+    reply = client.post(
+        f"/api/runs/{run_id}/status",
+        json={"status": "cancelled", "epoch": 3, "progress": 0.3, "summary": summary, "error": "x"},
+        headers=lease,
+    )
+    assert reply.status_code == 200 and reply.json()["status"] == "cancelled"
+    run = client.get(f"/api/runs/{run_id}").json()
+    assert (run["status"], run["epoch"], run["progress"], run["summary"], run["error"]) == (
+        "cancelled", 3, 0.3, summary, None
+    )  # fmt: skip
+    row = next(r for r in client.get("/api/runs").json() if r["id"] == run_id)
+    assert row["summary"]["best_valid_acc"] == 0.91
+    stale = client.post(f"/api/runs/{run_id}/status", json={"epoch": 9}, headers={LEASE_HEADER: "not-the-lease"})
+    assert stale.status_code == 409
+    assert client.get(f"/api/runs/{run_id}").json()["epoch"] == 3
+
+
 def test_running_comes_only_from_a_claim(client: TestClient) -> None:
     run_id = _queued(client)
     lease = claim(client, run_id)

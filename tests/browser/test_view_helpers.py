@@ -50,7 +50,21 @@ def test_run_subtitle_progress_and_summary(page: Page, stack: Stack) -> None:
         f"m.progressText({{status: 'running', epoch: 2, progress: 0.5, started_at: '{started}', spec: {{epochs: 4}}}},"
         f" Date.parse('{started}') + 60000)",
     )
-    assert running.startswith("epoch 2/4 · elapsed 1 min 00 s · ETA 1 min 00 s (")
+    # two of four epochs done and the bar at half: it is training the third
+    assert running.startswith("epoch 3/4 · elapsed 1 min 00 s · ETA 1 min 00 s (")
+    finishing = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        f"m.progressText({{status: 'running', epoch: 2, progress: 1, started_at: '{started}', spec: {{epochs: 3}}}},"
+        f" Date.parse('{started}') + 60000)",
+    )
+    # the bar at 100 % while the last epoch is evaluated: no promise of an ETA still to come
+    assert finishing == "epoch 3/3 · final evaluation · elapsed 1 min 00 s"
+    cancelled = _run(
+        page, stack, "views/run/text.js", "m.progressText({status: 'cancelled', epoch: 3, spec: {epochs: 10}})"
+    )
+    assert cancelled == "epoch 3/10"
     took = _run(
         page,
         stack,

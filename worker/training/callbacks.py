@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Point(NamedTuple):
@@ -34,6 +34,10 @@ class Callback:
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         """After each epoch's evaluation; ``metrics`` holds that epoch's train/valid/test loss and acc."""
+
+    def on_summary(self, summary: dict[str, Any]) -> None:
+        """The summary so far, after each epoch (and once when a run resumes): parameters, best epoch, its
+        accuracies, duration. The final summary, returned by ``train``, adds ``gen_gap``."""
 
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
         """A file the run produced (filters image, misclassified gallery, ...)."""

@@ -101,6 +101,8 @@ def train(
     steps = steps_per_epoch(len(data.train), spec.batch_size)
     n_params = count_params(model)
     callback.on_train_start(TrainStart(n_params, spec.epochs, steps, state.epoch + 1, str(accel.device)))
+    if state.epoch:
+        callback.on_summary(_summary_so_far(n_params, state))
     tracker = StepTracker(model.parameters(), callback)
     while state.epoch < spec.epochs and not state.best.exhausted and not callback.should_finish():
         if callback.should_abort():
@@ -125,6 +127,7 @@ def train(
         if improved:
             state.best_model = {k: v.detach().clone() for k, v in model.state_dict().items()}
         _save(spec, run_dir, model, optimizer, state, metrics if improved else None)
+        callback.on_summary(_summary_so_far(n_params, state))
     if callback.should_abort():
         raise Aborted("the run was asked to stop")
     model.load_state_dict(state.best_model)
@@ -145,6 +148,17 @@ def train(
         duration_s=prior_s + time.perf_counter() - started,
         finished_early=state.epoch < spec.epochs,
     )
+
+
+def _summary_so_far(n_params: int, state: RunState) -> dict[str, Any]:
+    """The summary between epochs: the best epoch so far and its accuracies (``gen_gap`` needs the final
+    evaluation of the best weights on the training set, so it comes with the run's end)."""
+    summary: dict[str, Any] = {"n_params": n_params, "duration_s": state.elapsed_s}
+    if state.best.epoch:
+        summary["best_epoch"] = state.best.epoch
+        summary["best_valid_acc"] = state.best.valid_acc
+        summary["test_acc_at_best"] = state.history["test_acc"][state.best.epoch - 1]
+    return summary
 
 
 def _artifacts(spec: RunSpec, model: nn.Module, data: Data, accel: Accel) -> list[visualize.Artifact]:

@@ -16,6 +16,7 @@ class Recorder(Callback):
         self.epochs: list[tuple[int, dict[str, float]]] = []
         self.artifacts: dict[str, tuple[bytes, str]] = {}
         self.starts: list[TrainStart] = []
+        self.summaries: list[dict[str, Any]] = []
         self.abort_when = abort_when
 
     def on_train_start(self, info: TrainStart) -> None:
@@ -26,6 +27,9 @@ class Recorder(Callback):
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         self.epochs.append((epoch, dict(metrics)))
+
+    def on_summary(self, summary: dict[str, Any]) -> None:
+        self.summaries.append(dict(summary))
 
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
         self.artifacts[name] = (data, media_type)

@@ -144,6 +144,26 @@ def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(mni
     assert summary.best_epoch == max(range(1, 5), key=lambda e: (dict(whole.series("valid_acc"))[e], -e))
 
 
+def test_the_summary_so_far_follows_every_epoch_and_a_resume(mnist_dir: Path, tmp_path: Path) -> None:
+    """A cancelled or failed run keeps a summary: after each epoch the callback has the best epoch so far and its
+    accuracies; a resumed run has it again before its first new epoch."""
+    spec = {"epochs": 3}
+    cancel_after_2 = Recorder(abort_when=lambda r: len(r.epochs) == 2)
+    with pytest.raises(Aborted):
+        _train(spec, mnist_dir, tmp_path / "run", callback=cancel_after_2)
+    assert len(cancel_after_2.summaries) == 2
+    valid = dict(cancel_after_2.series("valid_acc"))
+    test = dict(cancel_after_2.series("test_acc"))
+    for after, summary in enumerate(cancel_after_2.summaries, 1):
+        best = max(range(1, after + 1), key=lambda e: (valid[e], -e))
+        assert summary["best_epoch"] == best and summary["best_valid_acc"] == valid[best]
+        assert summary["test_acc_at_best"] == test[best] and summary["n_params"] > 0 and summary["duration_s"] > 0
+    final, resumed = _train(spec, mnist_dir, tmp_path / "run", resume=True)
+    assert resumed.summaries[0] == cancel_after_2.summaries[-1] | {"duration_s": resumed.summaries[0]["duration_s"]}
+    last = resumed.summaries[-1]
+    assert (last["best_epoch"], last["best_valid_acc"]) == (final.best_epoch, final.best_valid_acc)
+
+
 def test_resume_refuses_a_checkpoint_of_another_model(mnist_dir: Path, tmp_path: Path) -> None:
     _train({"epochs": 1}, mnist_dir, tmp_path / "run")
     with pytest.raises(ValueError, match="model"):

@@ -39,18 +39,30 @@ export function progressLabel(progress) {
   return `${(p * 100).toFixed(p < 0.1 ? 1 : 0)} %`;
 }
 
+/**
+ * "epoch 3/10": for a running run the epoch it is training (the bar is inside it), for any other the epochs it
+ * finished; at 100 % a running run is evaluating its last epoch and writing its files.
+ */
+export function epochText(run) {
+  const epochs = (run.spec && run.spec.epochs) || 0;
+  const done = Number(run.epoch) || 0;
+  const of = epochs ? `/${epochs}` : "";
+  if (run.status !== "running") return epochs || done ? `epoch ${done}${of}` : null;
+  if ((Number(run.progress) || 0) >= 1) return `epoch ${Math.max(done, epochs)}${of} · final evaluation`;
+  return epochs ? `epoch ${Math.min(done + 1, epochs)}${of}` : done ? `epoch ${done}` : null;
+}
+
 /** "epoch 3/10 · elapsed 1 min 02 s · ETA 2 min 05 s (14:32)": the line under the progress bar. */
 export function progressText(run, now = Date.now()) {
-  const epochs = (run.spec && run.spec.epochs) || 0;
-  const parts = [`epoch ${run.epoch}/${epochs}`];
+  const parts = [epochText(run)];
   const ended = TERMINAL.has(run.status);
   const spent = run.summary && run.summary.duration_s !== undefined && ended ? run.summary.duration_s : elapsed(run, now);
   if (spent !== null) parts.push(`${ended ? "took" : "elapsed"} ${duration(spent)}`);
   const left = eta(run, now);
   if (left !== null) parts.push(`ETA ${duration(left)} (${new Date(now + left * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })})`);
   else if (run.status === "queued") parts.push("waiting for a worker");
-  else if (run.status === "running") parts.push("ETA after the first progress report");
-  return parts.join(" · ");
+  else if (run.status === "running" && !(Number(run.progress) >= 1)) parts.push("ETA after the first progress report");
+  return parts.filter(Boolean).join(" · ");
 }
 
 /** The summary as [label, shown value, key] rows: the known keys first, in their order, then the rest. */
