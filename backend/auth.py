@@ -66,6 +66,7 @@ RULES: tuple[tuple[str, re.Pattern[str], frozenset[Role], str], ...] = tuple(
         ("PATCH", r"/api/sweeps/[^/]+", LAUNCHERS, "editing sweeps"),
         ("DELETE", r"/api/sweeps/[^/]+", LAUNCHERS, "deleting sweeps"),
         ("POST", r"/api/presets/[^/]+", LAUNCHERS, "launching presets"),
+        ("PUT", r"/api/workers/[^/]+", WORKERS, "registering workers"),
     )
 )
 PUBLIC_PATHS = frozenset({"/api/health"})

@@ -139,3 +139,23 @@ class RunEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ux_run_events_run_id_seq", "run_id", "seq", unique=True),)
+
+
+class Worker(Base):
+    """A worker process as its heartbeats describe it (``PUT /api/workers/{name}``); the API never reaches out
+    to a worker, so whatever is here is what the worker last said, and ``last_seen`` when it said it."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    devices: Mapped[list[str]] = mapped_column(JSON)
+    gpus: Mapped[list[str]] = mapped_column(JSON)
+    queues: Mapped[list[str]] = mapped_column(JSON)
+    # Not a foreign key: a deleted run leaves a worker executing nothing the API knows of, not a failed heartbeat.
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    # A random id per worker process: a new one means the worker restarted, and started_at starts again.
+    session: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -48,6 +48,12 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    runs_ahead: int | None = Field(
+        default=None, description="while queued: how many queued runs wait before this one in its queue"
+    )
+    queue_workers: int | None = Field(
+        default=None, description="while queued: how many online workers take runs from its queue"
+    )
     lease: str | None = Field(
         default=None,
         description="the attempt's lease: only in the replies of a claim and of creating an external run; "
@@ -70,6 +76,8 @@ class RunOut(BaseModel):
             external=self.external,
             worker=self.worker,
             stop_requested=self.stop_requested,
+            runs_ahead=self.runs_ahead,
+            queue_workers=self.queue_workers,
         )
 
 
@@ -164,3 +172,50 @@ class Health(BaseModel):
     database: str
     broker: str
     version: str
+
+
+QueueName = Literal["any", "cpu", "cuda"]  # trainboard.queue.QUEUES
+
+
+class WorkerHeartbeat(BaseModel):
+    """What a worker says about itself when it starts and every few seconds after (``worker/presence.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = Field(min_length=1, max_length=200, description="the machine it runs on")
+    devices: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        max_length=8, description='what it can train on, e.g. ["cpu"] or ["cpu", "cuda"]'
+    )
+    gpus: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=64, description="GPU names")
+    queues: list[QueueName] = Field(min_length=1, max_length=3, description="the queues it takes runs from")
+    run_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="the run it is executing")
+    session: str = Field(
+        min_length=1, max_length=64, description="an id of this worker process: a new one starts `started_at` again"
+    )
+    stopping: bool = Field(default=False, description="a clean shutdown: the worker is offline from now on")
+
+
+class WorkerOut(BaseModel):
+    name: str
+    host: str
+    devices: list[str]
+    gpus: list[str]
+    queues: list[str]
+    run_id: int | None = Field(description="the run it is executing, if any")
+    started_at: datetime = Field(description="when this worker process first reported")
+    last_seen: datetime = Field(description="its last heartbeat")
+    online: bool = Field(description="heard from within `offline_after_s`, and not shut down")
+
+
+class QueueOut(BaseModel):
+    name: QueueName
+    queued: int = Field(description="runs waiting in this queue")
+    workers: int = Field(description="online workers that take runs from it")
+
+
+class WorkersOut(BaseModel):
+    workers: list[WorkerOut] = Field(description="online first, then by name; offline ones for a day")
+    queues: list[QueueOut]
+    online: int = Field(description="how many workers are online")
+    queued: int = Field(description="runs waiting in all queues")
+    offline_after_s: float = Field(description="a worker silent this long is offline")

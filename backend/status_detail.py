@@ -4,13 +4,20 @@ the status events the run page reads live (so the browser keeps no copy of these
 from __future__ import annotations
 
 
-def status_in_words(*, status: str, queue: str, external: bool, worker: str | None, stop_requested: str | None) -> str:
+def status_in_words(
+    *,
+    status: str,
+    queue: str,
+    external: bool,
+    worker: str | None,
+    stop_requested: str | None,
+    runs_ahead: int | None = None,
+    queue_workers: int | None = None,
+) -> str:
+    """``runs_ahead`` and ``queue_workers`` (how many online workers take the run's queue) are known where the
+    API reads the workers table; without them a queued run only says which worker it waits for."""
     if status == "queued":
-        return (
-            "waiting for a GPU (cuda) worker"
-            if queue == "cuda"
-            else f"waiting for a {queue} worker".replace("a any worker", "a worker")
-        )
+        return queued_in_words(queue=queue, runs_ahead=runs_ahead, queue_workers=queue_workers)
     if status == "running" and stop_requested:
         return f"finishing early: {stop_requested}"
     if status == "succeeded" and stop_requested:
@@ -18,3 +25,20 @@ def status_in_words(*, status: str, queue: str, external: bool, worker: str | No
     if status == "running":
         return "tracked by your script" if external else f"running on {worker or 'a worker'}"
     return status
+
+
+def queued_in_words(*, queue: str, runs_ahead: int | None, queue_workers: int | None) -> str:
+    """E.g. "2 runs ahead · waiting for a GPU (cuda) worker", or how to start a worker when none takes the queue."""
+    if queue_workers == 0:
+        waiting = (
+            "no worker is online: start one with `trainboard worker`"
+            if queue == "any"
+            else f"no online worker takes {queue} runs: start one with `trainboard worker --device {queue}`"
+        )
+    elif queue == "cuda":
+        waiting = "waiting for a GPU (cuda) worker"
+    else:
+        waiting = "waiting for a worker" if queue == "any" else f"waiting for a {queue} worker"
+    if not runs_ahead:
+        return waiting
+    return f"{runs_ahead} {'run' if runs_ahead == 1 else 'runs'} ahead · {waiting}"

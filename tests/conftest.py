@@ -59,7 +59,9 @@ def migrated_postgres(postgres_url: str) -> str:
 def _truncate(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE run_events, metric_rollups, metric_points, runs, sweeps RESTART IDENTITY CASCADE"))
+        conn.execute(
+            text("TRUNCATE run_events, metric_rollups, metric_points, runs, sweeps, workers RESTART IDENTITY CASCADE")
+        )
     engine.dispose()
 
 

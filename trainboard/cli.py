@@ -143,6 +143,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     import worker.tasks  # noqa: F401 - registers the task with the app
     from trainboard.queue import declare_queues, make_celery
+    from worker import presence
 
     settings = _settings()
     device = args.device
@@ -169,6 +170,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     argv.append("--without-heartbeat" if settings.redis_url is None else "--task-events")
     lifecycle.watch_parent()
     worker_ready.connect(lambda **_: lifecycle.interrupt_training_on_stop(), weak=False)
+    presence.install(settings, name=name, queues=queues)  # the API's Workers page: registers once ready
     app.worker_main(argv)
     return 0
 

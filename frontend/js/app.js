@@ -1,10 +1,11 @@
-// Entry point: routes, the top bar (active link, compare count, API health) and the token prompt.
+// Entry point: routes, the top bar (active link, compare count, workers and queued runs) and the token prompt.
 
-import { get, getRun, getToken, onTokenNeeded, setToken } from "./api.js";
+import { ApiError, get, getRun, getToken, onTokenNeeded, setToken } from "./api.js";
 import { expectPlotly } from "./charts.js";
 import { h } from "./dom.js";
 import { Router } from "./router.js";
 import { selection } from "./selection.js";
+import { getWorkers, summaryText } from "./workers.js";
 
 // plotly: the plotly.js bundle a view draws with (js/charts.js), downloaded while the view's module loads;
 // read: the view's first API read, started at the same time (the view gets the promise as route.prefetched)
@@ -16,6 +17,7 @@ const routes = [
   { name: "sweeps", pattern: /^\/sweeps$/, load: () => import("./views/sweeps.js") },
   { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep/page.js"), plotly: "full" },
   { name: "report", pattern: /^\/report$/, load: () => import("./views/report.js"), plotly: "cartesian" },
+  { name: "workers", pattern: /^\/workers$/, load: () => import("./views/workers/page.js") },
 ];
 for (const route of routes) {
   route.prefetch = (params) => {
@@ -105,20 +107,22 @@ document.addEventListener("trainboard:route", (event) => {
   }
 });
 
-async function checkHealth() {
+// "1 worker · 0 queued", linking to the Workers page; every 5 s while the tab is visible.
+async function refreshWorkers() {
   const el = document.getElementById("health");
   try {
-    const health = await get("/health");
-    el.className = "health ok";
-    el.textContent = `${health.database} · ${health.broker}`;
-    el.title = `API ${health.version}: healthy`;
+    const overview = await getWorkers();
+    el.className = `health ${overview.online ? "ok" : "bad"}`;
+    el.textContent = summaryText(overview);
+    el.title = `${overview.online} worker(s) online, ${overview.queued} run(s) waiting: open the Workers page`;
   } catch (error) {
     el.className = "health bad";
-    el.textContent = "API unreachable";
+    el.textContent = error instanceof ApiError ? "workers unknown" : "API unreachable";
     el.title = String(error.message || error);
   }
 }
-checkHealth();
-setInterval(() => document.visibilityState === "visible" && checkHealth(), 30000);
+refreshWorkers();
+setInterval(() => document.visibilityState === "visible" && refreshWorkers(), 5000);
+document.addEventListener("trainboard:token", refreshWorkers);
 
 new Router(document.getElementById("view"), routes, notFound).render();

@@ -212,3 +212,17 @@ def test_api_with_a_bad_tokens_file_does_not_start(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "line 1" in result.stderr and "at least 16" in result.stderr
     assert "tiny" not in result.stderr
+
+
+def test_only_a_worker_or_admin_token_registers_a_worker(with_roles: TestClient) -> None:
+    admin, alice, viewer, gpu = (bearer(SECRETS[n][1]) for n in ("root", "alice", "viewer", "gpu1"))
+    beat = {"host": "box", "devices": ["cpu", "cuda"], "gpus": ["H200"], "queues": ["any", "cuda"], "session": "s"}
+    refused = with_roles.put("/api/workers/gpu-1", json=beat, headers=viewer)
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "viewer has role read: registering workers needs role admin or worker"
+    assert with_roles.put("/api/workers/gpu-1", json=beat, headers=alice).status_code == 403
+    assert with_roles.get("/api/workers", headers=viewer).json()["workers"] == [], "nothing was stored"
+    assert with_roles.put("/api/workers/gpu-1", json=beat, headers=gpu).status_code == 200
+    assert with_roles.put("/api/workers/cpu-1", json={**beat, "queues": ["any"]}, headers=admin).status_code == 200
+    listed = with_roles.get("/api/workers", headers=viewer).json()
+    assert [(w["name"], w["online"]) for w in listed["workers"]] == [("cpu-1", True), ("gpu-1", True)]

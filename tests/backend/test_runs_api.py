@@ -106,6 +106,8 @@ def test_health_reports_database(client: TestClient) -> None:
 
 
 def test_cuda_run_says_it_waits_for_a_gpu_worker(client: TestClient) -> None:
+    beat = {"host": "box", "devices": ["cpu", "cuda"], "queues": ["any", "cuda"], "session": "s"}
+    assert client.put("/api/workers/gpu-1", json=beat).status_code == 200
     run = client.post("/api/runs", json={**MLP, "device": "cuda"}).json()
     assert run["queue"] == "cuda"
     assert run["status_detail"] == "waiting for a GPU (cuda) worker"

@@ -35,6 +35,9 @@ def test_status_events_carry_the_runs_status_detail(client: TestClient) -> None:
     run = client.post("/api/runs", json={"name": "script", "external": True}).json()
     lease = {"X-Trainboard-Lease": run["lease"]}
     client.post(f"/api/runs/{run['id']}/status", json={"status": "failed", "error": "boom"}, headers=lease)
+    # With a cuda worker online and no run ahead, the run's place in its queue adds nothing to the event's words.
+    beat = {"host": "box", "devices": ["cpu", "cuda"], "queues": ["any", "cuda"], "session": "s"}
+    client.put("/api/workers/gpu-1", json=beat)
     client.post("/api/runs", json={"name": "gpu", "dataset": "mnist", "model": {"arch": "mlp"}, "device": "cuda"})
     with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
         events = session.scalars(select(RunEvent).where(RunEvent.kind == "status").order_by(RunEvent.id)).all()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy.orm import Session
 
 from backend.api.deps import CeleryDep, LeaseHeader, RunId, SessionDep, SettingsDep, get_run_or_404
+from backend.models import Run
 from backend.schemas import MAX_OFFSET, ClaimIn, RunOut, StatusUpdate
-from backend.services import leases, queue, runs
+from backend.services import leases, queue, runs, workers
 from trainboard.estimate import RunTooLarge, check_fits
+from trainboard.settings import Settings
 from trainboard.spec import RunSpec
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -30,12 +34,13 @@ def create_run(spec: RunSpec, session: SessionDep, celery: CeleryDep, settings: 
     lease = leases.issue(run) if run.external else None
     runs.add_runs(session, [run])
     queue.enqueue(celery, [run])
-    return RunOut.model_validate(run).model_copy(update={"lease": lease})
+    return _with_places(session, settings, [run])[0].model_copy(update={"lease": lease})
 
 
 @router.get("", response_model=list[RunOut])
 def list_runs(
     session: SessionDep,
+    settings: SettingsDep,
     response: Response,
     status_: Annotated[str | None, Query(alias="status", max_length=100, description="comma-separated")] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
@@ -59,13 +64,21 @@ def list_runs(
         offset=offset,
     )
     response.headers["X-Total-Count"] = str(total)
-    return [RunOut.model_validate(run) for run in page]
+    return _with_places(session, settings, page)
 
 
 @router.get("/{run_id}", response_model=RunOut)
-def get_run(run_id: RunId, session: SessionDep) -> RunOut:
-    """A run: its spec, status, epoch, summary, error and the worker that ran it."""
-    return RunOut.model_validate(get_run_or_404(session, run_id))
+def get_run(run_id: RunId, session: SessionDep, settings: SettingsDep) -> RunOut:
+    """A run: its spec, status, epoch, summary, error and the worker that ran it; while queued, how many runs
+    are ahead of it and how many online workers take its queue (`status_detail` says both in words)."""
+    return _with_places(session, settings, [get_run_or_404(session, run_id)])[0]
+
+
+def _with_places(session: Session, settings: Settings, page: list[Run]) -> list[RunOut]:
+    """The runs as the API shows them, each queued one with its place in its queue."""
+    places = workers.queue_places(session, page, offline_after_s=settings.stale_after_s)
+    out = [RunOut.model_validate(run) for run in page]
+    return [run.model_copy(update=asdict(places[run.id])) if run.id in places else run for run in out]
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut)

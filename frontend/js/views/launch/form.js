@@ -9,8 +9,9 @@ import { widget } from "./widgets.js";
 const STORE_KEY = "trainboard.launch";
 
 export class LaunchForm {
-  /** onSubmit(): the Launch button (or Enter). */
-  constructor({ model, gridMode }, { onSubmit }) {
+  /** onSubmit(): the Launch button (or Enter); onChange(form): after each edit and each redraw. */
+  constructor({ model, gridMode }, { onSubmit, onChange = null }) {
+    this.onChange = onChange;
     this.model = model;
     this.gridMode = gridMode;
     this.widgets = new Map(); // key -> {wrap, error, field}
@@ -102,6 +103,7 @@ export class LaunchForm {
     } catch {
       /* storage disabled */
     }
+    if (this.onChange) this.onChange(this);
   }
 
   // ---- errors ------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 import { ApiError, errorText, getRun, post } from "../../api.js";
 import { h, toast } from "../../dom.js";
 import { navigate } from "../../router.js";
+import { CapacityWarning } from "./capacity.js";
 import { defaultModel, modelFromSpec, restoredModel } from "./fields.js";
 import { LaunchForm, savedForm } from "./form.js";
 import { PresetsPanel } from "./presets-panel.js";
@@ -12,9 +13,10 @@ export function mount(root, route) {
   const page = { destroyed: false };
   let busy = false;
   const saved = savedForm(route);
+  const capacity = new CapacityWarning(); // "no online worker takes cuda runs", next to the Device field
   const form = new LaunchForm(
     { model: saved ? restoredModel(saved.model) : defaultModel(), gridMode: route.query.grid === "1" || Boolean(saved && saved.grid) },
-    { onSubmit: launch },
+    { onSubmit: launch, onChange: (changed) => capacity.update(changed) },
   );
   const presets = new PresetsPanel(page, {
     onEdit: (model, gridMode) => {
@@ -68,6 +70,7 @@ export function mount(root, route) {
   }
 
   form.render();
+  capacity.start();
   presets.show(route.query.preset);
   if (route.query.from) {
     getRun(route.query.from)
@@ -83,5 +86,6 @@ export function mount(root, route) {
 
   return () => {
     page.destroyed = true;
+    capacity.destroy();
   };
 }

@@ -11,6 +11,8 @@ import { RunDetails } from "./details.js";
 import { RunHeader } from "./header.js";
 import { RunNotices } from "./notices.js";
 
+const QUEUED_POLL_MS = 3000;
+
 export function mount(root, route) {
   const page = new RunPage(root, route);
   page.start();
@@ -44,6 +46,8 @@ class RunPage {
     this.ticker = setInterval(() => {
       if (this.run && this.run.status === "running") this.header.renderProgress(this.run);
     }, 1000);
+    // a queued run's place in its queue changes with no event of its own: read the run again every few seconds
+    this.queuedPoll = setInterval(() => this.#refreshQueued(), QUEUED_POLL_MS);
   }
 
   async start() {
@@ -98,6 +102,18 @@ class RunPage {
     }).start();
   }
 
+  async #refreshQueued() {
+    if (!this.run || this.run.status !== "queued" || document.visibilityState !== "visible") return;
+    try {
+      const run = await getRun(this.runId);
+      if (this.destroyed || !this.run || this.run.status !== "queued" || run.status !== "queued") return; // the stream tells the rest
+      this.run = { ...this.run, status_detail: run.status_detail, runs_ahead: run.runs_ahead, queue_workers: run.queue_workers };
+      this.#renderRun();
+    } catch {
+      /* the next poll, or the stream, brings it */
+    }
+  }
+
   #renderRun() {
     if (!this.run) return;
     this.header.render(this.run);
@@ -145,6 +161,7 @@ class RunPage {
   destroy() {
     this.destroyed = true;
     clearInterval(this.ticker);
+    clearInterval(this.queuedPoll);
     document.removeEventListener("visibilitychange", this.onVisibility);
     this.timers.forEach(clearTimeout);
     if (this.stream) this.stream.close();

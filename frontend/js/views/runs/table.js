@@ -133,7 +133,8 @@ export class RunsTable {
     const cells = {
       id: h("td", { class: "num mono" }, h("a", { href: `#/runs/${run.id}` }, `#${run.id}`)),
       name: h("td", { class: "name-cell" }, h("a", { href: `#/runs/${run.id}`, class: "run-name" }, run.name), this.#tags(run)),
-      status: h("td", {}, statusBadge(run.status)),
+      // a queued run: how many runs are ahead, or that no online worker takes it (the API's words)
+      status: h("td", {}, statusBadge(run.status), run.status === "queued" && run.status_detail ? h("span", { class: "status-note", dataset: { testid: "status-note" } }, run.status_detail) : null),
       dataset: h("td", {}, s.dataset || "—"),
       arch: h("td", { class: "nowrap" }, archLabel(run.spec)),
       optimizer: h("td", {}, s.optimizer || "—"),

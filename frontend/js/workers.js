@@ -1,0 +1,41 @@
+// What the API says about its workers (GET /api/workers), in words: the top bar's "1 worker · 0 queued", the
+// Workers page, and the launch form's warning about a device no online worker takes. Pure helpers, no DOM.
+
+import { get } from "./api.js";
+
+export const getWorkers = () => get("/workers");
+
+const plural = (n, noun) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
+/** "1 worker · 0 queued": online workers and the runs waiting in all queues. */
+export function summaryText(overview) {
+  return `${plural(overview.online, "worker")} · ${overview.queued} queued`;
+}
+
+/** The queue a run with this device waits in (trainboard/queue.py: queue_for_device). */
+export function queueFor(device) {
+  return device === "cpu" || device === "cuda" ? device : "any";
+}
+
+/** The devices among `devices` whose queue no online worker takes, e.g. ["cuda"]. */
+export function devicesWithoutWorker(overview, devices) {
+  const takers = Object.fromEntries(overview.queues.map((q) => [q.name, q.workers]));
+  return [...new Set(devices)].filter((device) => !takers[queueFor(device)]);
+}
+
+/** The launch form's warning for `devices` (a grid may have several), or "" when an online worker takes each. */
+export function capacityWarning(overview, devices) {
+  if (overview.online === 0) return "No worker is online: this run will wait in the queue until one starts (trainboard worker).";
+  const missing = devicesWithoutWorker(overview, devices);
+  if (!missing.length) return "";
+  const starts = missing.map((device) => `trainboard worker --device ${device}`).join(", ");
+  return `No online worker takes ${missing.join(" or ")} runs: ${missing.length === 1 ? "this run" : "those runs"} will wait in the queue until one starts (${starts}).`;
+}
+
+/** "cpu", or "cuda · 2 × NVIDIA H200" (GPU names counted). */
+export function devicesText(worker) {
+  const counts = new Map();
+  for (const name of worker.gpus || []) counts.set(name, (counts.get(name) || 0) + 1);
+  const gpus = [...counts].map(([name, n]) => (n > 1 ? `${n} × ${name}` : name));
+  return [(worker.devices || []).join(", "), ...gpus].filter(Boolean).join(" · ");
+}
