@@ -347,6 +347,34 @@ def test_launch_form_checks_each_value_as_typed(page: Page, stack: Stack) -> Non
     assert told["tags"] == ["'xxxxxxxxxxxxxxxxxxxx…' is 70 characters; at most 64"]
 
 
+def test_report_verdicts_need_a_margin_beyond_the_noise(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "report/verdict.js",
+        """(() => {
+          const one = m.margin([[2.10], [2.15]]);  // one run per setting: the stated tolerance
+          const seeds = m.margin([[2.0, 2.4, 2.2], [3.0, 3.1, 2.9]]);  // three seeds each: 2 × the largest std
+          return {
+            tolerance: m.TOLERANCE_PP, one, seeds, rule: m.MARGIN_RULE,
+            verdicts: [m.verdict(0.05, one.pp), m.verdict(5, one.pp), m.verdict(-5, one.pp), m.verdict(null, one.pp),
+                       m.verdict(0.35, seeds.pp), m.verdict(0.45, seeds.pp)],
+            note: m.verdictNote(m.verdict(0.05, one.pp), one),
+            stats: m.meanStd([1, 2, 3]),
+          };
+        })()""",
+    )
+    assert told["tolerance"] == 1
+    assert told["one"]["pp"] == 1 and "tolerance of 1 accuracy point" in told["one"]["rule"]
+    assert told["seeds"]["pp"] == pytest.approx(0.4) and "2 × the largest std" in told["seeds"]["rule"]
+    # a 0.05-point difference decides nothing; 5 points do, for or against the claim; no number: no verdict
+    assert told["verdicts"] == ["inconclusive", True, False, None, "inconclusive", True]
+    assert told["note"].startswith("inconclusive at this scale: within the margin of ±1.00 pp")
+    assert told["note"].endswith("run the full scale")
+    assert "TOLERANCE_PP" in told["rule"] and "inconclusive at this scale" in told["rule"]
+    assert told["stats"] == {"mean": 2, "std": 1, "n": 3}
+
+
 def test_sweep_facts_in_words(page: Page, stack: Stack) -> None:
     told = _run(
         page,
