@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
 import random
 from typing import Any, Literal
@@ -83,13 +84,62 @@ class SweepIn(BaseModel):
         return self
 
 
-class SweepError(ValueError):
-    """A sweep that cannot be launched; ``loc`` names the offending field as a 422 would."""
+MAX_REPORTED_PROBLEMS = 20
 
-    def __init__(self, loc: list[str], msg: str) -> None:
+
+class SweepError(ValueError):
+    """A sweep that cannot be launched; ``details`` are its problems as a 422 lists them, each with the ``loc`` of
+    the offending field (``loc`` and ``msg`` are the first's)."""
+
+    def __init__(self, loc: list[str], msg: str, more: list[dict[str, Any]] | None = None) -> None:
         super().__init__(msg)
         self.loc = loc
         self.msg = msg
+        self.details = [{"loc": loc, "msg": msg, "type": "value_error"}, *(more or [])]
+
+
+class _Problems:
+    """Every distinct problem of a sweep's runs, each said once: "optimizer.lr = 'abc': Input should be ..."."""
+
+    def __init__(self) -> None:
+        self.found: dict[tuple[str, ...], tuple[list[str], str]] = {}
+
+    def add(
+        self, varied: dict[str, Any], field: tuple[str, ...] | list[str], msg: str, *, say_combination: bool = False
+    ) -> None:
+        """One run's problem, each said once; ``say_combination`` (a run too big): once per field, for the first
+        run, naming its grid values (the size depends on them all)."""
+        msg = msg.removeprefix("Value error, ")
+        dotted = ".".join(str(p) for p in field)
+        key = next((k for k in varied if dotted == k or dotted.startswith(f"{k}.")), None)
+        if key is not None:
+            where, text = ["body", "grid", key], f"{key} = {_shown(varied[key])}: {msg}"
+        elif field:
+            where = ["body", "base", *map(str, field)]
+            text = f"{_combination(varied)}: {msg}" if say_combination and varied else msg
+        else:  # a rule across fields: say which combination breaks it
+            where, text = ["body", "base"], f"{_combination(varied)}: {msg}" if varied else msg
+        self.found.setdefault((*where, "" if say_combination else text), (where, text))
+
+    def raise_any(self) -> None:
+        if not self.found:
+            return
+        details = [{"loc": loc, "msg": msg, "type": "value_error"} for loc, msg in self.found.values()]
+        if len(details) > MAX_REPORTED_PROBLEMS:
+            hidden = len(details) - MAX_REPORTED_PROBLEMS + 1
+            rest = {"loc": ["body", "grid"], "msg": f"and {hidden} more problems", "type": "value_error"}
+            details = [*details[: MAX_REPORTED_PROBLEMS - 1], rest]
+        (loc, msg), *_ = self.found.values()
+        raise SweepError(loc, msg, details[1:])
+
+
+def _shown(value: Any) -> str:
+    """A grid value as a user typed it: 'abc' quoted, numbers and lists as JSON (never a Python repr)."""
+    return f"'{value}'" if isinstance(value, str) else json.dumps(value)
+
+
+def _combination(varied: dict[str, Any]) -> str:
+    return "with " + ", ".join(f"{key} = {_shown(value)}" for key, value in varied.items())
 
 
 def combinations(sweep: SweepIn) -> list[dict[str, Any]]:
@@ -116,9 +166,10 @@ def _draw(rng: random.Random, values: list[Any] | Range) -> Any:
 
 
 def expand(sweep: SweepIn) -> list[tuple[dict[str, Any], RunSpec]]:
-    """Validated run specs, one per combination; the first invalid one raises SweepError naming its field."""
+    """Validated run specs, one per combination; invalid ones raise SweepError naming every problem and its field."""
     expanded = []
-    for index, varied in enumerate(combinations(sweep)):
+    problems = _Problems()
+    for varied in combinations(sweep):
         data = copy.deepcopy(sweep.base)
         for key, value in varied.items():
             try:
@@ -131,12 +182,11 @@ def expand(sweep: SweepIn) -> list[tuple[dict[str, Any], RunSpec]]:
         try:
             spec = RunSpec.model_validate(data)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            loc = [str(p) for p in error["loc"]]
-            dotted = ".".join(loc)
-            where = ["body", "grid", dotted] if dotted in varied else ["body", "base", *loc]
-            raise SweepError(where, f"run {index + 1} ({varied}): {error['msg']}") from exc
+            for error in exc.errors():
+                problems.add(varied, [str(p) for p in error["loc"]], error["msg"])
+            continue
         expanded.append((varied, spec))
+    problems.raise_any()
     return expanded
 
 
@@ -159,16 +209,15 @@ def check_sizes(expanded: list[tuple[dict[str, Any], RunSpec]], *, max_run_gb: f
 
     All combinations are checked before anything is stored: one too big refuses the whole sweep.
     """
-    for index, (varied, spec) in enumerate(expanded):
+    problems = _Problems()
+    for varied, spec in expanded:
         if spec.external:
             continue
         try:
             check_fits(spec, max_gb=max_run_gb)
         except RunTooLarge as exc:
-            dotted = ".".join(exc.field)
-            key = next((k for k in varied if dotted == k or dotted.startswith(f"{k}.")), None)
-            where = ["body", "grid", key] if key is not None else ["body", "base", *exc.field]
-            raise SweepError(where, f"run {index + 1} ({varied}): {exc.msg}") from None
+            problems.add(varied, exc.field, exc.msg, say_combination=True)
+    problems.raise_any()
 
 
 def varied_values(sweep: Sweep, run: Run) -> dict[str, Any]:

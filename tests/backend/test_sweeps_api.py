@@ -50,6 +50,23 @@ def test_invalid_grid_value_names_the_key(client: TestClient) -> None:
     assert response.json()["detail"][0]["loc"] == ["body", "grid", "optimizer.lr"]
 
 
+def test_every_bad_grid_value_is_named_with_its_field(client: TestClient) -> None:
+    grid = {"optimizer.lr": [0.01, "abc", -1], "model.arch": ["mlp", "vgg"]}
+    response = client.post("/api/sweeps", json={"base": BASE, "grid": grid})
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    messages = [e["msg"] for e in errors]
+    assert "optimizer.lr = 'abc': Input should be a valid number, unable to parse string as a number" in messages
+    assert "optimizer.lr = -1: Input should be greater than 0" in messages
+    assert [e["loc"] for e in errors if e["msg"].startswith("optimizer.lr")] == [["body", "grid", "optimizer.lr"]] * 2
+    # a rule across fields names the combination that breaks it, in the user's words, not as a Python dict
+    across = [m for m in messages if "takes 64x64 RGB input" in m]
+    rule = "model.arch 'vgg' takes 64x64 RGB input: use dataset 'dogs-vs-cats'"
+    assert across == [f"with optimizer.lr = 0.01, model.arch = 'vgg': {rule}"]
+    assert not any("{" in m or "run " in m for m in messages)
+    assert client.get("/api/runs").json() == []
+
+
 def test_results_sorted_by_best_valid_acc_with_best_marked(client: TestClient) -> None:
     sweep = client.post("/api/sweeps", json={"base": BASE, "grid": {"batch_size": [8, 16, 32]}}).json()
     for run_id, acc in zip(sweep["runs"], (0.7, 0.9, 0.8), strict=True):

@@ -115,27 +115,69 @@ def test_launch_run_from_form_lands_on_its_page(page: Page, stack: Stack, api: h
     screenshot(page, "run_launched")
 
 
-def test_validation_message_next_to_the_field(page: Page, stack: Stack, watch: Watch) -> None:
+def test_the_api_refusal_lands_next_to_the_field(page: Page, stack: Stack, watch: Watch) -> None:
     # the browser logs the 422 response itself ("Failed to load resource"): expected here, and only here
     allowed = re.compile(r"Failed to load resource: the server responded with a status of 422")
     watch.allowed.append(allowed)
     try:
         page.goto(f"{stack.url}/#/launch")
-        page.fill('[name="optimizer.lr"]', "-1")
-        page.fill('[name="batch_size"]', "abc")
+        page.select_option('[name="model.arch"]', "vgg")  # a rule across fields: only the API checks it
         page.click('[data-testid="launch"]')
-        lr_error = page.locator('[data-field="optimizer.lr"] .field-error')
-        expect(lr_error).to_be_visible()
-        expect(lr_error).to_contain_text("greater than 0")
-        expect(page.locator('[data-field="batch_size"] .field-error')).to_contain_text("integer")
+        arch_error = page.locator('[data-field="model.arch"] .field-error')
+        expect(arch_error).to_be_visible()
+        expect(arch_error).to_contain_text("use dataset 'dogs-vs-cats'")
         expect(page.locator('[data-field="epochs"] .field-error')).to_be_hidden()
         assert "/launch" in page.url  # nothing launched
         screenshot(page, "launch_validation")
         # editing the field clears its message
-        page.fill('[name="optimizer.lr"]', "0.1")
-        expect(lr_error).to_be_hidden()
+        page.select_option('[name="model.arch"]', "mlp")
+        expect(arch_error).to_be_hidden()
     finally:
         watch.allowed.remove(allowed)
+
+
+def test_every_bad_value_is_named_next_to_its_field_as_typed(page: Page, stack: Stack, api: httpx.Client) -> None:
+    before = len(api.get("/runs", params={"limit": 1000}).json())
+    page.goto(f"{stack.url}/#/launch")
+    page.fill('[name="name"]', "ui checked")
+    page.check('[name="external"]')
+    page.check('[name="grid-mode"]')
+    launch = page.locator('[data-testid="launch"]')
+    lr_error = page.locator('[data-field="optimizer.lr"] .field-error')
+    page.fill('[name="optimizer.lr"]', "0.01, abc, -1")
+    expect(lr_error).to_contain_text("'abc' is not a number")
+    expect(lr_error).to_contain_text("-1: learning rate must be > 0")
+    expect(page.locator('[data-testid="n-runs"]')).to_have_text("1 run")  # only 0.01 counts
+    expect(page.locator('[data-testid="form-problems"]')).to_contain_text("2 problems")
+    expect(launch).to_be_disabled()
+    expect(launch).to_have_text("Fix 2 problems to launch")
+    page.fill('[name="batch_size"]', "32,,64")
+    expect(page.locator('[data-field="batch_size"] .field-error')).to_have_text("empty value between commas")
+    expect(page.locator('[data-testid="n-runs"]')).to_have_text("2 runs")
+    page.fill('[name="model.hidden"]', "800, abc")
+    expect(page.locator('[data-field="model.hidden"] .field-error')).to_contain_text("'abc' is not a whole number")
+    expect(launch).to_have_text("Fix 4 problems to launch")
+    screenshot(page, "launch_problems")
+    page.press('[name="epochs"]', "Enter")  # Enter does not launch either
+    page.wait_for_timeout(300)
+    assert "/launch" in page.url and len(api.get("/runs", params={"limit": 1000}).json()) == before
+
+    page.fill('[name="optimizer.lr"]', "0.01, 0.1")
+    page.fill('[name="batch_size"]', "32, 64")
+    page.fill('[name="model.hidden"]', "16")
+    expect(page.locator(".field-error:visible")).to_have_count(0)
+    expect(page.locator('[data-testid="form-problems"]')).to_have_count(0)
+    expect(page.locator('[data-testid="n-runs"]')).to_have_text("4 runs")
+    expect(launch).to_have_text("Launch 4 runs")
+    launch.click()
+    page.wait_for_url(re.compile(r"#/runs\?sweep_id=\d+"))
+    runs = api.get("/runs", params={"sweep_id": int(re.search(r"sweep_id=(\d+)", page.url).group(1))}).json()
+    assert sorted((r["spec"]["optimizer"]["lr"], r["spec"]["batch_size"]) for r in runs) == [
+        (0.01, 32),
+        (0.01, 64),
+        (0.1, 32),
+        (0.1, 64),
+    ]
 
 
 def test_grid_mode_shows_the_run_count_and_launches_a_sweep(page: Page, stack: Stack, api: httpx.Client) -> None:

@@ -385,9 +385,9 @@ def drive_report_runs(api: httpx.Client) -> dict[str, dict]:
     def by(fig: str, key: str) -> dict[Any, int]:
         return {r["values"][key]: r["run_id"] for r in sweeps[fig]["results"]}
 
-    # fig1: without weight decay the test error ends lower
+    # fig1: without weight decay the test error ends lower, by 2.5 points: beyond the 1-point tolerance
     for wd, run_id in by("fig1", "optimizer.weight_decay").items():
-        play(api, run_id, accs_rising(0.975 if wd == 0 else 0.965, 10, gap=0.02))
+        play(api, run_id, accs_rising(0.975 if wd == 0 else 0.95, 10, gap=0.02))
     # fig2: the norm grows without weight decay, shrinks after a peak with it
     for wd, run_id in by("fig2", "optimizer.weight_decay").items():
         norms = [
@@ -407,7 +407,7 @@ def drive_report_runs(api: httpx.Client) -> dict[str, dict]:
         for n in range(10, 101, 10)
     ]
     play(api, fig3_run, accs_rising(0.98, 10, gap=0.01), points=schemes)
-    # fig4: batch norm learns faster
+    # fig4: batch norm learns faster, but by 0.5 points only: within the tolerance, so inconclusive
     for norm, run_id in by("fig4", "model.norm").items():
         play(api, run_id, accs_rising(0.99 if norm == "batchnorm" else 0.985, 3, gap=0.005))
     # fig5: the report's parameter counts; the best run is shallow-fat with batch 16
@@ -466,7 +466,13 @@ def test_report_rebuilds_every_figure_and_exports_one_offline_file(
     expect(fig1.locator("tr.agree")).to_contain_text("Without weight decay performs better")
     expect(page.locator('[data-fig="fig2"] tr.agree').first).to_contain_text("toward 0")
     expect(page.locator('[data-fig="fig3"] tr.agree')).to_contain_text("converge")
-    expect(page.locator('[data-fig="fig4"] tr.agree').first).to_contain_text("learns faster")
+    fig4_faster = page.locator('[data-fig="fig4"] tr', has_text="learns faster")
+    expect(fig4_faster).to_have_class(re.compile(r"\binconclusive\b"))
+    expect(fig4_faster).to_contain_text("? −0.50 pp error with batch norm")
+    expect(fig4_faster).to_contain_text("inconclusive at this scale: within the margin of ±1.00 pp")
+    expect(fig4_faster).to_contain_text("run the full scale")
+    expect(fig1.locator("tr.agree")).to_contain_text("beyond the margin of ±1.00 pp")
+    expect(page.locator('[data-testid="margin-rule"]')).to_contain_text("a tolerance of 1 accuracy point")
     fig5 = page.locator('[data-fig="fig5"]')
     expect(fig5.locator('[data-testid="results-table"] tbody tr')).to_have_count(15)
     expect(fig5.locator('[data-testid="results-table"] tr[data-best="true"]')).to_contain_text("shallow-fat")

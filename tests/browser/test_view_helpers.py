@@ -295,9 +295,10 @@ def test_launch_form_maps_api_errors_to_fields_and_parses_text(page: Page, stack
               m.fieldFor({loc: ['body'], msg: 'something else'}),
             ],
             message: m.errorMessage({msg: 'Value error, lr must be > 0'}),
-            scalars: [f.parseScalar(' none ', {optional: true}), f.parseScalar('', {}), f.parseScalar('1e-3', {}),
-                      f.parseScalar('abc', {})],
-            lists: [f.parseList('800, 800 x'), f.listText([1, 2]), f.listText(null)],
+            named: [m.errorMessage({msg: 'Input should be a valid integer', input: 'abc'}),
+                    m.errorMessage({msg: 'Input should be greater than 0', input: -1}),
+                    m.errorMessage({msg: 'Field required', input: {lr: 1}})],
+            lists: [f.listText([1, 2]), f.listText(null)],
             spec: f.modelFromSpec({optimizer: {lr: 0.5}, model: {arch: 'cnn'}}, {batch_size: [32, 64]}),
             restored: f.restoredModel({bogus: [1], seed: [], epochs: [3]}),
           };
@@ -305,11 +306,87 @@ def test_launch_form_maps_api_errors_to_fields_and_parses_text(page: Page, stack
     )
     assert told["fields"] == ["optimizer.lr", "model.hidden", "optimizer.lr", "model.arch", None]
     assert told["message"] == "lr must be > 0"
-    assert told["scalars"] == [None, "", 0.001, "abc"]
-    assert told["lists"] == [[800, 800, "x"], "1, 2", ""]
+    assert told["named"] == [
+        "'abc': Input should be a valid integer",
+        "-1: Input should be greater than 0",
+        "Field required",  # no single value to name
+    ]
+    assert told["lists"] == ["1, 2", ""]
     assert told["spec"]["optimizer.lr"] == [0.5] and told["spec"]["model.arch"] == ["cnn"]
     assert told["spec"]["batch_size"] == [32, 64] and told["spec"]["epochs"] == [10]
     assert "bogus" not in told["restored"] and told["restored"]["seed"] == [0] and told["restored"]["epochs"] == [3]
+
+
+def test_launch_form_checks_each_value_as_typed(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/launch/validate.js",
+        """(async () => {
+          const {FIELDS} = await import('/static/js/views/launch/fields.js');
+          const f = (key) => FIELDS.find((x) => x.key === key);
+          return {
+            lr: m.parseNumberField(f('optimizer.lr'), '0.01, abc, -1', true),
+            lrSingle: m.parseNumberField(f('optimizer.lr'), '0.1, 0.2', false),
+            batch: m.parseNumberField(f('batch_size'), '32,,64', true),
+            typing: m.parseNumberField(f('batch_size'), '32, 64,', true),
+            whole: m.parseNumberField(f('epochs'), '2.5', false),
+            blank: [m.parseNumberField(f('epochs'), ' ', false), m.parseNumberField(f('limit_train'), 'none', false)],
+            patience: m.parseNumberField(f('early_stopping.patience'), 'none, 3', true),
+            hidden: m.parseListField(f('model.hidden'), '800, abc', false),
+            hiddenGrid: m.parseListField(f('model.hidden'), '800, 800 | | 1024 | 9000', true),
+            tooMany: m.parseListField(f('model.hidden'), '1 2 3 4 5 6 7 8 9', false),
+            schemes: m.parseListField(f('dropout_schemes'), '', false),
+            blocks: [m.parseBlocks('16, 32 | 0', true), m.parseBlocks('', true), m.parseBlocks('', false)],
+            tags: m.textProblems(f('tags'), ['ok', 'x'.repeat(70)]),
+          };
+        })()""",
+    )
+    assert told["lr"] == {"values": [0.01], "problems": ["'abc' is not a number", "-1: learning rate must be > 0"]}
+    assert told["lrSingle"]["values"] == [] and "Grid search" in told["lrSingle"]["problems"][0]
+    assert told["batch"] == {"values": [32, 64], "problems": ["empty value between commas"]}
+    assert told["typing"] == {"values": [32, 64], "problems": []}  # a trailing comma: the next value is coming
+    assert told["whole"]["problems"] == ["2.5 is not a whole number"]
+    assert told["blank"] == [{"values": [], "problems": ["a value is needed"]}, {"values": [None], "problems": []}]
+    assert told["patience"] == {"values": [None, 3], "problems": []}
+    assert told["hidden"] == {"values": [], "problems": ["'abc' is not a whole number"]}
+    assert told["hiddenGrid"] == {
+        "values": [[800, 800], [1024]],
+        "problems": ["empty alternative between '|'s", "9000: a hidden size must be ≤ 8192"],
+    }
+    assert told["tooMany"]["problems"] == ["hidden sizes: at most 8 (9 given)"]
+    assert told["schemes"] == {"values": [[]], "problems": []}  # no dropout schemes: allowed
+    assert told["blocks"][0] == {"lists": [[16, 32]], "problems": ["0: a filter count must be ≥ 1"]}
+    assert told["blocks"][1] == {"lists": [], "problems": []} and told["blocks"][2]["problems"]
+    assert told["tags"] == ["'xxxxxxxxxxxxxxxxxxxx…' is 70 characters; at most 64"]
+
+
+def test_report_verdicts_need_a_margin_beyond_the_noise(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "report/verdict.js",
+        """(() => {
+          const one = m.margin([[2.10], [2.15]]);  // one run per setting: the stated tolerance
+          const seeds = m.margin([[2.0, 2.4, 2.2], [3.0, 3.1, 2.9]]);  // three seeds each: 2 × the largest std
+          return {
+            tolerance: m.TOLERANCE_PP, one, seeds, rule: m.MARGIN_RULE,
+            verdicts: [m.verdict(0.05, one.pp), m.verdict(5, one.pp), m.verdict(-5, one.pp), m.verdict(null, one.pp),
+                       m.verdict(0.35, seeds.pp), m.verdict(0.45, seeds.pp)],
+            note: m.verdictNote(m.verdict(0.05, one.pp), one),
+            stats: m.meanStd([1, 2, 3]),
+          };
+        })()""",
+    )
+    assert told["tolerance"] == 1
+    assert told["one"]["pp"] == 1 and "tolerance of 1 accuracy point" in told["one"]["rule"]
+    assert told["seeds"]["pp"] == pytest.approx(0.4) and "2 × the largest std" in told["seeds"]["rule"]
+    # a 0.05-point difference decides nothing; 5 points do, for or against the claim; no number: no verdict
+    assert told["verdicts"] == ["inconclusive", True, False, None, "inconclusive", True]
+    assert told["note"].startswith("inconclusive at this scale: within the margin of ±1.00 pp")
+    assert told["note"].endswith("run the full scale")
+    assert "TOLERANCE_PP" in told["rule"] and "inconclusive at this scale" in told["rule"]
+    assert told["stats"] == {"mean": 2, "std": 1, "n": 3}
 
 
 def test_sweep_facts_in_words(page: Page, stack: Stack) -> None:

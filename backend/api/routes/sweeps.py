@@ -48,7 +48,7 @@ def launch_sweep(
     try:
         row, runs = create_sweep(session, sweep=sweep, max_run_gb=settings.max_run_gb, preset=preset)
     except SweepError as exc:
-        raise HTTPException(status_code=422, detail=[{"loc": exc.loc, "msg": exc.msg, "type": "value_error"}]) from exc
+        raise HTTPException(status_code=422, detail=exc.details) from exc
     queue.enqueue(celery, runs)
     return row
 

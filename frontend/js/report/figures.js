@@ -8,6 +8,7 @@ import { num, pct } from "../dom.js";
 import { formatValue } from "../spec.js";
 import { finishedCount, gridKeys, heatmapData, heatmapTrace, scoredRows, sweepDone } from "../sweepdata.js";
 import { BLOCK_FILTERS, PAPER, PARAMS } from "./paper.js";
+import { TOLERANCE_PP, margin, meanStd, verdict, verdictNote } from "./verdict.js";
 
 const DOGS_VS_CATS = ["cat", "dog"];
 const GALLERY_SIZE = 36;
@@ -129,8 +130,34 @@ function chartLayout(traces, { xTitle, yTitle, integerX = true } = {}) {
   return fitLayout(layout, traces, { integerX });
 }
 
-/** A claims row: the report's number, ours, the difference and whether they agree (true/false/null). */
-const claim = (label, report, ours, diff = "—", verdict = null) => ({ label, report, ours, diff, verdict });
+/** A claims row: the report's number, ours, the difference and whether they agree (true/false/"inconclusive"/null). */
+const claim = (label, report, ours, diff = "—", agrees = null) => ({ label, report, ours, diff, verdict: agrees });
+
+/**
+ * A claims row that compares groups of our runs (one per setting, several seeds each where the sweep has them):
+ * `support` is how far they back the claim, in accuracy points; within the margin it is "inconclusive".
+ */
+function judged(label, report, ours, diff, support, groups) {
+  const m = margin(groups);
+  const result = verdict(support, m.pp);
+  return { ...claim(label, report, ours, diff, result), note: verdictNote(result, m) };
+}
+
+/** The runs of a sweep grouped by one setting (the seeds of each setting together), each summarized by `stat`. */
+function bySetting(stats, settingOf) {
+  const groups = new Map();
+  for (const s of stats) {
+    const key = settingOf(s);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(s);
+  }
+  return groups;
+}
+
+/** A row whose verdict used the stated tolerance (no groups of seeds to measure a spread from). */
+const withNote = (row) => ({ ...row, note: row.verdict === "inconclusive" ? verdictNote(row.verdict, margin([])) : "" });
+
+const seedsText = (n) => (n > 1 ? ` (mean of ${n} seeds)` : "");
 
 const wdLabel = (wd) => (wd ? `weight decay ${formatValue(wd)}` : "no weight decay");
 
@@ -149,17 +176,21 @@ async function fig1(ctx) {
     const best = s ? minWithStep({ step: s.step, value: s.value.map(toErr) }) : null;
     return { wd, best, final: s ? toErr(lastOf(s)) : null, epochs: s ? s.step.length : 0 };
   });
-  const none = stats.find((s) => !s.wd);
-  const decay = stats.find((s) => s.wd);
+  const groups = bySetting(stats.filter((s) => s.best), (s) => s.wd);
+  const summary = (runs) => runs && { runs, best: meanStd(runs.map((r) => r.best.value)), step: runs[0].best.step, final: meanStd(runs.map((r) => r.final)).mean };
+  const none = summary(groups.get(0));
+  const decay = summary([...groups].find(([wd]) => wd)?.[1]);
   const claims = [];
-  if (none && decay && none.best && decay.best) {
+  if (none && decay) {
+    const epochOf = (g) => (g.runs.length > 1 ? "" : ` (epoch ${g.step})`);
     claims.push(
-      claim(
+      judged(
         "Without weight decay performs better (lowest test error)",
         "no weight decay better",
-        `without ${errText(none.best.value)} (epoch ${none.best.step}) · with ${errText(decay.best.value)} (epoch ${decay.best.step})`,
-        `${pp(decay.best.value - none.best.value)} error with weight decay`,
-        none.best.value < decay.best.value,
+        `without ${errText(none.best.mean)}${epochOf(none)}${seedsText(none.runs.length)} · with ${errText(decay.best.mean)}${epochOf(decay)}${seedsText(decay.runs.length)}`,
+        `${pp(decay.best.mean - none.best.mean)} error with weight decay`,
+        decay.best.mean - none.best.mean,
+        [none.runs.map((r) => r.best.value), decay.runs.map((r) => r.best.value)],
       ),
       claim("Test error after the last epoch", "—", `without ${errText(none.final)} · with ${errText(decay.final)}`, pp(decay.final - none.final)),
     );
@@ -224,6 +255,11 @@ const SCHEMES = [
   ["dropout_postsoftmax_acc", "(iii) N masks, mean softmax", COLORS[1]],
 ];
 
+/** The schemes converge when their spread ends within the tolerance, or shrank by more than it; grew: ✗. */
+function converged(firstSpread, lastSpread) {
+  return lastSpread <= TOLERANCE_PP ? true : verdict(firstSpread - lastSpread, TOLERANCE_PP);
+}
+
 async function fig3(ctx) {
   const sweep = await ctx.sweep("fig3");
   if (!sweep) return { missing: true };
@@ -241,13 +277,13 @@ async function fig3(ctx) {
   const claims = [];
   if (first && last) {
     claims.push(
-      claim(
+      withNote(claim(
         "The three schemes converge to the same value as N increases",
         "they converge",
         `spread between schemes: ${first.spread.toFixed(2)} pp at N = ${first.n}, ${last.spread.toFixed(2)} pp at N = ${last.n}`,
         pp(last.spread - first.spread),
-        last.spread <= first.spread + 1e-9 || last.spread < 0.5,
-      ),
+        converged(first.spread, last.spread),
+      )),
     );
     for (const [k, name] of SCHEMES) claims.push(claim(`${name} at N = ${last.n}`, "—", pct(lastOf(series(data, k)))));
   } else {
@@ -267,20 +303,30 @@ async function fig4(ctx) {
   const rows = [...sweep.results].sort((a, b) => String(a.values["model.norm"]).localeCompare(String(b.values["model.norm"])));
   const data = await Promise.all(rows.map((r) => ctx.metrics(r, ["test_acc"])));
   const traces = [];
-  const stats = {};
+  const perRun = [];
   rows.forEach((row, i) => {
     const s = series(data[i], "test_acc");
     const norm = row.values["model.norm"];
     if (!s) return;
     traces.push(lineTrace(`${norm === "batchnorm" ? "batch norm" : norm} (#${row.run_id})`, s, toErr, norm === "batchnorm" ? COLORS[3] : COLORS[0], { meta: row.run_id }));
-    stats[norm] = { first: toErr(s.value[0]), firstEpoch: s.step[0], final: toErr(lastOf(s)), mean: s.value.reduce((a, v) => a + toErr(v), 0) / s.value.length };
+    perRun.push({ norm, first: toErr(s.value[0]), firstEpoch: s.step[0], final: toErr(lastOf(s)), mean: s.value.reduce((a, v) => a + toErr(v), 0) / s.value.length });
   });
-  const bn = stats.batchnorm;
-  const dr = stats.dropout;
+  const groups = bySetting(perRun, (r) => r.norm);
+  const summary = (runs) =>
+    runs && { runs, firstEpoch: runs[0].firstEpoch, first: meanStd(runs.map((r) => r.first)).mean, final: meanStd(runs.map((r) => r.final)).mean, mean: meanStd(runs.map((r) => r.mean)).mean };
+  const bn = summary(groups.get("batchnorm"));
+  const dr = summary(groups.get("dropout"));
   const claims = [];
   if (bn && dr) {
     claims.push(
-      claim("Batch normalization learns faster", "batch norm faster", `test error after epoch ${bn.firstEpoch}: batch norm ${errText(bn.first)} · dropout ${errText(dr.first)}`, `${pp(bn.first - dr.first)} error with batch norm`, bn.first < dr.first),
+      judged(
+        "Batch normalization learns faster",
+        "batch norm faster",
+        `test error after epoch ${bn.firstEpoch}: batch norm ${errText(bn.first)}${seedsText(bn.runs.length)} · dropout ${errText(dr.first)}${seedsText(dr.runs.length)}`,
+        `${pp(bn.first - dr.first)} error with batch norm`,
+        dr.first - bn.first,
+        [bn.runs.map((r) => r.first), dr.runs.map((r) => r.first)],
+      ),
       claim("Mean test error over the epochs", "—", `batch norm ${errText(bn.mean)} · dropout ${errText(dr.mean)}`, pp(bn.mean - dr.mean)),
       claim("Test error after the last epoch", "—", `batch norm ${errText(bn.final)} · dropout ${errText(dr.final)}`, pp(bn.final - dr.final)),
     );
@@ -333,8 +379,12 @@ async function fig5(ctx) {
   const ref = PAPER.fig5.best;
   if (best) {
     const sameConfig = best.values.batch_size === ref.batch_size && best.values["model.blocks"] === ref.blocks;
+    // another best configuration decides nothing when the report's own is within the tolerance of it
+    const refRow = rows.find((r) => r.values.batch_size === ref.batch_size && r.values["model.blocks"] === ref.blocks && typeof r.best_valid_acc === "number");
+    const behind = refRow && typeof best.best_valid_acc === "number" ? 100 * (best.best_valid_acc - refRow.best_valid_acc) : null;
+    const configVerdict = sameConfig ? true : behind !== null && behind <= TOLERANCE_PP ? "inconclusive" : false;
     claims.push(
-      claim("Best configuration", `batch ${ref.batch_size}, ${ref.blocks}`, `batch ${formatValue(best.values.batch_size)}, ${formatValue(best.values["model.blocks"])}`, sameConfig ? "same" : "different", sameConfig),
+      withNote(claim("Best configuration", `batch ${ref.batch_size}, ${ref.blocks}`, `batch ${formatValue(best.values.batch_size)}, ${formatValue(best.values["model.blocks"])}`, sameConfig ? "same" : behind !== null ? `different; the report's is ${pp(-behind)} valid accuracy` : "different", configVerdict)),
       claim("Best validation accuracy", pct(ref.valid, 1), pct(best.best_valid_acc), pp(100 * (best.best_valid_acc - ref.valid))),
       claim("Epoch of the best validation accuracy", String(ref.epoch), num(best.best_epoch), typeof best.best_epoch === "number" ? signed(best.best_epoch - ref.epoch, " epochs") : "—"),
       claim("Test accuracy at that epoch", pct(ref.test, 1), pct(best.test_acc_at_best), typeof best.test_acc_at_best === "number" ? pp(100 * (best.test_acc_at_best - ref.test)) : "—"),

@@ -9,6 +9,7 @@ import { loadPresets, presetLauncher } from "../presets.js";
 import { exportReport } from "../report/export.js";
 import { BUILDERS, ReportData } from "../report/figures.js";
 import { FIG_IDS, PAPER, REPORT_TITLE } from "../report/paper.js";
+import { MARGIN_RULE } from "../report/verdict.js";
 import { ResultsTable } from "../sweeptable.js";
 
 const POLL_MS = 4000; // while a figure's sweep is training
@@ -44,8 +45,9 @@ export function mount(root) {
       h(
         "p",
         { class: "muted small-text" },
-        "Beside each figure: what the report says, the same number computed from our runs, and the difference (✓ agrees, ✗ differs). Runs launched at the quick scale train for fewer epochs on fewer examples, so their numbers are not expected to match the report's.",
+        "Beside each figure: what the report says, the same number computed from our runs, and the difference (✓ agrees, ✗ differs, ? inconclusive). Runs launched at the quick scale train for fewer epochs on fewer examples, so their numbers are not expected to match the report's.",
       ),
+      h("p", { class: "muted small-text", dataset: { testid: "margin-rule" } }, MARGIN_RULE),
     ),
   );
   for (const fig of FIG_IDS) {
@@ -72,6 +74,13 @@ export function mount(root) {
     return h("div", { class: "fig-source" }, parts, scale ? [" ", scale] : null, s.note ? h("div", { class: "muted small-text" }, s.note) : null);
   }
 
+  function verdictMark(verdict) {
+    if (verdict === true) return h("span", { class: "verdict ok", title: "agrees with the report" }, "✓ ");
+    if (verdict === false) return h("span", { class: "verdict bad", title: "differs from the report" }, "✗ ");
+    if (verdict === "inconclusive") return h("span", { class: "verdict unsure", title: "inconclusive at this scale" }, "? ");
+    return null;
+  }
+
   function claimsTable(claims) {
     return h(
       "table",
@@ -83,11 +92,11 @@ export function mount(root) {
         claims.map((c) =>
           h(
             "tr",
-            { class: c.verdict === true ? "agree" : c.verdict === false ? "differ" : "" },
+            { class: c.verdict === true ? "agree" : c.verdict === false ? "differ" : c.verdict === "inconclusive" ? "inconclusive" : "" },
             h("th", { scope: "row" }, c.label),
             h("td", { class: "report-num" }, c.report),
             h("td", { class: "ours-num" }, c.ours),
-            h("td", { class: "diff" }, c.verdict === true ? h("span", { class: "verdict ok", title: "agrees with the report" }, "✓ ") : c.verdict === false ? h("span", { class: "verdict bad", title: "differs from the report" }, "✗ ") : null, c.diff),
+            h("td", { class: "diff" }, verdictMark(c.verdict), c.diff, c.note ? h("div", { class: "verdict-note small-text" }, c.note) : null),
           ),
         ),
       ),

@@ -14,29 +14,31 @@ const mlpDropout = (m) => hasArch(m, "mlp") && m["model.dropout"].some((p) => Nu
  * kind: text | tags | select | number | list | blocks | bool
  * grid: whether the field takes several values in grid mode
  * optional: blank means "none" (null)
+ * range {gt, ge, lt, le}, int: what a number may be; list fields: item (each number's rules) and count (how many);
+ * noun: how a message names the field (default: its label). These mirror trainboard/spec.py: the API checks again.
  */
 export const FIELDS = [
-  { key: "name", label: "Name", kind: "text", section: "run", placeholder: "e.g. fig1 weight decay", hint: "shown in the runs table; empty: architecture-dataset" },
-  { key: "tags", label: "Tags", kind: "tags", section: "run", placeholder: "fig1, baseline", hint: "comma-separated" },
+  { key: "name", label: "Name", kind: "text", section: "run", maxLength: 200, placeholder: "e.g. fig1 weight decay", hint: "shown in the runs table; empty: architecture-dataset" },
+  { key: "tags", label: "Tags", kind: "tags", section: "run", maxLength: 64, maxItems: 32, placeholder: "fig1, baseline", hint: "comma-separated" },
   { key: "dataset", label: "Dataset", kind: "select", section: "model", options: ["mnist", "dogs-vs-cats"], grid: true },
   { key: "model.arch", label: "Architecture", kind: "select", section: "model", options: ARCHS, grid: true, labels: { mlp: "mlp (fully connected)", cnn: "cnn (MNIST conv net)", vgg: "vgg (DeepBoi, 64×64 RGB)" } },
-  { key: "model.hidden", label: "Hidden sizes", kind: "list", section: "model", grid: true, when: (m) => hasArch(m, "mlp"), placeholder: "800, 800", hint: "units per hidden layer" },
+  { key: "model.hidden", label: "Hidden sizes", kind: "list", section: "model", grid: true, when: (m) => hasArch(m, "mlp"), item: { int: true, range: { ge: 1, le: 8192 }, noun: "a hidden size" }, count: { min: 1, max: 8, noun: "hidden sizes" }, placeholder: "800, 800", hint: "units per hidden layer" },
   { key: "model.norm", label: "Conv regularizer", kind: "select", section: "model", options: ["batchnorm", "dropout"], grid: true, when: (m) => hasArch(m, "cnn") },
   { key: "model.blocks", label: "Conv blocks", kind: "blocks", section: "model", grid: true, when: (m) => hasArch(m, "vgg") },
-  { key: "model.dropout", label: "Dropout p", kind: "number", section: "model", grid: true, when: usesDropout, hint: "0 = none; cnn with dropout: 0 means 0.5" },
+  { key: "model.dropout", label: "Dropout p", kind: "number", section: "model", grid: true, when: usesDropout, range: { ge: 0, lt: 1 }, noun: "dropout p", hint: "0 = none; cnn with dropout: 0 means 0.5" },
   { key: "init", label: "Weight init", kind: "select", section: "model", options: ["zero", "normal", "glorot"], grid: true },
   { key: "optimizer.name", label: "Optimizer", kind: "select", section: "optim", options: ["sgd", "momentum", "adam"], grid: true, labels: { sgd: "SGD", momentum: "SGD + momentum 0.9", adam: "Adam" } },
-  { key: "optimizer.lr", label: "Learning rate", kind: "number", section: "optim", grid: true },
-  { key: "optimizer.weight_decay", label: "Weight decay (L2)", kind: "number", section: "optim", grid: true },
-  { key: "batch_size", label: "Batch size", kind: "number", section: "optim", grid: true, int: true },
-  { key: "epochs", label: "Epochs", kind: "number", section: "optim", grid: true, int: true },
-  { key: "early_stopping.patience", label: "Early-stopping patience", kind: "number", section: "optim", grid: true, int: true, optional: true, placeholder: "none", hint: "epochs without a better valid accuracy" },
-  { key: "seed", label: "Seed", kind: "number", section: "exec", grid: true, int: true },
+  { key: "optimizer.lr", label: "Learning rate", kind: "number", section: "optim", grid: true, range: { gt: 0, le: 10 } },
+  { key: "optimizer.weight_decay", label: "Weight decay (L2)", kind: "number", section: "optim", grid: true, range: { ge: 0, le: 1 } },
+  { key: "batch_size", label: "Batch size", kind: "number", section: "optim", grid: true, int: true, range: { ge: 1, le: 4096 } },
+  { key: "epochs", label: "Epochs", kind: "number", section: "optim", grid: true, int: true, range: { ge: 1, le: 1000 } },
+  { key: "early_stopping.patience", label: "Early-stopping patience", kind: "number", section: "optim", grid: true, int: true, range: { ge: 1, le: 1000 }, optional: true, placeholder: "none", hint: "epochs without a better valid accuracy" },
+  { key: "seed", label: "Seed", kind: "number", section: "exec", grid: true, int: true, range: { ge: 0, le: 2 ** 31 - 1 } },
   { key: "device", label: "Device", kind: "select", section: "exec", options: ["auto", "cpu", "cuda"], grid: true },
-  { key: "limit_train", label: "Limit training examples", kind: "number", section: "exec", grid: true, int: true, optional: true, placeholder: "all", hint: "for quick runs" },
-  { key: "dropout_schemes", label: "Dropout schemes N (fig3)", kind: "list", section: "eval", grid: true, when: mlpDropout, placeholder: "10, 20, …, 100", hint: "masks averaged at evaluation; needs an mlp with dropout", preset: "10,20,30,40,50,60,70,80,90,100" },
-  { key: "n_misclassified", label: "Misclassified images kept", kind: "number", section: "eval", grid: true, int: true },
-  { key: "valid_fraction", label: "Validation fraction", kind: "number", section: "eval", grid: true },
+  { key: "limit_train", label: "Limit training examples", kind: "number", section: "exec", grid: true, int: true, range: { ge: 1 }, noun: "the training-examples limit", optional: true, placeholder: "all", hint: "for quick runs" },
+  { key: "dropout_schemes", label: "Dropout schemes N (fig3)", kind: "list", section: "eval", grid: true, when: mlpDropout, item: { int: true, range: { ge: 1, le: 1000 }, noun: "N" }, count: { min: 0, max: 100, noun: "values of N" }, placeholder: "10, 20, …, 100", hint: "masks averaged at evaluation; needs an mlp with dropout", preset: "10,20,30,40,50,60,70,80,90,100" },
+  { key: "n_misclassified", label: "Misclassified images kept", kind: "number", section: "eval", grid: true, int: true, range: { ge: 0, le: 400 }, noun: "the number of images" },
+  { key: "valid_fraction", label: "Validation fraction", kind: "number", section: "eval", grid: true, range: { gt: 0, lt: 1 } },
   { key: "augment", label: "Augment training images", kind: "bool", section: "eval" },
   { key: "external", label: "External run (no worker: my script posts its metrics)", kind: "bool", section: "eval" },
 ];
@@ -103,19 +105,7 @@ export function visible(field, model) {
   return !field.when || field.when(model);
 }
 
-// ---- text ↔ values ----------------------------------------------------------------------------------------------
-export function parseScalar(token, field) {
-  const text = token.trim();
-  if (text === "" || /^(none|null)$/i.test(text)) return field.optional ? null : text;
-  const n = Number(text);
-  return text !== "" && Number.isFinite(n) ? n : text; // an unparsable string goes to the API, whose 422 names the field
-}
-
-export function parseList(text) {
-  const items = text.split(/[,\s]+/).filter(Boolean);
-  return items.map((t) => (Number.isFinite(Number(t)) ? Number(t) : t));
-}
-
+// ---- values → text (text → values and problems: validate.js) -------------------------------------------------
 export function listText(value) {
   return Array.isArray(value) ? value.join(", ") : value === null || value === undefined ? "" : String(value);
 }

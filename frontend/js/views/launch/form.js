@@ -1,5 +1,6 @@
-// The launch form: its sections of fields, the grid switch, the run count and request preview beside it, and the
-// API's errors shown on the fields they name. The model lives here; the page decides what to launch.
+// The launch form: its sections of fields, the grid switch, the run count and request preview beside it, each
+// field's problems shown under it as the user types (validate.js) and the API's errors on the fields they name.
+// The model lives here, holding only valid values; the page decides what to launch.
 
 import { h } from "../../dom.js";
 import { FIELDS, FIELD_KEYS, SECTIONS, defaultModel, visible } from "./fields.js";
@@ -15,6 +16,8 @@ export class LaunchForm {
     this.model = model;
     this.gridMode = gridMode;
     this.widgets = new Map(); // key -> {wrap, error, field}
+    this.problems = new Map(); // key -> the form's own findings on the field's text, kept while it is wrong
+    this.serverErrors = new Map(); // key -> the API's messages for the field, until it is edited
     this.gridToggle = h("input", { type: "checkbox", checked: gridMode, name: "grid-mode", "aria-label": "Grid search" });
     this.gridToggle.addEventListener("change", () => {
       this.gridMode = this.gridToggle.checked;
@@ -42,7 +45,8 @@ export class LaunchForm {
     );
     this.el.addEventListener("submit", (e) => {
       e.preventDefault();
-      onSubmit();
+      if (this.problemCount()) this.#revealFirst();
+      else onSubmit();
     });
   }
 
@@ -55,6 +59,8 @@ export class LaunchForm {
 
   render() {
     this.widgets.clear();
+    this.problems.clear();
+    this.serverErrors.clear();
     this.sectionsEl.replaceChildren(
       ...SECTIONS.map(([id, title]) =>
         h("fieldset", { class: "card form-section", dataset: { section: id } }, h("legend", {}, title), h("div", { class: "field-grid" }, FIELDS.filter((f) => f.section === id).map((f) => this.#widget(f)))),
@@ -66,15 +72,26 @@ export class LaunchForm {
 
   #widget(field) {
     const multi = this.gridMode && field.grid;
-    const { wrap, error } = widget(field, this.model[field.key], multi, (key, values) => this.#set(key, values));
+    const { wrap, error, problems } = widget(field, this.model[field.key], multi, (key, values, found) => this.#set(key, values, found));
     this.widgets.set(field.key, { wrap, error, field });
+    this.problems.set(field.key, problems);
+    this.#paint(field.key);
     return wrap;
   }
 
-  #set(key, values) {
+  #set(key, values, problems = []) {
     this.model[key] = values;
-    this.#clearError(key);
+    this.problems.set(key, problems);
+    this.serverErrors.delete(key);
+    this.#paint(key);
     this.#updateDerived();
+  }
+
+  /** How many problems the fields that apply have: while any, the form does not launch. */
+  problemCount() {
+    let n = 0;
+    for (const [key, { wrap }] of this.widgets) if (!wrap.hidden) n += (this.problems.get(key) || []).length;
+    return n;
   }
 
   request() {
@@ -87,16 +104,19 @@ export class LaunchForm {
     const request = this.request();
     const { kind, body } = request;
     const { n, factors } = runCount(request);
+    const problems = this.problemCount();
     this.countEl.replaceChildren(
       ...[
         h("strong", { dataset: { testid: "n-runs" } }, `${n} ${n === 1 ? "run" : "runs"}`),
         factors.length ? h("span", { class: "muted" }, ` = ${factors.join(" × ")}`) : null,
         kind === "sweep" ? h("div", { class: "muted small-text" }, "launched as one sweep (POST /api/sweeps)") : null,
         n > MAX_SWEEP_RUNS ? h("div", { class: "small-text" }, `a sweep may have at most ${MAX_SWEEP_RUNS} runs`) : null,
+        problems ? h("div", { class: "form-problems", dataset: { testid: "form-problems" } }, `The form has ${problems === 1 ? "1 problem" : `${problems} problems`} (under the fields): the count is of the valid values only.`) : null,
       ].filter(Boolean),
     );
     this.countEl.classList.toggle("too-many", n > MAX_SWEEP_RUNS);
-    this.launchButton.textContent = n === 1 ? "Launch run" : `Launch ${n} runs`;
+    this.launchButton.disabled = problems > 0;
+    this.launchButton.textContent = problems ? `Fix ${problems === 1 ? "1 problem" : `${problems} problems`} to launch` : n === 1 ? "Launch run" : `Launch ${n} runs`;
     this.preview.textContent = `POST /api/${kind === "sweep" ? "sweeps" : "runs"}\n${JSON.stringify(body, null, 2)}`;
     try {
       sessionStorage.setItem(STORE_KEY, JSON.stringify({ model: this.model, grid: this.gridMode }));
@@ -107,17 +127,28 @@ export class LaunchForm {
   }
 
   // ---- errors ------------------------------------------------------------------------------------------------
-  #clearError(key) {
+  /** A field's error lines: the form's own findings, then the API's. */
+  #paint(key) {
     const w = this.widgets.get(key);
-    if (w) {
-      w.error.hidden = true;
-      w.error.textContent = "";
-      w.wrap.classList.remove("invalid");
-    }
+    if (!w) return;
+    const messages = [...(this.problems.get(key) || []), ...(this.serverErrors.get(key) || [])];
+    w.error.hidden = !messages.length;
+    w.error.replaceChildren(...messages.map((m) => h("span", {}, m)));
+    w.wrap.classList.toggle("invalid", messages.length > 0);
   }
 
+  #revealFirst() {
+    const first = [...this.widgets.values()].find(({ wrap }) => !wrap.hidden && wrap.classList.contains("invalid"));
+    if (!first) return;
+    first.wrap.scrollIntoView({ block: "center", behavior: "smooth" });
+    const input = first.wrap.querySelector("input, select");
+    if (input) input.focus({ preventScroll: true });
+  }
+
+  /** The API's messages and the banner go; the form's own findings stay (they go when the text is fixed). */
   clearErrors() {
-    for (const key of this.widgets.keys()) this.#clearError(key);
+    this.serverErrors.clear();
+    for (const key of this.widgets.keys()) this.#paint(key);
     this.banner.hidden = true;
     this.banner.replaceChildren();
   }
@@ -132,25 +163,19 @@ export class LaunchForm {
   showErrors(details) {
     this.clearErrors();
     const general = [];
-    let first = null;
     for (const detail of details) {
       const msg = errorMessage(detail);
       const key = fieldFor(detail);
       const w = key && this.widgets.get(key);
-      if (w && !w.wrap.hidden) {
-        w.error.hidden = false;
-        w.error.textContent = w.error.textContent ? `${w.error.textContent}; ${msg}` : msg;
-        w.wrap.classList.add("invalid");
-        first = first || w.wrap;
-      } else {
-        general.push(key ? `${key}: ${msg}` : msg);
-      }
+      if (w && !w.wrap.hidden) this.serverErrors.set(key, [...(this.serverErrors.get(key) || []), msg]);
+      else general.push(key ? `${key}: ${msg}` : msg);
     }
-    if (general.length || !first) this.showBanner("The server refused this launch: ", general.length ? general.join("; ") : "see the highlighted fields");
+    for (const key of this.serverErrors.keys()) this.#paint(key);
+    const shown = this.serverErrors.size > 0;
+    if (general.length || !shown) this.showBanner("The server refused this launch: ", general.length ? general.join("; ") : "see the highlighted fields");
     else this.showBanner("Check the highlighted fields.");
-    (first || this.banner).scrollIntoView({ block: "center", behavior: "smooth" });
-    const input = first && first.querySelector("input, select");
-    if (input) input.focus({ preventScroll: true });
+    if (shown) this.#revealFirst();
+    else this.banner.scrollIntoView({ block: "center", behavior: "smooth" });
   }
 }
 

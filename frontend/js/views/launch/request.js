@@ -58,7 +58,13 @@ export function fieldFor(detail) {
   return best ? best.key : null;
 }
 
-/** An error's message as shown under its field, without pydantic's "Value error, " prefix. */
+/**
+ * An error's message as shown under its field, without pydantic's "Value error, " prefix and naming the value it
+ * refused when that is a single value: "'abc': Input should be a valid integer".
+ */
 export function errorMessage(detail) {
-  return String(detail.msg || "invalid").replace(/^Value error, /, "");
+  const msg = String(detail.msg || "invalid").replace(/^Value error, /, "");
+  const input = detail.input;
+  const value = typeof input === "string" ? `'${input}'` : typeof input === "number" || typeof input === "boolean" ? String(input) : null;
+  return value === null ? msg : `${value}: ${msg}`;
 }

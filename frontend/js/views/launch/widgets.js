@@ -1,17 +1,18 @@
 // One launch-form field as a widget: its control by kind (several values in grid mode), label, hint and error line.
-// Every edit reports the field's new values through `set(key, values)`.
+// Every edit reports the field's valid values and the problems of its text through `set(key, values, problems)`.
 
 import { h } from "../../dom.js";
-import { BLOCK_FILTERS, BLOCK_NAMES, listText, parseList, parseScalar } from "./fields.js";
+import { BLOCK_FILTERS, BLOCK_NAMES, listText } from "./fields.js";
+import { parseBlocks, parseListField, parseNumberField, textProblems } from "./validate.js";
 
 const GRID_HINT_LIST = "alternatives separated by |";
 
-/** {wrap, error}: the field's element and its error line. */
+/** {wrap, error, problems}: the field's element, its error line, and the problems of the values it was drawn with. */
 export function widget(field, values, multi, set) {
   const id = `f-${field.key.replace(/\./g, "-")}`;
   const make = CONTROLS[field.kind] || (() => ({ control: h("span", {}, "?") }));
-  const { control, hint = field.hint || "" } = make({ field, values, multi, id, set });
-  const error = h("p", { class: "field-error", role: "alert", hidden: true, dataset: { errorFor: field.key } });
+  const { control, hint = field.hint || "", problems = [] } = make({ field, values, multi, id, set });
+  const error = h("div", { class: "field-error", role: "alert", hidden: true, dataset: { errorFor: field.key } });
   const wrap = h(
     "div",
     { class: `field field-${field.kind}${multi ? " multi" : ""}`, dataset: { field: field.key } },
@@ -21,21 +22,22 @@ export function widget(field, values, multi, set) {
     hint ? h("small", { class: "hint" }, hint) : null,
     error,
   );
-  return { wrap, error };
+  return { wrap, error, problems };
 }
 
 const CONTROLS = { text: textControl, tags: tagsControl, bool: boolControl, select: selectControl, number: numberControl, list: listControl, blocks: blocksControl };
 
 function textControl({ field, values, id, set }) {
   const control = h("input", { id, name: field.key, type: "text", value: values[0] ?? "", placeholder: field.placeholder || "" });
-  control.addEventListener("input", () => set(field.key, [control.value]));
-  return { control };
+  control.addEventListener("input", () => set(field.key, [control.value], textProblems(field, control.value)));
+  return { control, problems: textProblems(field, control.value) };
 }
 
 function tagsControl({ field, values, id, set }) {
   const control = h("input", { id, name: field.key, type: "text", value: listText(values[0]), placeholder: field.placeholder || "" });
-  control.addEventListener("input", () => set(field.key, [control.value.split(",").map((t) => t.trim()).filter(Boolean)]));
-  return { control };
+  const tags = () => control.value.split(",").map((t) => t.trim()).filter(Boolean);
+  control.addEventListener("input", () => set(field.key, [tags()], textProblems(field, tags())));
+  return { control, problems: textProblems(field, tags()) };
 }
 
 function boolControl({ field, values, id, set }) {
@@ -73,28 +75,28 @@ function numberControl({ field, values, multi, id, set }) {
   const text = values.map((v) => (v === null || v === undefined ? "" : String(v))).join(", ");
   const control = h("input", { id, name: field.key, type: "text", inputmode: "decimal", value: text, placeholder: field.placeholder || "", spellcheck: "false" });
   control.addEventListener("input", () => {
-    const raw = control.value;
-    const tokens = multi ? raw.split(",") : [raw];
-    const parsed = tokens.filter((t, i) => t.trim() !== "" || tokens.length === 1 || i === 0).map((t) => parseScalar(t, field));
-    set(field.key, parsed.length ? parsed : [field.optional ? null : ""]);
+    const parsed = parseNumberField(field, control.value, multi);
+    set(field.key, parsed.values, parsed.problems);
   });
-  return { control, hint: multi ? `comma-separated values${field.hint ? ` · ${field.hint}` : ""}` : field.hint || "" };
+  const hint = multi ? `comma-separated values${field.hint ? ` · ${field.hint}` : ""}` : field.hint || "";
+  return { control, hint, problems: parseNumberField(field, text, multi).problems };
 }
 
 /** A list of numbers ("800, 800"); grid mode: alternatives separated by |. A preset fills "10 … 100". */
 function listControl({ field, values, multi, id, set }) {
   const input = h("input", { id, name: field.key, type: "text", value: values.map(listText).join(" | "), placeholder: field.placeholder || "", spellcheck: "false" });
   input.addEventListener("input", () => {
-    const alternatives = multi ? input.value.split("|") : [input.value];
-    set(field.key, alternatives.map((t) => parseList(t)).filter((v, i, all) => v.length || all.length === 1));
+    const parsed = parseListField(field, input.value, multi);
+    set(field.key, parsed.values, parsed.problems);
   });
+  const { problems } = parseListField(field, input.value, multi);
   const hint = multi ? `${GRID_HINT_LIST}, e.g. 800, 800 | 1024${field.hint ? ` · ${field.hint}` : ""}` : field.hint || "";
-  if (!field.preset) return { control: input, hint };
+  if (!field.preset) return { control: input, hint, problems };
   const fill = () => {
     input.value = multi && input.value.trim() ? `${input.value} | ${field.preset}` : field.preset;
     input.dispatchEvent(new Event("input"));
   };
-  return { control: h("div", { class: "with-button" }, input, h("button", { type: "button", class: "small link-button", onclick: fill }, "10 … 100")), hint };
+  return { control: h("div", { class: "with-button" }, input, h("button", { type: "button", class: "small link-button", onclick: fill }, "10 … 100")), hint, problems };
 }
 
 /** VGG's conv blocks: a named configuration or custom filter counts; grid mode: several of either. */
@@ -114,14 +116,18 @@ function blocksControl({ field, values, multi, id, set }) {
   if (multi) {
     const boxes = BLOCK_NAMES.map((name) => h("label", { class: "check" }, h("input", { type: "checkbox", name: field.key, value: name, checked: named.includes(name) }), name));
     const el = h("div", { class: "checks", id, role: "group" }, boxes, customInput);
-    const sync = () => {
+    const read = () => {
       const chosen = [...el.querySelectorAll("input[type=checkbox]:checked")].map((b) => b.value);
-      const lists = customInput.value.split("|").map(parseList).filter((l) => l.length);
-      set(field.key, [...chosen, ...lists].length ? [...chosen, ...lists] : ["deep"]);
+      const { lists, problems } = parseBlocks(customInput.value, true);
+      return { values: [...chosen, ...lists].length ? [...chosen, ...lists] : ["deep"], problems };
+    };
+    const sync = () => {
+      const { values: chosen, problems } = read();
+      set(field.key, chosen, problems);
     };
     for (const box of el.querySelectorAll("input[type=checkbox]")) box.addEventListener("change", sync);
     customInput.addEventListener("input", sync);
-    return { control: el, hint };
+    return { control: el, hint, problems: read().problems };
   }
   const select = h(
     "select",
@@ -130,11 +136,17 @@ function blocksControl({ field, values, multi, id, set }) {
     h("option", { value: "custom", selected: custom.length > 0 }, "custom…"),
   );
   customInput.hidden = !custom.length;
+  const read = () => {
+    if (select.value !== "custom") return { values: [select.value], problems: [] };
+    const { lists, problems } = parseBlocks(customInput.value, false);
+    return { values: lists.length ? lists.slice(0, 1) : [], problems };
+  };
   const sync = () => {
     customInput.hidden = select.value !== "custom";
-    set(field.key, [select.value === "custom" ? parseList(customInput.value) : select.value]);
+    const { values: chosen, problems } = read();
+    set(field.key, chosen, problems);
   };
   select.addEventListener("change", sync);
   customInput.addEventListener("input", sync);
-  return { control: h("div", { class: "with-button" }, select, customInput), hint };
+  return { control: h("div", { class: "with-button" }, select, customInput), hint, problems: read().problems };
 }

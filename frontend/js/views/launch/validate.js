@@ -1,0 +1,114 @@
+// The launch form's own checks, run as the user types: a field's text → its valid values and every problem, each
+// problem naming the offending value ("'abc' is not a number", "-1: learning rate must be > 0"). No DOM, so
+// tests/browser/test_view_helpers.py calls them directly. The rules live on the fields (fields.js); the API checks
+// again, and its 422s land on the same fields.
+
+export const BLOCK_ITEM = { int: true, range: { ge: 1, le: 1024 }, noun: "a filter count" };
+export const BLOCK_COUNT = { min: 1, max: 6, noun: "filter counts" };
+
+const SEPARATORS = { ",": "comma", "|": "'|'" };
+const nounOf = (field) => field.noun || field.label.toLowerCase();
+const shown = (value) => (typeof value === "string" ? `'${value}'` : String(value));
+
+/** "0.02" → 0.02; anything that is not a finite number stays the text it was. */
+export function toNumber(token) {
+  const text = String(token).trim();
+  const n = Number(text);
+  return text !== "" && Number.isFinite(n) ? n : text;
+}
+
+/** The problem with one value of a number field (null when fine): not a number, not whole, or out of range. */
+export function valueProblem(value, { int = false, range = {}, noun = "the value" } = {}) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return `${shown(value)} is not a ${int ? "whole number" : "number"}`;
+  if (int && !Number.isInteger(value)) return `${value} is not a whole number`;
+  const { gt, ge, lt, le } = range;
+  if (gt !== undefined && !(value > gt)) return `${value}: ${noun} must be > ${gt}`;
+  if (ge !== undefined && value < ge) return `${value}: ${noun} must be ≥ ${ge}`;
+  if (lt !== undefined && !(value < lt)) return `${value}: ${noun} must be < ${lt}`;
+  if (le !== undefined && value > le) return `${value}: ${noun} must be ≤ ${le}`;
+  return null;
+}
+
+/**
+ * Text split on a separator: the non-empty parts (trimmed) and a problem for each empty one. One trailing
+ * separator is not a problem: the next value is being typed.
+ */
+export function splitOn(text, separator, what) {
+  const parts = String(text).split(separator);
+  if (parts.length > 1 && parts[parts.length - 1].trim() === "") parts.pop();
+  const problems = [];
+  const tokens = [];
+  parts.forEach((part, i) => {
+    if (part.trim() !== "") tokens.push(part.trim());
+    else if (parts.length > 1) problems.push(i === 0 ? `empty ${what} before the first ${SEPARATORS[separator]}` : `empty ${what} between ${SEPARATORS[separator]}s`);
+  });
+  return { tokens, problems };
+}
+
+/** A number field's text → {values, problems}; grid mode takes comma-separated values, each checked. */
+export function parseNumberField(field, text, multi) {
+  const rules = { int: field.int, range: field.range, noun: nounOf(field) };
+  const blank = (t) => t.trim() === "" || (field.optional && /^(none|null)$/i.test(t.trim()));
+  if (blank(text)) return field.optional ? { values: [null], problems: [] } : { values: [], problems: ["a value is needed"] };
+  if (!multi && text.includes(",")) return { values: [], problems: [`'${text.trim()}': one value here; turn on Grid search for several`] };
+  const { tokens, problems } = multi ? splitOn(text, ",", "value") : { tokens: [text.trim()], problems: [] };
+  const values = [];
+  for (const token of tokens) {
+    if (blank(token)) {
+      values.push(null);
+      continue;
+    }
+    const problem = valueProblem(toNumber(token), rules);
+    if (problem) problems.push(problem);
+    else values.push(toNumber(token));
+  }
+  return { values, problems };
+}
+
+/** One list of numbers ("800, 800" or "800 800") → {list, problems}; item and count rules as on the field. */
+export function parseNumberList(text, item, count = {}) {
+  const { tokens, problems } = splitOn(text, ",", "value");
+  const list = [];
+  for (const token of tokens.flatMap((t) => t.split(/\s+/))) {
+    const problem = valueProblem(toNumber(token), item);
+    if (problem) problems.push(problem);
+    else list.push(toNumber(token));
+  }
+  const given = tokens.flatMap((t) => t.split(/\s+/)).length;
+  if (count.min && given < count.min) problems.push(`${count.noun}: give at least ${count.min}`);
+  if (count.max !== undefined && given > count.max) problems.push(`${count.noun}: at most ${count.max} (${given} given)`);
+  return { list, problems };
+}
+
+/** A list field's text → {values, problems}: one list, or in grid mode alternatives separated by |. */
+export function parseListField(field, text, multi) {
+  const { tokens, problems } = multi ? splitOn(text, "|", "alternative") : { tokens: [text], problems: [] };
+  const values = [];
+  for (const alternative of tokens.length ? tokens : [""]) {
+    const parsed = parseNumberList(alternative, field.item, field.count);
+    problems.push(...parsed.problems);
+    if (!parsed.problems.length) values.push(parsed.list);
+  }
+  return { values, problems };
+}
+
+/** VGG's custom filter counts ("16, 32 | 8" in grid mode) → {lists, problems}; blank is no custom list. */
+export function parseBlocks(text, multi) {
+  if (String(text).trim() === "") return { lists: [], problems: multi ? [] : [`give ${BLOCK_COUNT.noun}, e.g. 16, 32, 64`] };
+  const { tokens, problems } = multi ? splitOn(text, "|", "alternative") : { tokens: [text], problems: [] };
+  const lists = [];
+  for (const alternative of tokens) {
+    const parsed = parseNumberList(alternative, BLOCK_ITEM, BLOCK_COUNT);
+    problems.push(...parsed.problems);
+    if (!parsed.problems.length) lists.push(parsed.list);
+  }
+  return { lists, problems };
+}
+
+/** A name's problems: too long. Tags: each too long, or too many. */
+export function textProblems(field, value) {
+  const items = Array.isArray(value) ? value : [value ?? ""];
+  const problems = items.filter((t) => t.length > field.maxLength).map((t) => `'${t.slice(0, 20)}…' is ${t.length} characters; at most ${field.maxLength}`);
+  if (field.maxItems && items.length > field.maxItems) problems.push(`at most ${field.maxItems} tags (${items.length} given)`);
+  return problems;
+}
