@@ -13,11 +13,8 @@ import argparse
 import json
 import logging
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the API and one worker (embedded default: SQLite, no Redis)")
     up.add_argument("--port", type=int, help="API port (default $TRAINBOARD_PORT or 8000)")
     up.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    up.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=os.environ.get("TRAINBOARD_VERBOSE", "").strip() not in {"", "0"},
+        help="show the API's and workers' output here instead of in $TRAINBOARD_HOME/logs/up.log "
+        "(also TRAINBOARD_VERBOSE=1)",
+    )
 
     api = sub.add_parser("api", help="serve the REST API and the dashboard")
     api.add_argument("--host", help="bind address (default 127.0.0.1; anything else needs TRAINBOARD_TOKEN)")
@@ -184,45 +189,28 @@ def _cuda_available() -> bool:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from backend.db import migrate
+    from trainboard import up
 
+    stop = up.StopRequest()  # from here on, Ctrl-C stops cleanly, even during the migrations
     settings = _settings(port=args.port)
     settings.ensure_home()
+    if up.port_in_use(settings.host, settings.port):
+        print(
+            f"error: port {settings.port} is already in use (another trainboard up?): stop it, or choose another "
+            "port with --port or TRAINBOARD_PORT",
+            file=sys.stderr,
+        )
+        return 1
+    log = None if args.verbose else up.start_log(settings)
+    up.introduce(settings, workers=args.workers, log=log)
+    from backend.db import migrate  # only now: importing Alembic logs, and its lines belong in the log file
+
     migrate(settings.sqlalchemy_url)
     _declare_queues(settings)
-    env = dict(
-        os.environ,
-        TRAINBOARD_PORT=str(settings.port),
-        TRAINBOARD_HOME=str(settings.home),
-        **{lifecycle.PARENT_ENV: str(os.getpid())},
-    )
-    shutdown_requested = False
-
-    def request_shutdown(*_: Any) -> None:
-        # Only a flag: an exception raised here could land anywhere, even in the shutdown below.
-        nonlocal shutdown_requested
-        shutdown_requested = True
-
-    for sig in lifecycle.STOP_SIGNALS:
-        signal.signal(sig, request_shutdown)
-    command = [sys.executable, "-m", "trainboard.cli"]
-    children: list[subprocess.Popen[bytes]] = []
-    try:
-        # The API and the workers get SIGTERM from the kernel when `up` dies, even by SIGKILL.
-        children.append(subprocess.Popen([*command, "api"], env=env, preexec_fn=lifecycle.die_with_parent()))
-        for _ in range(args.workers):
-            children.append(subprocess.Popen([*command, "worker"], env=env, preexec_fn=lifecycle.die_with_parent()))
-        url = f"http://127.0.0.1:{settings.port}"
-        print(f"trainboard is starting at {url}  (state in {settings.home}; Ctrl-C stops everything)", flush=True)
-        while not shutdown_requested:
-            if any(child.poll() is not None for child in children):
-                print("a trainboard process exited; stopping the others", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-        print("stopping trainboard", file=sys.stderr)
+    if stop.requested:
+        print("trainboard stopped")
         return 0
-    finally:
-        lifecycle.stop_children(children)
+    return up.supervise(settings, workers=args.workers, log=log, stop=stop)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
