@@ -1,21 +1,33 @@
 # The README's two commands: `make up` (start everything) and `make test` (run the tests).
-# Both create .venv at the repo root on first use and reinstall when pyproject.toml changes.
+# Both create .venv at the repo root on first use and reinstall when pyproject.toml changes. `make up` installs
+# what running needs (the `worker` extra: torch); `make test`, `lint` and the rest add the developer tools (`dev`).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+RUNTIME := $(VENV)/.installed-runtime
 INSTALLED := $(VENV)/.installed
+comma := ,
 
 .PHONY: up test lint format install clean mutants
 
-$(INSTALLED): pyproject.toml
+define pip_install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[worker,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[$(1)]'
+endef
+
+$(RUNTIME): pyproject.toml
+	$(call pip_install,worker)
 	touch $@
+
+# The developer install holds the runtime one: it refreshes both stamps.
+$(INSTALLED): pyproject.toml
+	$(call pip_install,worker$(comma)dev)
+	touch $@ $(RUNTIME)
 
 install: $(INSTALLED)
 
-up: $(INSTALLED)
+up: $(RUNTIME)
 	$(BIN)/trainboard up
 
 test: $(INSTALLED)

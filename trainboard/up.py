@@ -172,11 +172,11 @@ def _report_crash(name: str, child: subprocess.Popen[bytes], *, log: Path | None
     code = child.returncode
     how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
     where = f"; the last lines of {log}:" if log else ""
-    logger.error("%s (pid %s) stopped on its own (%s)", name, child.pid, how)
     _err(f"error: {name} (pid {child.pid}) stopped on its own ({how}), so trainboard stops{where}")
     if log:
         for line in tail(log):
             _err(f"  {line}")
+    logger.error("%s (pid %s) stopped on its own (%s)", name, child.pid, how)  # after the tail: not part of it
 
 
 def tail(path: Path, lines: int = TAIL_LINES) -> list[str]:
