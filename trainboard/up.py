@@ -2,7 +2,7 @@
 
 The terminal gets a few lines of `up`'s own. The API's and the workers' output (Alembic, the Celery banner,
 uvicorn, warnings) goes to ``$TRAINBOARD_HOME/logs/up.log`` instead; the previous start's log is kept as
-``up.log.1``. With ``--verbose`` (or ``TRAINBOARD_VERBOSE=1``) that output comes to the terminal as well as
+``up.log.1``. With ``--verbose`` (or ``TRAINBOARD_VERBOSE=1``) that output comes to the terminal instead, as
 before, and no log file is written. Ctrl-C or SIGTERM stops the children (``lifecycle.stop_children``) and exits
 0; a child that exits on its own is a crash: `up` shows the last lines of the log, stops the others and exits 1.
 """
