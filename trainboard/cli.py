@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import socket
 import sys
@@ -23,13 +22,18 @@ import yaml
 from pydantic import ValidationError
 
 from trainboard import lifecycle
+from trainboard.cli_output import RunWatch, runs_table, terminal_width
 from trainboard.client import ApiError, Client
+from trainboard.log_setup import configure_logging
 from trainboard.settings import Settings
 from trainboard.spec import load_spec_file
+
+VERBOSE_HELP = "log more: -v shows what trainboard and its libraries do (HTTP requests too), -vv debugs"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainboard", description="Launch and watch PyTorch training runs.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start the API and one worker (embedded default: SQLite, no Redis)")
@@ -72,12 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = sub.add_parser("watch", help="follow a run's live metrics until it ends")
     watch.add_argument("run", type=int)
+    for command in sub.choices.values():  # `trainboard ls -v` as well as `trainboard -v ls`
+        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(command=args.command, verbose=args.verbose)
     try:
         handler = COMMANDS[args.command]
         return handler(args)
@@ -250,11 +256,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         params["status"] = args.status
     with Client() as client:
         runs = client.list_runs(**params)
-    print(f"{'id':>5}  {'status':<10} {'epoch':>5}  {'best valid':>10}  name")
-    for run in runs:
-        best = (run.get("summary") or {}).get("best_valid_acc")
-        best_text = f"{100 * best:.2f} %" if isinstance(best, int | float) else "-"
-        print(f"{run['id']:>5}  {run['status']:<10} {run['epoch']:>5}  {best_text:>10}  {run['name']}")
+    print("\n".join(runs_table(runs, width=terminal_width())))
     return 0
 
 
@@ -265,18 +267,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def _watch(client: Client, run_id: int) -> int:
     status = "queued"
+    view = RunWatch(run_id, external=bool(client.get_run(run_id)["external"]), write=_print_now)
     for _, kind, data in client.events(run_id):
         if kind == "status":
             status = data["status"]
-            print(f"[run {run_id}] {status} epoch {data['epoch']} progress {100 * data['progress']:.0f} %")
-            if data.get("error"):
-                print(f"[run {run_id}] error: {data['error']}")
+            view.status(data)
         elif kind == "metrics":
-            epoch_keys = {k: v for k, v in data.items() if k.endswith(("_acc", "_loss")) and k != "seq"}
-            for key, series in sorted(epoch_keys.items()):
-                for step, value in zip(series["step"], series["value"], strict=True):
-                    print(f"[run {run_id}] epoch {step} {key} = {value}")
+            view.metrics(data)
+    view.flush()
     return 0 if status == "succeeded" else 1
+
+
+def _print_now(line: str) -> None:
+    print(line, flush=True)  # a pipe (`watch 3 | grep acc`) sees each line as it comes
 
 
 COMMANDS = {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from trainboard.cli_output import key_values
 from worker.training.callbacks import Callback, Point, TrainStart
 
 
@@ -30,8 +32,8 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         if self.bar is not None:
-            shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()))
-            self.bar.write(f"epoch {epoch}: {shown}")
+            # Above the bar, on stderr with it: stdout carries only the summary `train` prints at the end.
+            self.bar.write(f"epoch {epoch}: {key_values(metrics)}", file=sys.stderr)
 
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
         folder = self.out_dir / "artifacts"

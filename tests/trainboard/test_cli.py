@@ -47,10 +47,13 @@ def test_train_runs_locally_with_progress_and_summary(tmp_path: Path) -> None:
     result = _cli("train", str(spec), "--out", str(tmp_path / "out"), env=_env(tmp_path, TRAINBOARD_DATA_DIR=str(data)),
                   cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    summary = json.loads(result.stdout)  # stdout is the summary alone: `trainboard train spec > summary.json`
     assert summary["n_params"] == 784 * 32 + 32 + 330
     assert 1 <= summary["best_epoch"] <= 2 and summary["test_acc_at_best"] > 0.5
-    assert "step" in result.stderr and "epoch 2" in result.stderr, "a progress bar and per-epoch lines"
+    assert "step" in result.stderr and "epoch 2: " in result.stderr, "a progress bar and per-epoch lines"
+    assert len(re.findall(r"\bepoch 2\b", result.stderr)) == 1, f"epoch 2 printed once:\n{result.stderr}"
+    assert not re.search(r"\.\d{7,}", result.stderr), f"numbers for people:\n{result.stderr}"
+    assert " INFO " not in result.stderr, result.stderr
     assert (tmp_path / "out" / "checkpoints" / "last.pt").exists()
     assert any("misclassified" in p.name for p in (tmp_path / "out" / "artifacts").iterdir())
 
@@ -70,9 +73,13 @@ def test_submit_and_ls_talk_to_the_api(tmp_path: Path) -> None:
         env = _env(tmp_path, TRAINBOARD_API_URL=stack.url)
         submitted = _cli("submit", str(spec), env=env, cwd=tmp_path)
         assert submitted.returncode == 0, submitted.stderr
-        assert "run 1 queued" in submitted.stdout
+        assert submitted.stdout == f"run 1 queued: {stack.url}/#/runs/1\n"
+        assert submitted.stderr == "", "no library logging between the command's own lines"
         listed = _cli("ls", env=env, cwd=tmp_path)
         assert "cli run" in listed.stdout and "queued" in listed.stdout
+        assert listed.stderr == ""
+        verbose = _cli("ls", "-v", env=env, cwd=tmp_path)
+        assert "HTTP Request: GET" in verbose.stderr and "cli run" in verbose.stdout, "-v shows what happens"
         assert httpx.get(f"{stack.url}/api/runs/1").json()["spec"]["batch_size"] == 32
 
 
@@ -111,7 +118,11 @@ def test_watch_follows_a_run_to_its_end(tmp_path: Path) -> None:
         assert queued, submitted.stdout
         run_id = int(queued[1])
         assert f"[run {run_id}] succeeded" in submitted.stdout
-        assert f"[run {run_id}] epoch 2 valid_acc = " in submitted.stdout
+        epoch_lines = [line for line in submitted.stdout.splitlines() if line.startswith(f"[run {run_id}] epoch 2  ")]
+        assert len(epoch_lines) == 1, submitted.stdout
+        assert re.search(r"  valid_acc (1|0\.\d{1,4})(  |$)", epoch_lines[0]), epoch_lines
+        assert not re.search(r"\.\d{7,}", submitted.stdout), f"numbers for people:\n{submitted.stdout}"
+        assert "HTTP Request" not in submitted.stdout + submitted.stderr
 
         # watch RUN on a run that is training: it follows it until it ends, and a cancelled run is exit 1.
         slow = {**yaml.safe_load(SPEC_YAML), "name": "watched", "batch_size": 8, "epochs": 200}
@@ -135,3 +146,27 @@ def test_watch_follows_a_run_to_its_end(tmp_path: Path) -> None:
         replay = _cli("watch", str(run_id), env=env, cwd=tmp_path)
         assert replay.returncode == 0, replay.stdout + replay.stderr
         assert f"[run {run_id}] succeeded" in replay.stdout
+
+
+def test_ls_and_watch_show_an_external_runs_own_keys(tmp_path: Path) -> None:
+    with running_stack(tmp_path, workers=0) as stack:
+        created = httpx.post(f"{stack.url}/api/runs", json={"name": "my script", "external": True}).json()
+        run_id, lease = created["id"], {"X-Trainboard-Lease": created["lease"]}
+        points = [{"key": "train/loss", "step": step, "value": 1 / step - 0.222000002861023} for step in (1, 2, 3)]
+        points += [{"key": "charts/lr", "step": 3, "value": 0.001}, {"key": "grad_norm", "step": 2, "value": 12345.678}]
+        httpx.post(f"{stack.url}/api/runs/{run_id}/metrics", json={"points": points}, headers=lease).raise_for_status()
+        summary = {"best": {"score": 0.123456789}, "note": "baseline", "epochs_done": 3}
+        httpx.post(
+            f"{stack.url}/api/runs/{run_id}/status", json={"status": "succeeded", "summary": summary}, headers=lease
+        ).raise_for_status()
+        env = _env(tmp_path, TRAINBOARD_API_URL=stack.url)
+
+        watched = _cli("watch", str(run_id), env=env, cwd=tmp_path)
+        assert watched.returncode == 0, watched.stdout + watched.stderr
+        assert f"[run {run_id}] step 3  charts/lr 0.001  train/loss 0.1113\n" in watched.stdout, watched.stdout
+        assert f"[run {run_id}] step 2  grad_norm 12346\n" in watched.stdout, watched.stdout
+        assert f"[run {run_id}] succeeded" in watched.stdout and watched.stderr == ""
+
+        listed = _cli("ls", env=env, cwd=tmp_path)
+        row = next(line for line in listed.stdout.splitlines() if "my script" in line)
+        assert row.endswith("my script  best.score 0.1235  epochs_done 3  note baseline"), listed.stdout
