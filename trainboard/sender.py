@@ -159,8 +159,10 @@ class PointSender:
             if self.overflow is not None and (not self.overflow.empty or not self.may_post()):
                 self._spool_taken(self.overflow)
                 continue
-            if not self.may_post() or not self._send(outbox.next_batch(self.max_batch)):
+            if not self.may_post():
                 break
+            if not self._send(outbox.next_batch(self.max_batch)) and self.overflow is None:
+                break  # the batch stays at the head of the outbox
         return self._drain(drain_slice_s)
 
     def discard(self) -> None:
