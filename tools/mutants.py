@@ -99,10 +99,10 @@ MUTANTS = (
     ),
     Mutant(
         "the spool skipped: points posted while the API is down are dropped",
-        "worker/reporter.py",
-        "            if batch:\n                self.spool.append(batch)\n",
-        "            if batch:\n                batch = []\n",
-        ("tests/worker/test_reporter_spool.py",),
+        "trainboard/sender.py",
+        "            overflow.append(batch.parts)\n",
+        "            pass\n",
+        ("tests/worker/test_reporter_spool.py", "tests/trainboard/test_sender.py"),
     ),
     Mutant(
         "claim check skipped: a running run can be claimed again",

@@ -118,6 +118,12 @@ class Client:
     def post_points(self, run_id: int, points: list[dict[str, Any]]) -> dict[str, Any]:
         return self.request("POST", f"/runs/{run_id}/metrics", json={"points": points})  # type: ignore[no-any-return]
 
+    def post_encoded_points(self, run_id: int, body: bytes) -> dict[str, Any]:
+        """``post_points`` for a body already encoded as JSON (``{"points": [...]}``), as the senders build it."""
+        return self.request(  # type: ignore[no-any-return]
+            "POST", f"/runs/{run_id}/metrics", content=body, headers={"Content-Type": "application/json"}
+        )
+
     def metrics(self, run_id: int, keys: list[str] | None = None, **params: Any) -> dict[str, Any]:
         if keys:
             params["keys"] = ",".join(keys)

@@ -1,10 +1,11 @@
-"""The tracking client's outbox: metric points logged and not yet acknowledged by the API.
+"""The outbox of every sender of points (``trainboard/sender.py``): points logged and not yet acknowledged.
 
-``log()`` appends raw numbers to per-key arrays (:attr:`Outbox.appenders`, under :attr:`Outbox.lock`); the
-sender thread :meth:`~Outbox.take`\\ s them, swapping in fresh arrays, and posts them in batches
-(:meth:`~Outbox.next_batch`), dropping a batch from the outbox only once the API acknowledged it
-(:meth:`~Outbox.acknowledge`). Arrays hold raw numbers: no Python object per point stays alive, so a fast
-training loop pays neither allocator nor garbage-collector time for the queue.
+The tracking client's ``log()`` and the worker reporter's ``on_points()`` append raw numbers to per-key arrays
+(:attr:`Outbox.appenders`, under :attr:`Outbox.lock`); the sender thread :meth:`~Outbox.take`\\ s them, swapping
+in fresh arrays, and posts them in batches (:meth:`~Outbox.next_batch`), dropping a batch from the outbox only once
+the API acknowledged it, or once it is spooled (:meth:`~Outbox.acknowledge`). Arrays hold raw numbers: no Python
+object per point stays alive, so a fast training loop pays neither allocator nor garbage-collector time for the
+queue.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import collections
 import threading
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from trainboard.limits import METRIC_KEY
 
 
 class _Series:
@@ -29,13 +32,26 @@ class _Series:
         self.done = 0
 
 
+def batch_body(parts: Sequence[str]) -> bytes:
+    """The POST body of points already encoded one by one as JSON objects (a batch's, or a spool segment's)."""
+    return ('{"points":[' + ",".join(parts) + "]}").encode()
+
+
 @dataclass
 class Batch:
-    """One POST body of points from the head of the outbox, and where each series it read from ends."""
+    """Points from the head of the outbox, each encoded as a JSON object, and where each series it read from ends."""
 
-    body: bytes
-    points: int
+    parts: list[str]
     consumed: list[tuple[_Series, int]] = field(default_factory=list)
+
+    @property
+    def points(self) -> int:
+        return len(self.parts)
+
+    @property
+    def body(self) -> bytes:
+        """The batch as one POST body."""
+        return batch_body(self.parts)
 
 
 class Outbox:
@@ -64,6 +80,27 @@ class Outbox:
         self.buffers[key] = (steps, values)
         self.appenders[key] = (values.append, steps.append)
 
+    def extend(self, points: Iterable[tuple[str, int, float]]) -> int:
+        """Buffer (key, step, value) triples, e.g. the worker's ``Point``\\ s; returns how many are buffered now.
+
+        A key seen for the first time must match ``trainboard.limits.METRIC_KEY`` (ValueError naming it)."""
+        with self.lock:
+            appenders = self.appenders
+            count = 0
+            try:
+                for key, step, value in points:
+                    try:
+                        append_value, append_step = appenders[key]
+                    except KeyError:
+                        self.add_key(_checked_key(key))
+                        append_value, append_step = appenders[key]
+                    append_value(value)  # first: a value that is not a number leaves no step behind
+                    append_step(step)
+                    count += 1
+            finally:
+                self.buffered += count
+            return self.buffered
+
     def take(self) -> None:
         """Move what log() buffered to the sender's side; log() continues on fresh arrays."""
         with self.lock:
@@ -80,7 +117,7 @@ class Outbox:
             self.buffered = 0
 
     def next_batch(self, max_points: int) -> Batch:
-        """The JSON body of up to ``max_points`` taken points, oldest first; they stay until acknowledged."""
+        """Up to ``max_points`` taken points, oldest first, encoded; they stay until acknowledged."""
         parts: list[str] = []
         consumed: list[tuple[_Series, int]] = []
         room = max_points
@@ -97,7 +134,7 @@ class Outbox:
                 )
             consumed.append((series, end))
             room -= end - series.done
-        return Batch(('{"points":[' + ",".join(parts) + "]}").encode(), len(parts), consumed)
+        return Batch(parts, consumed)
 
     def acknowledge(self, batch: Batch) -> None:
         """The API answered for ``batch`` (stored, or refused for good): drop its points from the outbox."""
@@ -118,3 +155,9 @@ class Outbox:
                 del steps[:], values[:]
             self.buffered = 0
             return dropped
+
+
+def _checked_key(key: str) -> str:
+    if not METRIC_KEY.fullmatch(key):
+        raise ValueError(f"metric key {key!r}: use 1 to 64 characters among letters, digits and _ . : / -")
+    return key

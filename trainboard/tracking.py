@@ -2,7 +2,8 @@
 
 ``run.log(step=3, loss=0.5, acc=0.9)`` appends the numbers to per-key arrays and returns (about a microsecond);
 a background thread posts them in batches of at most 1,000 points, as soon as a batch is full or every half
-second otherwise, and retries with backoff while the API is unreachable. Posting is idempotent on (key, step),
+second otherwise, and retries with backoff while the API is unreachable (``trainboard.sender.PointSender``, the
+worker's sender too). Posting is idempotent on (key, step),
 so a batch the API stored before the connection broke is never stored twice. While the script logs nothing, the
 thread sends a heartbeat every 10 s: the API fails a run silent for ``TRAINBOARD_EXTERNAL_TIMEOUT_S`` (the script
 died without finishing it), and a live script, however long between its points, is never taken for dead.
@@ -20,6 +21,7 @@ died without finishing it), and a live script, however long between its points, 
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import math
 import operator
@@ -33,17 +35,14 @@ from typing import Any, Literal
 
 from trainboard.client import ApiError, Client
 from trainboard.limits import MAX_STEP, METRIC_KEY
-from trainboard.outbox import Outbox
 from trainboard.retry import RETRY
-from trainboard.sender import GaveUp, call_with_retry
+from trainboard.sender import MAX_BATCH_POINTS, GaveUp, PointSender, call_with_retry
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH_POINTS = 1_000
 FLUSH_EVERY_S = 0.5
 HEARTBEAT_EVERY_S = 10.0  # well inside the API's external_timeout_s (180 s by default)
 MAX_ERROR_CHARS = 20_000
-JSON_HEADERS = {"Content-Type": "application/json"}
 
 FinalStatus = Literal["succeeded", "failed", "cancelled"]
 
@@ -93,19 +92,25 @@ class TrackedRun:
         self.run: dict[str, Any] = dict(run)
         self.summary: dict[str, Any] = {}
         self.status: str = str(run.get("status", "running"))
-        self.sent = 0  # points the API acknowledged (stored now, or already stored by an earlier try)
-        self.dropped = 0  # points the API refused; logged, never retried
         self._sender = sender
         self._owns_sender = owns_sender
         self._flush_every_s = flush_every_s
         self._max_batch = max_batch
         self._heartbeat_every_s = heartbeat_every_s
         self._heartbeat_due = time.monotonic() + heartbeat_every_s  # pushed back by every reply from the API
-        self._outbox = Outbox()  # log() fills it; the sender thread empties it as the API acknowledges
+        # log() fills the outbox; the sender thread empties it as the API acknowledges
+        self._points = PointSender(
+            functools.partial(sender.post_encoded_points, self.id),
+            what=f"run {self.id}",
+            on_reply=self._on_points_reply,
+            on_refused=self._note_refusal,
+            max_batch=max_batch,
+            log=logger,
+        )
+        self._outbox = self._points.outbox
         self._wake = threading.Event()
         self._urgent = False  # flush(): send the partial batch too
         self._abandon = threading.Event()  # finish() stopped waiting: stop retrying
-        self._retry_now = threading.Event()  # cuts a backoff pause short (flush, finish)
         self._finished = False
         self._fatal: str | None = None
         self._last_refusal = ""
@@ -160,10 +165,20 @@ class TrackedRun:
         """Points logged but not yet acknowledged by the API."""
         return self._outbox.pending
 
+    @property
+    def sent(self) -> int:
+        """Points the API acknowledged (stored now, or already stored by an earlier try)."""
+        return self._points.sent
+
+    @property
+    def dropped(self) -> int:
+        """Points the API refused; logged, never retried."""
+        return self._points.dropped
+
     def flush(self, timeout: float | None = None) -> bool:
         """Send what is queued now and wait until the API has it all; False if ``timeout`` ran out first."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._retry_now.set()  # a sender pausing after a failure tries again now
+        self._points.retry_now()  # a sender pausing after a failure tries again now
         while self.pending:
             if not self._thread.is_alive():
                 return False
@@ -198,7 +213,6 @@ class TrackedRun:
         try:
             delivered = self.flush(timeout)
             self._abandon.set()  # the sender stops retrying; when everything was delivered it is idle anyway
-            self._retry_now.set()
             self._wake.set()
             self._thread.join(timeout=30)
             lost = 0 if delivered else self.pending
@@ -294,32 +308,25 @@ class TrackedRun:
     # --- the sender thread --------------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        points = self._points
         last_flush = time.monotonic()
         while not self._abandon.is_set():
             next_due = min(last_flush + self._flush_every_s, self._heartbeat_due)
+            if points.pending and not points.api_up:
+                next_due = min(next_due, points.retry_at)  # the backoff's end
             self._wake.wait(max(0.0, next_due - time.monotonic()))
             self._wake.clear()
             due = self._urgent or time.monotonic() >= last_flush + self._flush_every_s
             self._urgent = False
             try:
                 # Full batches go at once; a partial one waits for the timer (or a flush), so a fast loop sends
-                # 1,000-point requests rather than many small ones.
-                outbox = self._outbox
-                while True:
-                    if outbox.taken < self._max_batch:
-                        outbox.take()
-                    if not outbox.taken or (outbox.taken < self._max_batch and not due):
-                        break
-                    if self._fatal:  # the API will refuse everything (run gone, wrong token): stop posting
-                        self.dropped += outbox.drop_all()
-                        break
-                    self._send_one_batch()
+                # 1,000-point requests rather than many small ones. A batch that failed is tried again, whole,
+                # once the backoff is over; the outbox keeps it until the API answers.
+                points.pump(flush=due or not points.api_up)
                 if due:
                     last_flush = time.monotonic()
                 if time.monotonic() >= self._heartbeat_due:
                     self._heartbeat()
-            except GaveUp:
-                return
             except Exception:  # noqa: BLE001 - never let the thread die with points queued
                 logger.exception("run %s: unexpected error in the sender thread", self.id)
                 time.sleep(RETRY.first_s)
@@ -335,6 +342,11 @@ class TrackedRun:
         except Exception as exc:  # noqa: BLE001 - the API away: the next beat tries again
             logger.debug("run %s: heartbeat failed: %s", self.id, exc)
             return
+        self._points.reachable()  # the API is back: points waiting for the backoff's end go now
+        self._on_reply(reply)
+
+    def _on_points_reply(self, reply: dict[str, Any]) -> None:
+        self._heartbeat_due = time.monotonic() + self._heartbeat_every_s  # the API just heard from the script
         self._on_reply(reply)
 
     def _on_reply(self, reply: Any) -> None:
@@ -343,47 +355,21 @@ class TrackedRun:
         if isinstance(status, str):
             self.status = status
 
-    def _send_one_batch(self) -> None:
-        """Post up to max_batch points from the head of the outbox; drop them from it once acknowledged.
-
-        The outbox advances only after the API's reply, so a failed post loses nothing, and a post retried after
-        the API stored it is harmless (idempotent on key and step).
-        """
-        batch = self._outbox.next_batch(self._max_batch)
-        reply = self._call_with_retry(
-            lambda: self._sender.request("POST", f"/runs/{self.id}/metrics", content=batch.body, headers=JSON_HEADERS),
-            give_up=self._abandon.is_set,
-        )
-        if reply is None:
-            self.dropped += batch.points
-        else:
-            self.sent += batch.points
-            self._heartbeat_due = time.monotonic() + self._heartbeat_every_s
-            self._on_reply(reply)
-        self._outbox.acknowledge(batch)
-
     def _call_with_retry(self, call: Callable[[], Any], *, give_up: Callable[[], bool]) -> Any:
         """``call()`` retried with backoff until ``give_up()`` (then :class:`GaveUp`); None when refused."""
-        on_sender_thread = threading.current_thread() is self._thread
-        return call_with_retry(
-            call,
-            what=f"run {self.id}",
-            on_refused=self._refused,
-            give_up=give_up,
-            pause=self._pause if on_sender_thread else time.sleep,
-            log=logger,
-        )
-
-    def _pause(self, delay: float) -> None:
-        """The sender thread's pause between tries: flush() and finish() cut it short."""
-        self._retry_now.wait(delay)
-        self._retry_now.clear()
+        return call_with_retry(call, what=f"run {self.id}", on_refused=self._refused, give_up=give_up, log=logger)
 
     def _refused(self, exc: ApiError) -> None:
+        self._note_refusal(exc)
+        logger.error("run %s: the API refused a request: %s", self.id, exc)
+
+    def _note_refusal(self, exc: ApiError) -> None:
+        """A refusal (of points: the sender dropped and logged them). The run gone, or the token not good for it:
+        the API will refuse everything, so nothing more is posted and what is queued is dropped."""
         self._last_refusal = str(exc)
         if exc.status_code in (401, 403, 404):
             self._fatal = f"the API refused run {self.id}'s points: {exc}"
-        logger.error("run %s: the API refused a request: %s", self.id, exc)
+            self._points.discard()
 
 
 def check_options(

@@ -1,16 +1,19 @@
 """Streams a run's metrics, progress and artifacts to the API from a background thread.
 
-Training never waits on the network: points go into a list in memory, and a sender thread posts them in batches.
-When a post fails (the API is down or answers 5xx), the sender writes the points to the run's spool on local disk
-(``worker/spool.py``) instead of holding them in memory, keeps spooling what arrives while the API stays away,
-and probes it again with backoff (and with every heartbeat). Once it answers, the spool is delivered oldest first
-and deleted, then points go straight to the API again. Posting is idempotent on (key, step), so a batch delivered
-twice (the process died between the API's answer and deleting the segment) never duplicates a point. A reporter
-resuming a run on the same machine delivers the spool its dead predecessor left before anything new.
+Training never waits on the network: ``on_points`` appends the numbers to the outbox of a
+``trainboard.sender.PointSender`` (the tracking client's sender too), and this reporter's thread pumps it: batches
+go to the API, and when a post fails (the API is down or answers 5xx) they go to the run's spool on local disk
+(``worker/spool.py``, the sender's overflow store) instead of staying in memory. What arrives while the spool
+holds anything queues behind it; the API is probed again with the policy's backoff (and with every heartbeat),
+and once it answers the spool is delivered oldest first and deleted, then points go straight to the API again.
+Posting is idempotent on (key, step), so a batch delivered twice (the process died between the API's answer and
+deleting the segment) never duplicates a point. A reporter resuming a run on the same machine delivers the spool
+its dead predecessor left before anything new.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -19,16 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from trainboard.client import ApiError, Client, format_detail
-from trainboard.retry import RETRY
-from trainboard.sender import GaveUp, call_with_retry
-from worker.spool import Points, Spool, leftover_spools
+from trainboard.sender import MAX_BATCH_POINTS, GaveUp, PointSender, call_with_retry
+from worker.spool import Spool, leftover_spools
 from worker.training.callbacks import Callback, Point, TrainStart
 
 logger = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 0.5
 HEARTBEAT_EVERY_S = 2.0
-MAX_BATCH = 5_000
 CHECKPOINT_ARTIFACT = "checkpoint_last.pt"
 LEASE_LOST = 409  # the API's answer to a stale lease: stop, the run is another attempt's (or over)
 EPOCH_DELIVERY_WAIT_S = 5.0
@@ -50,9 +51,6 @@ class ApiReporter(Callback):
         self._checkpoint_mtime: int | None = None
         self.run_id = run_id
         self.worker_name = worker_name
-        self._pending: Points = []
-        self._in_flight = 0  # points the sender took from _pending and has neither delivered nor spooled yet
-        self._lock = threading.Lock()
         self.spool = Spool(spool_dir)
         if not self.spool.lock():
             logger.warning("run %s: another live process holds the spool %s; sharing it", run_id, spool_dir)
@@ -60,38 +58,42 @@ class ApiReporter(Callback):
             logger.info(
                 "run %s: %d spooled segment(s) left from before; delivering them first", run_id, self.spool.segments
             )
+        self.sender = PointSender(
+            functools.partial(client.post_encoded_points, run_id),
+            what=f"run {run_id}",
+            on_reply=self._on_reply,
+            on_refused=self._points_refused,
+            overflow=self.spool,
+            log=logger,
+        )
         self._aborted = threading.Event()
         self._abort_reason = ""
         self._taken_over = False  # a 409: another attempt holds the run now
         self.finish_reason: str | None = None
         self._closing = threading.Event()
         self._wake = threading.Event()
-        self._api_up = True
-        self._retry_at = 0.0  # monotonic time before which the sender does not post (backoff after a failure)
-        self._retry_delays = RETRY.backoff()
+        # Until on_train_start says where the run starts, heartbeats leave the run's epoch and progress alone: a
+        # resumed run keeps what the API has rather than falling back to 0 while the checkpoint loads.
+        self._started = False
         self._epoch = 0
         self._total_steps = 0
         self._step = 0
-        self._start_step = 0
-        self.duplicates = 0  # points the API already had (a retried batch, a resumed attempt replaying history)
         self._thread = threading.Thread(target=self._run, name=f"reporter-{run_id}", daemon=True)
         self._thread.start()
 
     # Callback hooks, called from the training thread.
     def on_train_start(self, info: TrainStart) -> None:
         self._total_steps = info.epochs * info.steps_per_epoch
-        self._start_step = (info.start_epoch - 1) * info.steps_per_epoch
-        self._step = self._start_step
+        self._step = (info.start_epoch - 1) * info.steps_per_epoch
         self._epoch = info.start_epoch - 1
+        self._started = True
 
     def on_points(self, points: list[Point]) -> None:
-        with self._lock:
-            self._pending.extend({"key": p.key, "step": p.step, "value": _finite(p.value)} for p in points)
-            for p in points:
-                if p.key == "loss":
-                    self._step = max(self._step, p.step)
-            full = len(self._pending) >= MAX_BATCH
-        if full:
+        buffered = self.sender.outbox.extend(points)
+        last_loss_step = max((p.step for p in points if p.key == "loss"), default=0)
+        if last_loss_step > self._step:
+            self._step = last_loss_step
+        if buffered >= MAX_BATCH_POINTS:
             self._wake.set()
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -101,7 +103,7 @@ class ApiReporter(Callback):
         self._epoch = epoch
         self._wake.set()
         deadline = time.monotonic() + EPOCH_DELIVERY_WAIT_S
-        while (self._pending or self._in_flight) and time.monotonic() < deadline:
+        while self.sender.pending and time.monotonic() < deadline:
             time.sleep(0.005)
 
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
@@ -126,7 +128,12 @@ class ApiReporter(Callback):
     @property
     def api_up(self) -> bool:
         """False from a failed request until one succeeds."""
-        return self._api_up
+        return self.sender.api_up
+
+    @property
+    def duplicates(self) -> int:
+        """Points the API already had (a retried batch, a resumed attempt replaying history)."""
+        return self.sender.duplicates
 
     def close(self) -> None:
         """Deliver every queued and spooled point (waiting for the API if it is down), then stop the sender
@@ -146,83 +153,21 @@ class ApiReporter(Callback):
         while True:
             closing = self._closing.is_set()
             try:
-                self._deliver()
-                if self.spool.empty and self._may_post():
+                if not self.sender.pump(drain_slice_s=DRAIN_SLICE_S):
+                    self._wake.set()  # spool what arrived meanwhile, then go on delivering
+                if self.spool.empty and self.sender.may_post():
                     self._upload_checkpoint()
             except Exception:  # noqa: BLE001 - e.g. a full disk: keep the points in memory and try again
                 logger.exception("run %s: the sender failed; retrying", self.run_id)
-                self._backoff()
+                self.sender.back_off()
             now = time.monotonic()
             if now - last_heartbeat >= HEARTBEAT_EVERY_S and not closing:
                 last_heartbeat = now
                 self._heartbeat()
-            if closing and not self._pending and not self._in_flight and self.spool.empty:
+            if closing and self.sender.done:
                 return
             self._wake.wait(FLUSH_EVERY_S)
             self._wake.clear()
-
-    def _deliver(self) -> None:
-        """Post what is queued, or spool it while the API is down or older points wait in the spool; then
-        deliver spooled segments, oldest first."""
-        with self._lock:
-            batch, self._pending = self._pending, []
-            self._in_flight = len(batch)
-        try:
-            if batch and self.spool.empty and self._may_post():
-                batch = self._post_in_order(batch)
-            if batch:
-                self.spool.append(batch)
-        except BaseException:
-            with self._lock:  # not spooled (the disk failed): back to the front of the queue
-                self._pending[:0] = batch
-            raise
-        finally:
-            self._in_flight = 0
-        started = time.monotonic()
-        while not self.spool.empty and self._may_post():
-            if time.monotonic() - started > DRAIN_SLICE_S:
-                self._wake.set()  # spool what arrived meanwhile, then go on
-                return
-            oldest = self.spool.oldest()
-            if oldest is None:
-                return
-            segment, points = oldest
-            if not self._post(points):
-                return
-            self.spool.remove(segment)
-            if self.spool.empty:
-                logger.info("run %s: the spool is delivered", self.run_id)
-
-    def _post_in_order(self, batch: Points) -> Points:
-        """Post ``batch`` in chunks; returns what could not be delivered (empty when all was)."""
-        for start in range(0, len(batch), MAX_BATCH):
-            if not self._post(batch[start : start + MAX_BATCH]):
-                return batch[start:]
-        return []
-
-    def _post(self, points: Points) -> bool:
-        """One try. True when the API took the points (or refused them for good: they are dropped, logged)."""
-        if self._taken_over:
-            return True  # the run is another attempt's now: nothing of this one is wanted
-        try:
-            reply = self.client.post_points(self.run_id, points)
-        except ApiError as exc:
-            if exc.status_code == LEASE_LOST:
-                self._lose_lease(exc)
-                return True
-            if exc.refused:
-                logger.error("run %s: the API refused %d points: %s", self.run_id, len(points), exc)
-                self._reachable()
-                return True
-            self._unreachable(exc)
-            return False
-        except Exception as exc:  # noqa: BLE001 - network trouble: the points go to the spool
-            self._unreachable(exc)
-            return False
-        self._reachable()
-        self.duplicates += int(reply.get("duplicates", 0))
-        self._on_reply(reply)
-        return True
 
     def _on_reply(self, reply: dict[str, Any]) -> None:
         """What every reply about the run may say: cancelled (abort now), or finish after this epoch."""
@@ -231,30 +176,10 @@ class ApiReporter(Callback):
         if reply.get("stop_requested"):
             self.finish_reason = str(reply["stop_requested"])
 
-    def _may_post(self) -> bool:
-        return time.monotonic() >= self._retry_at
-
-    def _unreachable(self, exc: Exception) -> None:
-        if self._api_up:
-            logger.warning(
-                "run %s: API unreachable (%s); spooling points to %s", self.run_id, exc, self.spool.directory
-            )
-        else:
-            logger.info(
-                "run %s: API still unreachable (%s); retrying in %.1f s", self.run_id, exc, self._retry_delays.delay
-            )
-        self._api_up = False
-        self._backoff()
-
-    def _backoff(self) -> None:
-        self._retry_at = time.monotonic() + self._retry_delays.next()
-
-    def _reachable(self) -> None:
-        if not self._api_up:
-            logger.info("run %s: the API is back; %d spooled segment(s) to deliver", self.run_id, self.spool.segments)
-        self._api_up = True
-        self._retry_at = 0.0
-        self._retry_delays.reset()
+    def _points_refused(self, exc: ApiError) -> None:
+        """The sender dropped a refused batch (and logged it); a stale lease also ends this attempt."""
+        if exc.status_code == LEASE_LOST:
+            self._lose_lease(exc)
 
     def _abort(self, reason: str) -> None:
         self._abort_reason = reason
@@ -266,13 +191,15 @@ class ApiReporter(Callback):
         if not self._taken_over:
             logger.warning("run %s: taken over, stopping: %s", self.run_id, exc)
         self._taken_over = True
+        self.sender.discard()
         self._abort(f"taken over: {format_detail(exc.detail)}")
 
     def _heartbeat(self) -> None:
         if self._taken_over:
             return
+        progress = {"epoch": self._epoch, "progress": round(self._progress(), 4)} if self._started else {}
         try:
-            run = self.client.report_status(self.run_id, epoch=self._epoch, progress=round(self._progress(), 4))
+            run = self.client.report_status(self.run_id, **progress)
         except ApiError as exc:
             if exc.status_code == LEASE_LOST:
                 self._lose_lease(exc)
@@ -282,13 +209,13 @@ class ApiReporter(Callback):
         except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried next time
             logger.warning("heartbeat for run %s failed: %s", self.run_id, exc)
             return
-        self._reachable()  # the API is back: deliver the spool now rather than at the end of the backoff
+        self.sender.reachable()  # the API is back: deliver the spool now rather than at the end of the backoff
         self._on_reply(run)
 
     def _upload_checkpoint(self) -> None:
         """Send the latest epoch checkpoint to the API, so a run whose worker dies resumes on any machine.
         Called only with the spool empty: a checkpoint the API has never runs ahead of the points it has."""
-        if self.checkpoint is None or not self.checkpoint.exists():
+        if self.checkpoint is None or not self.checkpoint.exists() or self._taken_over:
             return
         mtime = self.checkpoint.stat().st_mtime_ns
         if mtime == self._checkpoint_mtime:
@@ -302,19 +229,19 @@ class ApiReporter(Callback):
                 # over the API's artifact limit: skipped, not retried (the API left a warning on the run's page)
                 logger.warning("run %s: checkpoint not uploaded, over the API's limit: %s", self.run_id, exc)
                 self._checkpoint_mtime = mtime
-                self._reachable()
+                self.sender.reachable()
                 return
             if exc.refused:
                 logger.error("run %s: the API refused the checkpoint: %s", self.run_id, exc)
                 self._checkpoint_mtime = mtime
                 return
-            self._unreachable(exc)
+            self.sender.unreachable(exc)
             return
         except Exception as exc:  # noqa: BLE001 - tried again after the backoff
-            self._unreachable(exc)
+            self.sender.unreachable(exc)
             return
         self._checkpoint_mtime = mtime
-        self._reachable()
+        self.sender.reachable()
 
     def _call_with_retry(self, call: Callable[[], Any]) -> Any:
         """``call()`` retried with backoff until it succeeds, is refused, or the run is taken over (None then)."""
@@ -340,33 +267,25 @@ class ApiReporter(Callback):
 
 def deliver_leftover_spools(client: Client, root: Path, *, skip: int | None = None) -> int:
     """Deliver the spools under ``root`` that no live process owns (a worker died while the API was down, and
-    its run went elsewhere or ended). Stops at the first network failure: the rest waits for the next call.
-    Returns how many points the API took."""
+    its run went elsewhere or ended), through the same sender as a live run's. Stops at the first network
+    failure: the rest waits for the next call. Returns how many points the API took."""
     delivered = 0
     spools = leftover_spools(root, skip=skip)
     try:
         for run_id, spool in spools:
-            while (oldest := spool.oldest()) is not None:
-                segment, points = oldest
-                try:
-                    client.post_points(run_id, points)
-                except ApiError as exc:
-                    if not exc.refused:
-                        logger.warning("leftover spool of run %s: API error %s; kept for later", run_id, exc)
-                        return delivered
-                    logger.error("leftover spool of run %s: the API refused %d points: %s", run_id, len(points), exc)
-                except Exception as exc:  # noqa: BLE001 - the API is away: try again before the next run
-                    logger.warning("leftover spool of run %s: API unreachable (%s); kept for later", run_id, exc)
-                    return delivered
-                else:
-                    delivered += len(points)
-                spool.remove(segment)
+            sender = PointSender(
+                functools.partial(client.post_encoded_points, run_id),
+                what=f"leftover spool of run {run_id}",
+                overflow=spool,
+                log=logger,
+            )
+            sender.pump()
+            delivered += sender.sent
+            if not spool.empty:
+                logger.warning("leftover spool of run %s: kept for later", run_id)
+                return delivered
             logger.info("leftover spool of run %s delivered", run_id)
     finally:
         for _, spool in spools:
             spool.close()
     return delivered
-
-
-def _finite(value: float) -> float | None:
-    return value if value == value and value not in (float("inf"), float("-inf")) else None

@@ -1,7 +1,10 @@
 """A run's undelivered metric points on local disk, oldest first, while the API cannot take them.
 
 ``$TRAINBOARD_HOME/spool/<run id>/`` holds numbered segment files of JSON lines, one point per line and at most
-``segment_points`` points per file, so a segment is one POST when the API is back. Only the reporter's sender
+``segment_points`` points per file (one batch of the sender, ``trainboard.sender.MAX_BATCH_POINTS``), so a
+segment is one POST when the API is back. It is the worker's overflow store
+(``trainboard.sender.OverflowStore``): the sender writes its batches' points as it encoded them, and posts a
+segment's lines joined into one body, without decoding them into Python objects. Only the reporter's sender
 thread reads and writes them. A segment is deleted once the API has it; the directory goes when the run's
 reporter closes with nothing left. The directory's ``.lock`` (an flock, released by the kernel when its process
 dies) marks a spool whose writer is alive: :func:`leftover_spools` yields only the others, for any worker on
@@ -20,16 +23,16 @@ import fcntl
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+
+from trainboard.sender import MAX_BATCH_POINTS
 
 logger = logging.getLogger(__name__)
 
-SEGMENT_POINTS = 5_000
+SEGMENT_POINTS = MAX_BATCH_POINTS
 LOCK_NAME = ".lock"
 SUFFIX = ".jsonl"
-
-Points = list[dict[str, Any]]
 
 
 class Spool:
@@ -68,15 +71,15 @@ class Spool:
         self._segments = _segments(self.directory)  # what the last holder left, now that it cannot change
         return True
 
-    def append(self, points: Points) -> None:
-        """Add points after everything already spooled."""
+    def append(self, points: Sequence[str]) -> None:
+        """Add points, each a JSON object on one line, after everything already spooled."""
         start = 0
         while start < len(points):
             if not self._tail_open or self._tail_points >= self.segment_points:
                 self._new_segment()
             room = self.segment_points - self._tail_points
             chunk = points[start : start + room]
-            lines = "".join(json.dumps(p, separators=(",", ":"), allow_nan=False) + "\n" for p in chunk)
+            lines = "\n".join(chunk) + "\n"
             with open(self._segments[-1], "a", encoding="utf-8") as file:
                 file.write(lines)
                 self._tail_points += len(chunk)
@@ -85,8 +88,8 @@ class Spool:
                     _sync(self._segments[-1], file.fileno())
             start += len(chunk)
 
-    def oldest(self) -> tuple[Path, Points] | None:
-        """The oldest segment and its points, or None when nothing is spooled."""
+    def oldest(self) -> tuple[Path, list[str]] | None:
+        """The oldest segment and its points (JSON objects), or None when nothing is spooled."""
         while self._segments:
             segment = self._segments[0]
             try:
@@ -166,12 +169,13 @@ def _sequence(path: Path) -> int:
     return int(head) if head.isdigit() else 0
 
 
-def _read(segment: Path) -> Points:
-    points: Points = []
+def _read(segment: Path) -> list[str]:
+    points: list[str] = []
     with open(segment, encoding="utf-8") as file:
         for number, line in enumerate(file, 1):
             try:
-                points.append(json.loads(line))
+                if isinstance(json.loads(line), dict):  # checked, then sent as it was written
+                    points.append(line.rstrip("\n"))
             except json.JSONDecodeError:
                 logger.warning("%s:%d: skipping a torn line (its writer died mid-write)", segment, number)
     return points

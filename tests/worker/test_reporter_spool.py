@@ -100,6 +100,11 @@ def _wait(predicate: Callable[[], bool], timeout: float = 10) -> None:
         time.sleep(0.02)
 
 
+def _encoded(key: str, steps: range) -> list[str]:
+    """Points as the sender spools them: each one JSON object."""
+    return [json.dumps({"key": key, "step": step, "value": 1.0}) for step in steps]
+
+
 def _spooled_points(directory: Path) -> int:
     return sum(len(p.read_text().splitlines()) for p in directory.glob("*.jsonl"))
 
@@ -118,15 +123,15 @@ def test_points_spool_to_disk_while_the_api_is_down_and_arrive_once_in_order(
     reporter.on_epoch_end(1, {"valid_acc": 0.9})
     # on_epoch_end came back once the points were on disk (the checkpoint may follow), not waiting for the API.
     assert not reporter.api_up
-    assert reporter._pending == [] and reporter._in_flight == 0, "nothing is held in memory"
+    assert reporter.sender.pending == 0, "nothing is held in memory"
     assert _spooled_points(spool_dir) == steps + 1
-    assert reporter.spool.segments >= 4, "segments of at most 5,000 points"
+    assert reporter.spool.segments >= 4, "segments of at most one batch"
 
     for _ in range(4):  # still down: what arrives keeps going to the disk
         reporter.on_points([Point("loss", steps + i, 0.25) for i in range(1, 1001)])
         steps += 1000
         time.sleep(0.1)
-    _wait(lambda: not reporter._pending and _spooled_points(spool_dir) == steps + 1)
+    _wait(lambda: not reporter.sender.pending and _spooled_points(spool_dir) == steps + 1)
 
     api = start_api()
     reporter.on_points([Point("loss", steps + 1, 0.1)])  # logged after the API is back: delivered after the spool
@@ -143,7 +148,7 @@ def test_a_spool_left_by_a_dead_worker_goes_first_when_its_run_resumes(
     spool_dir = tmp_path / "spool" / "9"
     dead = Spool(spool_dir, segment_points=40)
     assert dead.lock()
-    dead.append([{"key": "loss", "step": s, "value": 1.0} for s in range(1, 101)])
+    dead.append(_encoded("loss", range(1, 101)))
     with open(sorted(spool_dir.glob("*.jsonl"))[-1], "a") as segment:
         segment.write('{"key": "loss", "st')  # killed mid-write
     dead.close()  # the process is gone: the lock is free, the points stay
@@ -164,7 +169,7 @@ def test_leftover_spools_of_other_runs_are_delivered_unless_a_live_process_holds
     for run_id in (3, 4, 5):
         spool = Spool(root / str(run_id))
         spool.lock()
-        spool.append([{"key": "loss", "step": s, "value": 1.0} for s in range(1, 11)])
+        spool.append(_encoded("loss", range(1, 11)))
         spool.close()
     live = Spool(root / "5")  # a worker training run 5 right now
     assert live.lock()

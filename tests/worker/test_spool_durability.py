@@ -3,6 +3,7 @@ and a fresh Spool on the same directory reads it back whole."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 from worker.spool import Spool
 
 
-def _points(first: int, count: int) -> list[dict[str, object]]:
-    return [{"key": "loss", "step": step, "value": step / 10} for step in range(first, first + count)]
+def _points(first: int, count: int) -> list[str]:
+    """Points as the sender spools them: each one JSON object."""
+    return [json.dumps({"key": "loss", "step": step, "value": step / 10}) for step in range(first, first + count)]
 
 
 @pytest.fixture
