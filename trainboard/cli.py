@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "-v",
         "--verbose",
-        action="store_true",
-        default=os.environ.get("TRAINBOARD_VERBOSE", "").strip() not in {"", "0"},
+        action="count",
+        default=argparse.SUPPRESS,
         help="show the API's and workers' output here instead of in $TRAINBOARD_HOME/logs/up.log "
         "(also TRAINBOARD_VERBOSE=1)",
     )
@@ -76,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     watch = sub.add_parser("watch", help="follow a run's live metrics until it ends")
     watch.add_argument("run", type=int)
-    for command in sub.choices.values():  # `trainboard ls -v` as well as `trainboard -v ls`
-        command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP)
+    for name, command in sub.choices.items():  # `trainboard ls -v` as well as `trainboard -v ls`
+        if name != "up":  # up has its own -v: the children's output on the terminal
+            command.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return parser
 
 
@@ -207,7 +208,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    log = None if args.verbose else up.start_log(settings)
+    verbose = args.verbose or os.environ.get("TRAINBOARD_VERBOSE", "").strip() not in {"", "0"}
+    log = None if verbose else up.start_log(settings)
     up.introduce(settings, workers=args.workers, log=log)
     from backend.db import migrate  # only now: importing Alembic logs, and its lines belong in the log file
 

@@ -63,12 +63,20 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
         except Aborted:
             reporter.close()
             logger.info("run %s stopped: %s", run_id, reporter.abort_reason)
-            return "cancelled" if reporter.abort_reason == "cancelled" else "preempted"
+            if reporter.abort_reason != "cancelled":
+                return "preempted"
+            # The cancel may have landed after an epoch the heartbeats have not told yet: say how far it got.
+            return _report_outcome(client, run_id, status="cancelled", epoch=reporter.epoch, summary=reporter.summary)
         except Exception as exc:  # noqa: BLE001 - any failure of the run ends it failed; the worker lives on
             reporter.close()
             logger.error("run %s failed:\n%s", run_id, traceback.format_exc())
             return _report_outcome(
-                client, run_id, status="failed", error=f"{type(exc).__name__}: {exc}", epoch=reporter.epoch
+                client,
+                run_id,
+                status="failed",
+                error=f"{type(exc).__name__}: {exc}",
+                epoch=reporter.epoch,
+                summary=reporter.summary,
             )
         reporter.close()
         result = {**summary.to_dict(), "stop_reason": reporter.finish_reason}

@@ -76,6 +76,8 @@ class ApiReporter(Callback):
         # resumed run keeps what the API has rather than falling back to 0 while the checkpoint loads.
         self._started = False
         self._epoch = 0
+        self._summary: dict[str, Any] | None = None  # the loop's summary so far; sent with the next heartbeat
+        self._summary_sent: dict[str, Any] | None = None
         self._total_steps = 0
         self._step = 0
         self._thread = threading.Thread(target=self._run, name=f"reporter-{run_id}", daemon=True)
@@ -106,6 +108,12 @@ class ApiReporter(Callback):
         while self.sender.pending and time.monotonic() < deadline:
             time.sleep(0.005)
 
+    def on_summary(self, summary: dict[str, Any]) -> None:
+        """The run's summary so far goes with the next heartbeat, sent at once: the page and the runs table show
+        the best epoch while the run trains, and a cancelled or failed run keeps it."""
+        self._summary = dict(summary)
+        self._wake.set()
+
     def on_artifact(self, name: str, data: bytes, media_type: str) -> None:
         self._call_with_retry(lambda: self.client.put_artifact(self.run_id, name, data))
 
@@ -119,6 +127,11 @@ class ApiReporter(Callback):
     def epoch(self) -> int:
         """The last epoch the loop finished."""
         return self._epoch
+
+    @property
+    def summary(self) -> dict[str, Any] | None:
+        """The last summary the loop handed over (after its last finished epoch), or None before the first."""
+        return self._summary
 
     @property
     def abort_reason(self) -> str | None:
@@ -161,7 +174,8 @@ class ApiReporter(Callback):
                 logger.exception("run %s: the sender failed; retrying", self.run_id)
                 self.sender.back_off()
             now = time.monotonic()
-            if now - last_heartbeat >= HEARTBEAT_EVERY_S and not closing:
+            summary_due = self._summary is not self._summary_sent
+            if (now - last_heartbeat >= HEARTBEAT_EVERY_S or summary_due) and not closing:
                 last_heartbeat = now
                 self._heartbeat()
             if closing and self.sender.done:
@@ -197,9 +211,12 @@ class ApiReporter(Callback):
     def _heartbeat(self) -> None:
         if self._taken_over:
             return
-        progress = {"epoch": self._epoch, "progress": round(self._progress(), 4)} if self._started else {}
+        fields: dict[str, Any] = {"epoch": self._epoch, "progress": round(self._progress(), 4)} if self._started else {}
+        summary = self._summary
+        if summary is not self._summary_sent:
+            fields["summary"] = summary
         try:
-            run = self.client.report_status(self.run_id, **progress)
+            run = self.client.report_status(self.run_id, **fields)
         except ApiError as exc:
             if exc.status_code == LEASE_LOST:
                 self._lose_lease(exc)
@@ -209,6 +226,7 @@ class ApiReporter(Callback):
         except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried next time
             logger.warning("heartbeat for run %s failed: %s", self.run_id, exc)
             return
+        self._summary_sent = summary
         self.sender.reachable()  # the API is back: deliver the spool now rather than at the end of the backoff
         self._on_reply(run)
 

@@ -187,8 +187,14 @@ def test_cancel_reaches_a_running_worker(tmp_path: Path, data: Path) -> None:
         _wait(lambda: f"run {run_id} stopped: cancelled" in stack.log("worker0"), 30, "the worker kept training")
         run = _run(stack, run_id)
         assert run["status"] == "cancelled"
-        metrics = httpx.get(f"{stack.url}/api/runs/{run_id}/metrics", params={"keys": "test_acc"}).json()
+        metrics = httpx.get(f"{stack.url}/api/runs/{run_id}/metrics", params={"keys": "test_acc,valid_acc"}).json()
         assert len(metrics["test_acc"]["step"]) >= 1, "the metrics so far are kept"
+        # The page and the row agree with the charts: the epochs it finished, and the best of them so far.
+        _wait(lambda: _run(stack, run_id)["epoch"] == len(metrics["valid_acc"]["step"]), 10, "epoch lags the charts")
+        run = _run(stack, run_id)
+        valid = dict(zip(metrics["valid_acc"]["step"], metrics["valid_acc"]["value"], strict=True))
+        assert run["summary"]["best_valid_acc"] == max(valid.values())
+        assert run["summary"]["best_epoch"] == min(e for e, v in valid.items() if v == max(valid.values()))
         # The worker is free again: the next run trains.
         quick = {**SLOW_MLP, "model": {"arch": "mlp", "hidden": [16]}, "epochs": 1}
         next_id = httpx.post(f"{stack.url}/api/runs", json=quick).json()["id"]

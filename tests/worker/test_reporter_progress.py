@@ -75,3 +75,30 @@ def test_a_resumed_run_keeps_its_epoch_and_progress_until_training_resumes(
         assert training[-1] == (3, 0.7), "once training runs, its heartbeats report where it is"
     finally:
         reporter.close()
+
+
+def test_the_summary_so_far_reaches_the_run_after_each_epoch(
+    client: TestClient, worker_client: Client, tmp_path: Path
+) -> None:
+    """The Summary card and the runs table show the best epoch while the run trains, within a second of the
+    epoch's end, not only once the run finishes."""
+    run_id = int(client.post("/api/runs", json=MLP).json()["id"])
+    worker_client.lease = worker_client.claim(run_id, "w@test")["lease"]
+    reporter = ApiReporter(worker_client, run_id, worker_name="w@test", spool_dir=tmp_path / str(run_id))
+    try:
+        reporter.on_train_start(
+            TrainStart(n_params=1, epochs=5, steps_per_epoch=STEPS_PER_EPOCH, start_epoch=1, device="cpu")
+        )
+        time.sleep(HEARTBEAT_EVERY_S + 0.2)  # the first heartbeat went: the next is not due for a while
+        so_far = {"n_params": 1, "duration_s": 1.5, "best_epoch": 1, "best_valid_acc": 0.875, "test_acc_at_best": 0.86}
+        reporter.on_epoch_end(1, {"valid_acc": 0.875})
+        reporter.on_summary(so_far)
+        deadline = time.monotonic() + 1.0
+        while client.get(f"/api/runs/{run_id}").json()["summary"] != so_far and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert client.get(f"/api/runs/{run_id}").json()["summary"] == so_far
+        row = next(r for r in client.get("/api/runs").json() if r["id"] == run_id)
+        assert row["summary"]["best_valid_acc"] == 0.875 and row["status"] == "running"
+        assert reporter.summary == so_far
+    finally:
+        reporter.close()
