@@ -36,7 +36,8 @@ export class BulkCancel {
       }
       const skipped = this.ids.length - open.length;
       const left = skipped ? ` ${skipped} selected ${skipped === 1 ? "run has" : "runs have"} finished and ${skipped === 1 ? "is" : "are"} left alone.` : "";
-      const asked = { title: `Cancel ${runsNoun(open)}?`, message: `Running runs stop within seconds and keep their metrics; queued ones never start.${left}` };
+      const what = open.length === 1 ? "A running run stops within seconds and keeps its metrics; a queued one never starts." : "Running runs stop within seconds and keep their metrics; queued ones never start.";
+      const asked = { title: `Cancel ${runsNoun(open)}?`, message: `${what}${left}` };
       if (!(await confirmAction(asked))) return;
       const results = await Promise.allSettled(open.map((id) => cancelRun(id)));
       const cancelled = open.filter((_, i) => results[i].status === "fulfilled");
