@@ -12,6 +12,29 @@ export function flatten(value, prefix = "", out = {}) {
   return out;
 }
 
+// The model keys each architecture reads (worker/training/models.py); a spec carries the others at their defaults,
+// unused. A cnn reads model.dropout only in its dropout variant.
+const MODEL_KEYS = {
+  mlp: ["model.arch", "model.hidden", "model.dropout"],
+  cnn: ["model.arch", "model.norm", "model.dropout"],
+  vgg: ["model.arch", "model.blocks"],
+};
+
+/** Whether a dotted key of the spec changes what the run does: model keys of another architecture do not. */
+export function keyApplies(spec, key) {
+  const model = (spec && spec.model) || {};
+  if (key === "dropout_schemes") return model.arch === "mlp";
+  const used = MODEL_KEYS[model.arch];
+  if (!key.startsWith("model.") || !used) return true;
+  if (key === "model.dropout" && model.arch === "cnn") return model.norm === "dropout";
+  return used.includes(key);
+}
+
+/** The spec as dotted keys, only those that applied to this run (what its config card lists). */
+export function usedConfig(spec) {
+  return Object.fromEntries(Object.entries(flatten(spec || {})).filter(([key]) => keyApplies(spec, key)));
+}
+
 export function getDotted(obj, dotted) {
   let node = obj;
   for (const part of dotted.split(".")) {

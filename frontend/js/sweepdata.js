@@ -109,7 +109,8 @@ export function parcoordsTrace(sweep, rows, keys) {
       cmin: lo,
       cmax: hi === lo ? lo + 1 : hi,
       showscale: true,
-      colorbar: { title: { text: "valid %", side: "right" }, thickness: 12 },
+      // xpad: clear of the last axis's label ("best valid acc (%)"), centred on the plot's right edge
+      colorbar: { title: { text: "valid %", side: "right" }, thickness: 12, xpad: 64 },
     },
     dimensions: [
       ...axes.map((axis) => dimension(axis, scored)),

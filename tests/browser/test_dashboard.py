@@ -437,6 +437,7 @@ def test_runs_table_filters_sorts_refreshes_and_cancels(page: Page, stack: Stack
     # cancel from the table
     fast_row = page.locator(f'tr[data-run-id="{fast["id"]}"]')
     fast_row.locator('[data-action="cancel"]').click()
+    page.locator('dialog[data-testid="confirm"]').get_by_role("button", name="Yes, cancel").click()
     expect(fast_row.locator(".badge")).to_have_text("cancelled")
     assert api.get(f"/runs/{fast['id']}").json()["status"] == "cancelled"
 

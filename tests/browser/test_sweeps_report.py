@@ -275,8 +275,10 @@ def test_sweeps_list_runs_card_link_and_cancel(page: Page, stack: Stack, api: ht
     page.wait_for_url(re.compile(rf"#/sweeps/{sweep['id']}$"))
     expect(page.locator('[data-testid="results-table"] tbody tr')).to_have_count(2)
     # one configuration varied only by seed: no accuracy yet, so the plots wait
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click('[data-testid="cancel-sweep"]')
+    confirm = page.locator('dialog[data-testid="confirm"]')
+    expect(confirm).to_contain_text("Its 2 unfinished runs stop")
+    confirm.get_by_role("button", name="Yes, cancel").click()
     expect(page.locator('[data-testid="results-table"] .badge[data-status="cancelled"]')).to_have_count(2)
     expect(page.locator('[data-testid="cancel-sweep"]')).to_be_hidden()
     assert {r["status"] for r in sweep_detail(api, sweep["id"])["results"]} == {"cancelled"}

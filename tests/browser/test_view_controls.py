@@ -43,6 +43,7 @@ def test_run_page_selects_for_compare_cancels_and_copies_the_spec(page: Page, st
     expect(page.locator(".toast").first).to_have_text(re.compile("Spec copied as JSON|The clipboard is not available"))
 
     page.click("text=Cancel run")
+    page.locator('dialog[data-testid="confirm"]').get_by_role("button", name="Yes, cancel").click()
     expect(page.locator('[data-testid="run-status"] .badge')).to_have_text("cancelled")
     expect(page.locator("text=Cancel run")).to_be_hidden()
     assert api.get(f"/runs/{run['id']}").json()["status"] == "cancelled"

@@ -136,6 +136,48 @@ def test_run_artifact_words(page: Page, stack: Stack) -> None:
     ]
 
 
+def test_run_files_in_groups_and_the_keys_each_architecture_uses(page: Page, stack: Stack) -> None:
+    files = (
+        "["
+        + ", ".join(
+            f"{{name: '{n}', size: {size}, media_type: '{t}'}}"
+            for n, size, t in [
+                ("misclassified_10.png", 10, "image/png"),
+                ("misclassified_2.png", 20, "image/png"),
+                ("checkpoint_last.pt", 3000, "application/octet-stream"),
+                ("filters_first_layer.png", 5, "image/png"),
+                ("misclassified.json", 7, "application/json"),
+                ("plot.png", 1, "image/png"),
+            ]
+        )
+        + "]"
+    )
+    groups = _run(
+        page,
+        stack,
+        "views/run/text.js",
+        f"m.fileGroups({files}).map((g) => [g.label, g.files.map((f) => f.name), g.size])",
+    )
+    assert groups == [
+        ["Checkpoints", ["checkpoint_last.pt"], 3000],
+        ["Misclassified test images", ["misclassified_2.png", "misclassified_10.png"], 30],
+        ["Filter images", ["filters_first_layer.png"], 5],
+        ["Other images", ["plot.png"], 1],
+        ["Data and other files", ["misclassified.json"], 7],
+    ]
+    model = "{hidden: [8], dropout: 0.5, norm: 'dropout', blocks: 'deep'}"
+    keys = "(spec) => Object.keys(m.usedConfig(spec)).join(' ')"
+    specs = f"""['mlp', 'cnn', 'vgg'].map((arch) => ({{model: {{arch, ...{model}}}, seed: 1, dropout_schemes: []}}))
+        .concat([{{model: {{arch: 'cnn', norm: 'batchnorm', dropout: 0}}}}])"""
+    used = _run(page, stack, "spec.js", f"{specs}.map({keys})")
+    assert used == [
+        "model.arch model.hidden model.dropout seed dropout_schemes",
+        "model.arch model.dropout model.norm seed",
+        "model.arch model.blocks seed",
+        "model.arch model.norm",
+    ]
+
+
 def test_run_series_traces_live_points_and_zoom(page: Page, stack: Stack) -> None:
     told = _run(
         page,

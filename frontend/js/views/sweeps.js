@@ -2,7 +2,8 @@
 // refreshed every 3 s while visible.
 
 import { errorText, request } from "../api.js";
-import { STATUSES, h, localTime, progressBar, statusBadge, syncRows, timeAgo, whileVisible } from "../dom.js";
+import { ago } from "../clock.js";
+import { STATUSES, h, progressBar, statusBadge, syncRows, whileVisible } from "../dom.js";
 import { formatValue } from "../spec.js";
 import { finishedCount } from "../sweepdata.js";
 
@@ -69,7 +70,7 @@ export function mount(root) {
       h("td", { class: "epoch-cell" }, progressBar(runs.length ? done / runs.length : 0, `${done}/${runs.length}`)),
       h("td", {}, h("span", { class: "sweep-counts" }, STATUSES.filter((s) => counts[s]).map((s) => h("span", {}, statusBadge(s), ` ${counts[s]}`)))),
       h("td", { class: "mono" }, sweep.best_run_id ? h("a", { href: `#/runs/${sweep.best_run_id}` }, `#${sweep.best_run_id}`) : "—"),
-      h("td", { class: "nowrap muted", title: localTime(sweep.created_at) }, timeAgo(sweep.created_at)),
+      h("td", { class: "nowrap muted" }, ago(sweep.created_at)),
     );
   }
 
@@ -96,7 +97,7 @@ export function mount(root) {
     syncRows(tbody, rows, sweeps, {
       id: (sweep) => sweep.id,
       dataset: (sweep) => ({ sweepId: String(sweep.id) }),
-      signature: (sweep) => JSON.stringify([sweep.status_counts, sweep.best_run_id, sweep.name, Math.floor(Date.now() / 60000)]),
+      signature: (sweep) => JSON.stringify([sweep.status_counts, sweep.best_run_id, sweep.name]),
       fill,
     });
   }

@@ -2,7 +2,7 @@
 
 import { artifactJson, artifactSrc, errorText, listArtifacts } from "../../api.js";
 import { h } from "../../dom.js";
-import { bytes, confidenceText, filterCaption, labelName } from "./text.js";
+import { bytes, confidenceText, fileGroups, filterCaption, labelName } from "./text.js";
 
 export class RunArtifacts {
   /** page: {runId, run, destroyed}, kept current by the page shell. */
@@ -76,14 +76,22 @@ function filtersCard(list) {
   );
 }
 
+/** Every file, grouped (checkpoints, images by kind, the rest), each with its size; collapsed until opened. */
 function filesCard(list) {
   if (!list.length) return null;
-  const downloads = list.filter((a) => !/^misclassified_\d+\.png$/.test(a.name));
+  const total = list.reduce((n, a) => n + (Number(a.size) || 0), 0);
   return h(
     "details",
-    { class: "card files" },
-    h("summary", {}, `All files (${list.length})`),
-    h("ul", { class: "file-list" }, downloads.map((a) => h("li", {}, h("a", { href: a.url, download: a.name }, a.name), h("span", { class: "muted" }, ` ${bytes(a.size)} · ${a.media_type}`)))),
+    { class: "card files", dataset: { testid: "files" } },
+    h("summary", {}, `All files (${list.length} · ${bytes(total)})`),
+    fileGroups(list).map((group) =>
+      h(
+        "section",
+        { class: "file-group", dataset: { group: group.label } },
+        h("h4", {}, group.label, h("span", { class: "muted" }, ` ${group.files.length} · ${bytes(group.size)}`)),
+        h("ul", { class: "file-list" }, group.files.map((a) => h("li", {}, h("a", { href: a.url, download: a.name }, a.name), h("span", { class: "muted file-size" }, ` ${bytes(a.size)}`)))),
+      ),
+    ),
   );
 }
 
@@ -105,9 +113,13 @@ function misclassified(item, byName, spec) {
   );
 }
 
-/** An artifact image, fetched with the token and shown from a blob: URL. */
+/**
+ * An artifact image, fetched with the token and shown from a blob: URL. It loads lazily (a gallery holds dozens)
+ * over a neutral placeholder, and says what it shows (alt) until it is there.
+ */
 function image(url, alt, cls) {
-  const img = h("img", { alt, class: cls, loading: "lazy", decoding: "async" });
+  const img = h("img", { alt, class: `${cls} lazy-img`, loading: "lazy", decoding: "async" });
+  img.addEventListener("load", () => img.classList.add("loaded"), { once: true });
   artifactSrc(url)
     .then((src) => {
       img.src = src;
@@ -115,3 +127,8 @@ function image(url, alt, cls) {
     .catch(() => img.replaceWith(h("span", { class: "muted" }, `missing: ${alt}`)));
   return img;
 }
+
+// A printout (or a PDF of the page) must hold every image, not only those scrolled to: load them all first.
+window.addEventListener("beforeprint", () => {
+  for (const img of document.querySelectorAll('img[loading="lazy"]')) img.loading = "eager";
+});

@@ -1,7 +1,8 @@
-// The run page's two cards under the charts: the summary (filled in as epochs end) and the config.
+// The run page's two cards under the charts: the summary (filled in as epochs end) and the config (the keys that
+// applied to the run's architecture: an mlp's spec carries a cnn's norm at its default, unused).
 
 import { h, toast } from "../../dom.js";
-import { flatten, formatValue } from "../../spec.js";
+import { formatValue, usedConfig } from "../../spec.js";
 import { summaryRows } from "./text.js";
 
 export class RunDetails {
@@ -25,8 +26,7 @@ export class RunDetails {
   }
 
   renderConfig(spec) {
-    const flat = flatten(spec || {});
-    const rows = Object.entries(flat).map(([k, v]) => h("tr", {}, h("th", { class: "mono" }, k), h("td", { class: "mono" }, formatValue(v))));
+    const rows = Object.entries(usedConfig(spec)).map(([k, v]) => h("tr", { dataset: { key: k } }, h("th", { class: "mono" }, k), h("td", { class: "mono" }, formatValue(v))));
     this.configBody.replaceChildren(h("table", { class: "kv" }, h("tbody", {}, rows)));
   }
 }

@@ -1,11 +1,13 @@
 // The top of the run page: title, status, live dot and actions; the subtitle; progress, status in words, facts.
 
-import { TERMINAL, h, localTime, progressBar, statusBadge } from "../../dom.js";
+import { when } from "../../clock.js";
+import { confirmAction } from "../../confirm.js";
+import { TERMINAL, h, progressBar, statusBadge } from "../../dom.js";
 import { selection } from "../../selection.js";
 import { liveStateLabel, progressLabel, progressText, runSubtitle } from "./text.js";
 
 export class RunHeader {
-  /** onCancel: async, asks the API to cancel the run; the button stays disabled while it runs. */
+  /** onCancel: async, asks the API to cancel the run (once the user confirmed); the button stays disabled while it runs. */
   constructor(runId, { onCancel }) {
     this.runId = runId;
     this.titleEl = h("h1", { class: "run-title" }, `Run #${runId}`);
@@ -38,6 +40,8 @@ export class RunHeader {
   }
 
   async #cancel(onCancel) {
+    const asked = { title: `Cancel run #${this.runId}?`, message: "A running run stops within seconds and keeps its metrics; a queued one never starts." };
+    if (!(await confirmAction(asked))) return;
     this.cancelButton.disabled = true;
     try {
       await onCancel();
@@ -74,9 +78,9 @@ export class RunHeader {
         ["worker", run.worker || "—"],
         ["attempts", String(run.attempts ?? 0)],
         ["queue", run.queue || "—"],
-        ["created", localTime(run.created_at)],
-        ["started", localTime(run.started_at)],
-        ["finished", localTime(run.finished_at)],
+        ["created", when(run.created_at)],
+        ["started", when(run.started_at)],
+        ["finished", when(run.finished_at)],
         ["sweep", run.sweep_id ? h("a", { href: `#/sweeps/${run.sweep_id}` }, `#${run.sweep_id}`) : "—"],
         ["external", run.external ? "yes" : "no"],
       ].map(([k, v]) => h("div", { class: "fact" }, h("dt", {}, k), h("dd", {}, v))),

@@ -130,3 +130,24 @@ export function bytes(n) {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
+
+// The run's files in groups, in this order; a file goes to the first group whose test it passes.
+const FILE_GROUPS = [
+  ["Checkpoints", (a) => /\.(pt|pth|ckpt)$/i.test(a.name)],
+  ["Misclassified test images", (a) => a.name.startsWith("misclassified") && a.media_type.startsWith("image/")],
+  ["Filter images", (a) => a.name.includes("filters") && a.media_type.startsWith("image/")],
+  ["Other images", (a) => a.media_type.startsWith("image/")],
+  ["Data and other files", () => true],
+];
+
+/** Every file of the list as [{label, files, size}], the groups that have files, names in natural order. */
+export function fileGroups(list) {
+  const sorted = [...list].sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+  const groups = FILE_GROUPS.map(([label]) => ({ label, files: [], size: 0 }));
+  for (const file of sorted) {
+    const group = groups[FILE_GROUPS.findIndex(([, test]) => test(file))];
+    group.files.push(file);
+    group.size += Number(file.size) || 0;
+  }
+  return groups.filter((g) => g.files.length);
+}

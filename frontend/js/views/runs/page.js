@@ -5,6 +5,7 @@ import { errorText, listRuns } from "../../api.js";
 import { h, whileVisible } from "../../dom.js";
 import { navigate, replaceQuery } from "../../router.js";
 import { selection } from "../../selection.js";
+import { BulkCancel } from "./bulk-cancel.js";
 import { RunsFilters } from "./filters.js";
 import { apiQuery, countText, isFiltered, lastPageOffset, readState, urlQuery } from "./query.js";
 import { SweepCard } from "./sweep-card.js";
@@ -21,11 +22,12 @@ export function mount(root, route) {
   const countLabel = h("span", { class: "muted", dataset: { testid: "runs-total" } }, "");
   const compareButton = h("button", { type: "button", class: "primary", onclick: () => navigate("/compare", { ids: selection.ids() }) }, "Compare");
   const clearButton = h("button", { type: "button", onclick: () => selection.clear() }, "Clear selection");
+  const bulkCancel = new BulkCancel({ reload: load });
   const head = h(
     "div",
     { class: "page-head" },
     h("div", { class: "page-title" }, h("h1", {}, "Runs"), countLabel),
-    h("div", { class: "actions" }, clearButton, compareButton, h("a", { class: "button", href: "#/launch" }, "+ New run")),
+    h("div", { class: "actions" }, clearButton, bulkCancel.button, compareButton, h("a", { class: "button", href: "#/launch" }, "+ New run")),
   );
   const filters = new RunsFilters(state, page, { changed });
   const table = new RunsTable(state, { changed, reload: load, onTag: (tag) => filters.setTag(tag), onClearFilters: () => filters.reset() });
@@ -70,6 +72,7 @@ export function mount(root, route) {
     compareButton.disabled = ids.length < 1;
     clearButton.hidden = ids.length === 0;
     table.refreshSelection(ids);
+    bulkCancel.refresh(ids, table.runs);
   }
 
   document.addEventListener("trainboard:selection", refreshSelection);

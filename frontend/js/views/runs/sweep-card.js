@@ -2,6 +2,7 @@
 // it, compare all its runs or cancel the unfinished ones.
 
 import { errorText, get, post } from "../../api.js";
+import { confirmAction, sweepCancelQuestion } from "../../confirm.js";
 import { STATUSES, TERMINAL, h, pct, progressBar, statusBadge, toast } from "../../dom.js";
 import { hrefFor } from "../../router.js";
 import { gridText } from "./query.js";
@@ -58,8 +59,9 @@ export class SweepCard {
   }
 
   async #cancel(e, sweep, open) {
-    if (!confirm(`Cancel the ${open} unfinished runs of sweep #${sweep.id}?`)) return;
-    e.currentTarget.disabled = true;
+    const button = e.currentTarget;
+    if (!(await confirmAction(sweepCancelQuestion(sweep.id, open)))) return;
+    button.disabled = true;
     try {
       await post(`/sweeps/${sweep.id}/cancel`);
       toast(`Sweep #${sweep.id} cancelled`);

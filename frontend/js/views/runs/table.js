@@ -2,7 +2,9 @@
 // the empty state and the pager.
 
 import { cancelRun, errorText } from "../../api.js";
-import { TERMINAL, duration, elapsed, h, localTime, num, pct, progressBar, statusBadge, syncRows, timeAgo, toast } from "../../dom.js";
+import { ago } from "../../clock.js";
+import { confirmAction } from "../../confirm.js";
+import { TERMINAL, duration, elapsed, h, num, pct, progressBar, statusBadge, syncRows, toast } from "../../dom.js";
 import { hrefFor } from "../../router.js";
 import { selection } from "../../selection.js";
 import { archLabel, specSummary } from "../../spec.js";
@@ -145,7 +147,7 @@ export class RunsTable {
       best_valid_acc: h("td", { class: "num mono" }, pct(summary.best_valid_acc)),
       test_acc_at_best: h("td", { class: "num mono" }, pct(summary.test_acc_at_best)),
       duration_s: h("td", { class: "num mono nowrap" }, duration((summary.duration_s ?? elapsed(run)) ?? undefined)),
-      created_at: h("td", { class: "nowrap muted", title: localTime(run.created_at) }, timeAgo(run.created_at)),
+      created_at: h("td", { class: "nowrap muted" }, ago(run.created_at)),
     };
     tr.replaceChildren(h("td", { class: "select-col" }, box), ...COLUMNS.map((c) => cells[c.key]), h("td", { class: "actions-col" }, this.#cancelButton(run)));
   }
@@ -170,7 +172,10 @@ export class RunsTable {
   #cancelButton(run) {
     if (TERMINAL.has(run.status)) return null;
     const cancel = async (e) => {
-      e.currentTarget.disabled = true;
+      const button = e.currentTarget;
+      const asked = { title: `Cancel run #${run.id}?`, message: `"${run.name}" is ${run.status}: a running run stops within seconds and keeps its metrics, a queued one never starts.` };
+      if (!(await confirmAction(asked))) return;
+      button.disabled = true;
       try {
         await cancelRun(run.id);
         toast(`Run #${run.id} cancelled`);

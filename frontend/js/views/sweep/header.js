@@ -1,7 +1,8 @@
 // The top of the sweep page: title, live dot and actions; the summary card (progress, status counts, the best run,
 // grid, method, early-termination rule, base spec).
 
-import { STATUSES, h, localTime, pct, progressBar, statusBadge } from "../../dom.js";
+import { when } from "../../clock.js";
+import { STATUSES, h, pct, progressBar, statusBadge } from "../../dom.js";
 import { hrefFor } from "../../router.js";
 import { finishedCount, rowLabel } from "../../sweepdata.js";
 import { baseText, gridText, methodText, openRuns, ruleText } from "./text.js";
@@ -46,7 +47,7 @@ export class SweepHeader {
           ["method", methodText(spec)],
           ["early termination", ruleText(spec.early_termination)],
           ["base", baseText(spec.base || {})],
-          ["created", localTime(sweep.created_at)],
+          ["created", when(sweep.created_at)],
         ].map(([k, v]) => h("div", { class: "fact" }, h("dt", {}, k), h("dd", {}, v))),
       ),
     );

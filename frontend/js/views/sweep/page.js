@@ -2,6 +2,7 @@
 // and the runs' curves overlaid — all refreshed every 2 s while any run of the sweep is unfinished.
 
 import { ApiError, errorText, get, post } from "../../api.js";
+import { confirmAction, sweepCancelQuestion } from "../../confirm.js";
 import { h, toast, whileVisible } from "../../dom.js";
 import { replaceQuery } from "../../router.js";
 import { gridKeys, sweepDone, variedKeys } from "../../sweepdata.js";
@@ -77,7 +78,7 @@ class SweepPage {
 
   async #cancel() {
     const button = this.header.cancelButton;
-    if (!confirm(`Cancel the ${openRuns(this.sweep.status_counts)} unfinished runs of sweep #${this.sweepId}?`)) return;
+    if (!(await confirmAction(sweepCancelQuestion(this.sweepId, openRuns(this.sweep.status_counts))))) return;
     button.disabled = true;
     try {
       this.sweep = await post(`/sweeps/${this.sweepId}/cancel`);

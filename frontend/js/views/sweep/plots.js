@@ -7,6 +7,9 @@ import { shortKey } from "../../spec.js";
 import { heatmapData, heatmapTrace, parcoordsTrace, resultsCsv, scoredRows } from "../../sweepdata.js";
 import { heatmapAxes, heatmapCsv } from "./text.js";
 
+/** The axes of a chart with nothing to draw yet: none, its "Waiting for the first results…" alone. */
+const hiddenAxes = () => ({ xaxis: { visible: false }, yaxis: { visible: false } });
+
 export class SweepPlots {
   /** query: the URL's (x, y: the heatmap's first axes); onAxes(): the heatmap's axes changed. */
   constructor(sweepId, query, { onAxes }) {
@@ -88,6 +91,7 @@ export class SweepPlots {
     this.parcoords.empty.textContent = "Waiting for the first results…";
     this.parcoords.status.textContent = scored.length < rows.length ? `${scored.length}/${rows.length} runs with a result` : "";
     const layout = { font: baseLayout().font, margin: { l: 70, r: 40, t: 56, b: 24 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#ffffff" };
+    if (!scored.length) Object.assign(layout, hiddenAxes()); // Plotly's empty cartesian axes would say nothing
     await this.parcoords.render(scored.length ? [parcoordsTrace(this.sweep, rows, this.varied)] : [], layout, { hasData: scored.length > 0 });
   }
 
@@ -105,6 +109,7 @@ export class SweepPlots {
     layout.yaxis.autorange = "reversed"; // first grid value on top, like the table
     this.heatmap.empty.textContent = "Waiting for the first results…";
     const any = data.z.some((r) => r.some((v) => v !== null));
+    if (!any) Object.assign(layout, hiddenAxes());
     await this.heatmap.render(any ? [heatmapTrace(data)] : [], layout, { hasData: any });
   }
 
