@@ -5,7 +5,8 @@
 The points go in through the ingestion's own statements (``insert_ignoring_duplicates`` and ``update_rollups``,
 10,000 points a batch, no live events), so the rollups are exactly what a real run keeps; then the route is timed
 through the app (in process, FastAPI's TestClient: routing, validation and JSON included), median and p95, next
-to `GET /api/runs/{id}` (one row) as the baseline of any request through the same app.
+to `GET /api/runs/{id}` (one row) as the baseline of any request through the same app, and a plain
+`count(*) ... GROUP BY key` over the points (what the route would cost without the rollups).
 SQLite by default (a fresh file); ``--postgres postgresql+psycopg://user@host/db`` uses that database (migrated
 here, and the run is deleted afterwards).
 """
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,6 +48,19 @@ def fill(client: TestClient, run_id: int, *, points: int, keys: int) -> None:
                 ]
                 update_rollups(session, run_id=run_id, rows=insert_ignoring_duplicates(session, rows))
             session.commit()
+
+
+def naive_count(client: TestClient, run_id: int, *, repeat: int) -> list[float]:
+    """What the route would cost without the rollups: counting every point, in SQL (no HTTP, no JSON)."""
+    times = []
+    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        for _ in range(repeat):
+            t = time.perf_counter()
+            session.execute(
+                text("SELECT key, count(*), max(step) FROM metric_points WHERE run_id = :r GROUP BY key"), {"r": run_id}
+            ).all()
+            times.append((time.perf_counter() - t) * 1000)
+    return times
 
 
 def main() -> int:
@@ -78,6 +92,7 @@ def main() -> int:
         print(f"keys: {len(body)}, first {body[0]}")
         print(f"GET /keys ms: {summary(times)}")
         print(f"GET /runs/{{id}} ms (baseline): {summary(baseline)}")
+        print(f"counting the points instead, ms: {summary(naive_count(client, run_id, repeat=3))}")
         if args.postgres:
             with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
                 session.execute(delete(Run).where(Run.id == run_id))
