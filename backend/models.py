@@ -56,6 +56,9 @@ class Run(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # What the run was configured with: a built-in run's spec, or whatever an external run's script sent (any JSON
+    # mapping, bounded in backend/schemas.py). NULL only between an old row and migration 0006, which fills it.
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     queue: Mapped[str] = mapped_column(String(16), default="any")
     external: Mapped[bool] = mapped_column(Boolean, default=False)

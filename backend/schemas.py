@@ -6,11 +6,12 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo, computed_field, field_validator
 
 from backend.finite import finite_or_none, json_safe
 from backend.status_detail import status_in_words
 from trainboard.limits import MAX_STEP, METRIC_KEY_CHARS, METRIC_KEY_MAX_CHARS
+from trainboard.spec import MAX_NAME_LENGTH, MAX_TAGS, Tag
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -21,6 +22,50 @@ MAX_OFFSET = 1_000_000_000  # of a list route: far past any real page, and well 
 MAX_SUMMARY_KEYS = 256
 MAX_SUMMARY_BYTES = 16_384
 MAX_SUMMARY_DEPTH = 16  # its status event wraps it in more levels, all within backend.finite.MAX_DEPTH
+# A config (an external run's hyperparameters, e.g. a script's argparse options) also comes back with its run on
+# every runs page: generous for hyperparameters, far too small to smuggle data in.
+MAX_CONFIG_BYTES = 65_536
+MAX_CONFIG_DEPTH = 16
+EXTERNAL_RUN_NAME = "external run"  # the name of an external run created without one
+
+
+def bounded_json(value: dict[str, Any], *, what: str, max_depth: int, max_bytes: int) -> dict[str, Any]:
+    """``value`` with NaN and infinities as null, or ValueError naming ``what`` when it nests deeper than
+    ``max_depth`` levels or is over ``max_bytes`` as compact JSON."""
+    try:
+        clean: dict[str, Any] = json_safe(value, max_depth=max_depth)
+    except ValueError:
+        raise ValueError(f"a {what} nests at most {max_depth} levels deep") from None
+    size = len(json.dumps(clean, separators=(",", ":"), allow_nan=False).encode())
+    if size > max_bytes:
+        raise ValueError(f"a {what} is at most {max_bytes} bytes as JSON, this one is {size}")
+    return clean
+
+
+def bounded_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A run's config: at most MAX_CONFIG_BYTES as JSON and MAX_CONFIG_DEPTH levels; NaN and infinities become
+    null (as in a summary: a diverged value is no reason to lose the run)."""
+    return bounded_json(config, what="config", max_depth=MAX_CONFIG_DEPTH, max_bytes=MAX_CONFIG_BYTES)
+
+
+class ExternalRunIn(BaseModel):
+    """A run your own script trains and reports (the tracking API's ``trainboard.init``): a name, tags and any
+    JSON mapping as its config. (A full run spec with ``"external": true`` is also taken, as before.)"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external: Literal[True] = Field(description="no worker runs it: your script posts its metrics")
+    name: str = Field(default="", max_length=MAX_NAME_LENGTH)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    config: dict[str, Any] = Field(
+        description=f"any JSON mapping, e.g. the script's options; at most {MAX_CONFIG_BYTES:,} bytes as JSON and "
+        f"{MAX_CONFIG_DEPTH} levels deep; NaN and infinities are stored as null"
+    )
+
+    @field_validator("config")
+    @classmethod
+    def _bounded_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return bounded_config(config)
 
 
 class RunOut(BaseModel):
@@ -29,6 +74,10 @@ class RunOut(BaseModel):
     id: int
     name: str
     spec: dict[str, Any]
+    config: dict[str, Any] = Field(
+        description="a built-in run's spec; an external run's config, as its script sent it (or its spec, for a "
+        "run created from a full spec)"
+    )
     status: RunStatus
     queue: str
     external: bool
@@ -59,6 +108,12 @@ class RunOut(BaseModel):
         description="the attempt's lease: only in the replies of a claim and of creating an external run; "
         "send it in X-Trainboard-Lease with every status, metric and artifact write of that attempt",
     )
+
+    @field_validator("config", mode="before")
+    @classmethod
+    def _config_or_spec(cls, config: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        """Every run stores its config (a migration gave older runs their spec); a missing one is the spec."""
+        return info.data.get("spec") if config is None else config
 
     @field_validator("summary")
     @classmethod
@@ -102,6 +157,11 @@ class StatusUpdate(BaseModel):
     progress: float | None = Field(default=None, ge=0.0, le=1.0)
     summary: dict[str, Any] | None = None
     error: str | None = Field(default=None, max_length=20_000)
+    config: dict[str, Any] | None = Field(
+        default=None,
+        description="an external run's whole config, replacing the stored one (send all of it, not a change); "
+        "a built-in run's config is its spec and cannot change (409)",
+    )
 
     @field_validator("summary")
     @classmethod
@@ -111,14 +171,12 @@ class StatusUpdate(BaseModel):
             return None
         if len(summary) > MAX_SUMMARY_KEYS:
             raise ValueError(f"a summary holds at most {MAX_SUMMARY_KEYS} keys, this one has {len(summary)}")
-        try:
-            clean: dict[str, Any] = json_safe(summary, max_depth=MAX_SUMMARY_DEPTH)
-        except ValueError:
-            raise ValueError(f"a summary nests at most {MAX_SUMMARY_DEPTH} levels deep") from None
-        size = len(json.dumps(clean, separators=(",", ":"), allow_nan=False).encode())
-        if size > MAX_SUMMARY_BYTES:
-            raise ValueError(f"a summary is at most {MAX_SUMMARY_BYTES} bytes as JSON, this one is {size}")
-        return clean
+        return bounded_json(summary, what="summary", max_depth=MAX_SUMMARY_DEPTH, max_bytes=MAX_SUMMARY_BYTES)
+
+    @field_validator("config")
+    @classmethod
+    def _bounded_config(cls, config: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if config is None else bounded_config(config)
 
 
 class PointIn(BaseModel):
@@ -158,6 +216,20 @@ class Series(BaseModel):
     def _finite_values(cls, values: list[float | None]) -> list[float | None]:
         """Points stored by older versions may be infinite (SQLite keeps inf): they read as None, like NaN."""
         return [finite_or_none(v) for v in values]
+
+
+class MetricKeyOut(BaseModel):
+    """One logged key of a run: how many points it has, and its last one (the highest step)."""
+
+    key: str
+    count: int = Field(description="points stored (a retried batch's duplicates are not counted)")
+    last_step: int
+    last_value: float | None = Field(description="null where the value was NaN or infinite")
+
+    @field_validator("last_value")
+    @classmethod
+    def _finite_last(cls, value: float | None) -> float | None:
+        return finite_or_none(value)
 
 
 class ArtifactOut(BaseModel):

@@ -188,6 +188,27 @@ MUTANTS = (
         "",
         ("tests/backend/test_event_publishing.py",),
     ),
+    Mutant(
+        "no size bound on a config (nor on a summary)",
+        "backend/schemas.py",
+        "    if size > max_bytes:\n",
+        "    if False:\n",
+        ("tests/backend/test_run_config.py",),
+    ),
+    Mutant(
+        "a built-in run's config (its spec) replaced by a status report",
+        "backend/services/runs.py",
+        "            _check_config(run, update)\n",
+        "",
+        ("tests/backend/test_run_config.py",),
+    ),
+    Mutant(
+        "a key's points counted at every rollup level",
+        "backend/services/metrics/keys.py",
+        ".where(rollup.run_id == run_id, rollup.width == ROLLUP_WIDTHS[-1])",
+        ".where(rollup.run_id == run_id)",
+        ("tests/backend/test_metric_keys.py",),
+    ),
 )
 
 

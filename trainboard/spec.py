@@ -20,6 +20,7 @@ VGG_BLOCKS: dict[str, list[int]] = {
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 4096
 MAX_NAME_LENGTH = 200
+MAX_TAGS = 32
 
 Channels = Annotated[int, Field(ge=1, le=1024)]
 HiddenSize = Annotated[int, Field(ge=1, le=8192)]
@@ -63,7 +64,7 @@ class EarlyStoppingSpec(_Strict):
 
 class RunSpec(_Strict):
     name: str = Field(default="", max_length=MAX_NAME_LENGTH)
-    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     dataset: Literal["mnist", "dogs-vs-cats"] = "mnist"
     model: ModelSpec = Field(default_factory=ModelSpec)
     init: Literal["zero", "normal", "glorot"] = "glorot"

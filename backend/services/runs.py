@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.models import Run, utcnow
-from backend.schemas import TERMINAL, StatusUpdate
+from backend.schemas import EXTERNAL_RUN_NAME, TERMINAL, ExternalRunIn, StatusUpdate
 from backend.services import leases
 from backend.services.events import append_status_event, locked_run, status_event_data
 from backend.services.leases import WriteRefused
@@ -52,9 +52,11 @@ def new_run(*, spec: RunSpec, sweep_id: int | None = None) -> Run:
     """A Run row for ``spec`` (not yet added to a session)."""
     external = spec.external
     now = utcnow()
+    spec_json = spec.model_dump(mode="json")
     run = Run(
         name=spec.display_name(),
-        spec=spec.model_dump(mode="json"),
+        spec=spec_json,
+        config=spec_json,  # a built-in run's config is its spec
         status="running" if external else "queued",
         queue=queue_for_device(spec.device),
         external=external,
@@ -72,6 +74,30 @@ def new_run(*, spec: RunSpec, sweep_id: int | None = None) -> Run:
         started_at=now if external else None,
     )
     return run
+
+
+def new_external_run(request: ExternalRunIn) -> Run:
+    """A Run row for a script's own run (not yet added to a session): any config, and no spec of the built-in loop.
+
+    Its ``spec`` holds only what a spec and such a run share (name, tags, external), so readers of ``spec`` find
+    the run's name and tags there; the columns copied from a spec for the runs table stay empty.
+    """
+    now = utcnow()
+    return Run(
+        name=request.name or EXTERNAL_RUN_NAME,
+        spec={"name": request.name, "tags": list(request.tags), "external": True},
+        config=request.config,
+        status="running",
+        queue=queue_for_device("auto"),
+        external=True,
+        tags="".join(f",{tag}" for tag in request.tags) + ("," if request.tags else ""),
+        epoch=0,
+        progress=0.0,
+        attempts=0,
+        event_seq=0,
+        created_at=now,
+        started_at=now,
+    )
 
 
 def add_runs(session: Session, runs: list[Run]) -> list[Run]:
@@ -154,6 +180,7 @@ def update_status(session: Session, *, run_id: int, update: StatusUpdate, lease:
         try:
             leases.check(run, lease)
             _check_transition(run, update)
+            _check_config(run, update)
         except WriteRefused:
             session.rollback()
             raise
@@ -183,6 +210,14 @@ def _check_transition(run: Run, update: StatusUpdate) -> None:
         )
 
 
+def _check_config(run: Run, update: StatusUpdate) -> None:
+    """Only a script's own run takes a new config: a built-in run's config is the spec its worker trains."""
+    if update.config is not None and not run.external:
+        raise WriteRefused(
+            409, f"run {run.id} is a built-in run: its config is its spec, which does not change; leave out 'config'"
+        )
+
+
 def _status_words(run: Run) -> str:
     if run.status == "running":
         return f"running (attempt {run.attempts} on {run.worker or 'a script'})"
@@ -201,6 +236,8 @@ def _apply(run: Run, update: StatusUpdate) -> bool:
         run.error = update.error
     if update.summary is not None:
         _set_summary(run, update.summary)
+    if update.config is not None:
+        run.config = update.config
     if update.status is not None and update.status != run.status:
         if update.status in TERMINAL:
             run.finished_at = now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -171,3 +172,28 @@ def test_sqlite_rollups_backfilled(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgres_rollups_backfilled(fresh_postgres: str) -> None:
     _rollups_backfilled(fresh_postgres)
+
+
+def _configs_backfilled(url: str) -> None:
+    """0007 gives every existing run its spec as its config (a built-in run's config is its spec)."""
+    migrate(url, "0006")
+    specs = {1: {"dataset": "mnist", "optimizer": {"lr": 0.1}}, 2: {"dataset": "dogs-vs-cats", "external": True}}
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:  # the model's own defaults, but not its config: the table has none yet
+            conn.execute(Run.__table__.insert(), [{"id": i, "name": f"run {i}", "spec": s} for i, s in specs.items()])
+        migrate(url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, config FROM runs ORDER BY id")).all()
+        assert {run_id: json.loads(c) if isinstance(c, str) else c for run_id, c in rows} == specs
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_configs_backfilled(tmp_path: Path) -> None:
+    _configs_backfilled(f"sqlite:///{tmp_path / 'old.sqlite'}")
+
+
+@pytest.mark.postgres
+def test_postgres_configs_backfilled(fresh_postgres: str) -> None:
+    _configs_backfilled(fresh_postgres)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 from sqlalchemy.orm import Session
 
 from backend.api.deps import CeleryDep, LeaseHeader, RunId, SessionDep, SettingsDep, get_run_or_404
+from backend.api.run_request import parse_run_request, request_body_schema
 from backend.models import Run
-from backend.schemas import MAX_OFFSET, ClaimIn, RunOut, StatusUpdate
+from backend.schemas import MAX_OFFSET, ClaimIn, ExternalRunIn, RunOut, StatusUpdate
 from backend.services import leases, queue, runs, workers
 from trainboard.estimate import RunTooLarge, check_fits
 from trainboard.settings import Settings
@@ -19,22 +20,36 @@ from trainboard.spec import RunSpec
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut)
-def create_run(spec: RunSpec, session: SessionDep, celery: CeleryDep, settings: SettingsDep) -> RunOut:
-    """Launch a run. It is stored, then queued for a worker; with `"external": true` no worker runs it and
-    your own script posts its metrics, sending the reply's `lease` in `X-Trainboard-Lease`. A spec whose
-    estimated memory is over `TRAINBOARD_MAX_RUN_GB` is a 422 naming the field to change."""
-    if not spec.external:  # no worker executes an external run: its size is the script's business
-        try:
-            check_fits(spec, max_gb=settings.max_run_gb)
-        except RunTooLarge as exc:
-            detail = [{"loc": ["body", *exc.field], "msg": exc.msg, "type": "value_error"}]
-            raise HTTPException(status_code=422, detail=detail) from None
-    run = runs.new_run(spec=spec)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut, openapi_extra=request_body_schema())
+def create_run(
+    body: Annotated[dict[str, Any], Body()], session: SessionDep, celery: CeleryDep, settings: SettingsDep
+) -> RunOut:
+    """Launch a run. A run spec is stored, then queued for a worker. With `"external": true` no worker runs it
+    and your own script posts its metrics, sending the reply's `lease` in `X-Trainboard-Lease`; such a run is
+    either `{"external": true, "name", "tags", "config": {...any JSON mapping...}}` (what `trainboard.init`
+    sends) or a full run spec. A spec whose estimated memory is over `TRAINBOARD_MAX_RUN_GB` is a 422 naming
+    the field to change."""
+    request = parse_run_request(body)
+    if isinstance(request, ExternalRunIn):
+        run = runs.new_external_run(request)
+    else:
+        _check_fits(request, max_gb=settings.max_run_gb)
+        run = runs.new_run(spec=request)
     lease = leases.issue(run) if run.external else None
     runs.add_runs(session, [run])
     queue.enqueue(celery, [run])
     return _with_places(session, settings, [run])[0].model_copy(update={"lease": lease})
+
+
+def _check_fits(spec: RunSpec, *, max_gb: float) -> None:
+    """A 422 naming the field for a spec no worker could hold; an external run's size is its script's business."""
+    if spec.external:
+        return
+    try:
+        check_fits(spec, max_gb=max_gb)
+    except RunTooLarge as exc:
+        detail = [{"loc": ["body", *exc.field], "msg": exc.msg, "type": "value_error"}]
+        raise HTTPException(status_code=422, detail=detail) from None
 
 
 @router.get("", response_model=list[RunOut])
@@ -110,7 +125,9 @@ def report_status(run_id: RunId, update: StatusUpdate, session: SessionDep, leas
     """The attempt holding the run's lease (a worker, or your script for an external run) reports progress,
     the outcome and the summary here. Without the lease: 403; with a stale one (the run was re-queued and
     claimed again): 409, and the caller must stop. `running` comes only from a claim; a finished or cancelled
-    run stays as it is, and the reply tells the caller its current status."""
+    run stays as it is, and the reply tells the caller its current status. An external run's script sends its
+    whole `config` here when it changes (so only the attempt holding the lease can change it); a built-in run's
+    config is its spec: sending one is a 409."""
     try:
         run = runs.update_status(session, run_id=run_id, update=update, lease=lease)
     except leases.WriteRefused as refused:

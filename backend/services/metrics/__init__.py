@@ -1,11 +1,13 @@
 """Metric points: stored idempotently on (run, key, step), summarised as they arrive, read back downsampled.
 
-Three seams, one module each: ``ingest`` (a batch in, its live event, the sweep's early-termination check),
-``rollups`` (the min and max of every block of ``ROLLUP_WIDTHS`` steps, kept by each insert) and ``reads`` (a
-series in step order, downsampled from the rollups for charts). Routes use the names below.
+Four seams, one module each: ``ingest`` (a batch in, its live event, the sweep's early-termination check),
+``rollups`` (the min and max of every block of ``ROLLUP_WIDTHS`` steps, kept by each insert), ``reads`` (a series
+in step order, downsampled from the rollups for charts) and ``keys`` (a run's keys with their counts and last
+points, from the rollups). Routes use the names below.
 """
 
 from backend.services.metrics.ingest import add_points
+from backend.services.metrics.keys import KeyStats, key_stats
 from backend.services.metrics.reads import metric_keys, read_series
 
-__all__ = ["add_points", "metric_keys", "read_series"]
+__all__ = ["KeyStats", "add_points", "key_stats", "metric_keys", "read_series"]
