@@ -172,6 +172,9 @@ def runs(api: httpx.Client) -> dict[str, Any]:
     for i, row in enumerate(sweep["results"]):
         claim(api, row["run_id"])
         finish(api, row["run_id"], 3, 0.8 + 0.03 * i)
+    gpu = {"host": "a-gpu-box.example", "devices": ["cpu", "cuda"], "gpus": ["NVIDIA H100 80GB HBM3"] * 2}
+    heartbeat = {**gpu, "queues": ["any", "cuda"], "session": "phone", "run_id": running}
+    assert api.put("/workers/phone-gpu-worker@a-gpu-box", json=heartbeat).status_code == 200
     assert api.post("/presets/fig1", params={"scale": "quick"}).status_code == 201
     fig1 = next(s for s in api.get("/sweeps").json() if s["preset"] == "fig1")
     for i, row in enumerate(api.get(f"/sweeps/{fig1['id']}").json()["results"]):
@@ -232,10 +235,10 @@ def test_runs_list_is_cards_with_whole_pills_and_the_top_bar_fits(phone: Page, s
 
 def test_top_bar_links_are_reachable(phone: Page, stack: Stack) -> None:
     phone.goto(f"{stack.url}/#/runs")
-    expect(phone.locator("#health")).to_contain_text("·")
+    expect(phone.locator('[data-testid="workers-badge"]')).to_contain_text(re.compile(r"workers? · \d+ queued"))
     assert_fits(phone, "top_bar")
     menu = phone.locator('button[aria-controls="main-nav"]')
-    for nav in ("sweeps", "launch", "compare", "report", "runs"):
+    for nav in ("sweeps", "launch", "compare", "report", "workers", "runs"):
         link = phone.locator(f'.nav a[data-nav="{nav}"]')
         if not link.is_visible():
             expect(menu).to_be_visible()
@@ -277,6 +280,9 @@ def test_every_page_fits_a_phone(phone: Page, stack: Stack, runs: dict) -> None:
     expect(phone.locator('[data-fig="fig1"]')).to_have_attribute("data-state", "done", timeout=20_000)
     wait_charts(phone, 1)
     assert_fits(phone, "report")
+    phone.goto(f"{stack.url}/#/workers")
+    expect(phone.locator('[data-worker="phone-gpu-worker@a-gpu-box"]')).to_contain_text("H100")
+    assert_fits(phone, "workers")
     phone.goto(f"{stack.url}/docs")
     expect(phone.locator(".swagger-ui .info")).to_be_visible()
     assert_fits(phone, "api_docs")
@@ -304,5 +310,6 @@ def test_a_wide_screen_keeps_the_runs_table(page: Page, stack: Stack, runs: dict
     expect(row).to_be_visible()
     assert row.evaluate("(tr) => getComputedStyle(tr).display") == "table-row"
     expect(page.locator('[data-testid="runs-table"] thead th[data-col="dataset"]')).to_be_visible()
-    expect(page.locator(".nav a[data-nav='report']")).to_be_visible()
+    for nav in ("report", "workers"):
+        expect(page.locator(f".nav a[data-nav='{nav}']")).to_be_in_viewport(ratio=1)
     expect(page.locator('button[aria-controls="main-nav"]')).to_be_hidden()
