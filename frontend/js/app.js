@@ -5,6 +5,7 @@ import { expectPlotly } from "./charts.js";
 import { h } from "./dom.js";
 import { Router } from "./router.js";
 import { selection } from "./selection.js";
+import { setUpMenu } from "./topmenu.js";
 import { getWorkers, summaryText } from "./workers.js";
 
 // plotly: the plotly.js bundle a view draws with (js/charts.js), downloaded while the view's module loads;
@@ -99,6 +100,7 @@ function refreshCompareCount() {
 }
 document.addEventListener("trainboard:selection", refreshCompareCount);
 refreshCompareCount();
+setUpMenu(document.querySelector(".topbar"), document.getElementById("menu-button"));
 
 document.addEventListener("trainboard:route", (event) => {
   const name = NAV_OF[event.detail.name] || event.detail.name;

@@ -34,6 +34,7 @@ def test_workers_page_lists_the_worker_and_its_queues(page: Page, stack: Stack) 
     screenshot(page, "workers-1400")
     page.set_viewport_size({"width": 390, "height": 800})
     expect(badge).to_be_in_viewport()
+    page.locator("#menu-button").click()  # a phone's top bar keeps its links behind the menu button
     expect(page.locator('[data-nav="workers"]')).to_be_visible()
     screenshot(page, "workers-390")
 

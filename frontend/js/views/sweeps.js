@@ -10,6 +10,16 @@ import { finishedCount } from "../sweepdata.js";
 const POLL_MS = 3000;
 const PAGE = 100; // GET /sweeps pages; "Show more" asks for the next hundred (the API serves up to 1,000 at once)
 const MAX_LIMIT = 1000;
+const COLUMNS = [
+  ["id", "ID"],
+  ["name", "Name"],
+  ["grid", "Grid"],
+  ["runs", "Runs"],
+  ["progress", "Progress"],
+  ["counts", "Status"],
+  ["best", "Best run"],
+  ["created_at", "Created"],
+];
 
 export function mount(root) {
   let destroyed = false;
@@ -19,12 +29,8 @@ export function mount(root) {
   const tbody = h("tbody");
   const table = h(
     "table",
-    { class: "runs-table", dataset: { testid: "sweeps-table" } },
-    h(
-      "thead",
-      {},
-      h("tr", {}, ["ID", "Name", "Grid", "Runs", "Progress", "Status", "Best run", "Created"].map((label) => h("th", { scope: "col", class: ["ID", "Runs"].includes(label) ? "num" : "" }, label))),
-    ),
+    { class: "runs-table cards-on-phone", dataset: { testid: "sweeps-table" } },
+    h("thead", {}, h("tr", {}, COLUMNS.map(([col, label]) => h("th", { scope: "col", class: ["id", "runs"].includes(col) ? "num" : "", dataset: { col } }, label)))),
     tbody,
   );
   const empty = h(
@@ -62,7 +68,7 @@ export function mount(root) {
     const gridText = Object.entries(grid)
       .map(([k, v]) => `${k.split(".").pop()} ∈ {${Array.isArray(v) ? v.map(formatValue).join(", ") : "range"}}`)
       .join(" × ");
-    tr.replaceChildren(
+    const cells = [
       h("td", { class: "num mono" }, h("a", { href: `#/sweeps/${sweep.id}` }, `#${sweep.id}`)),
       h("td", { class: "name-cell" }, h("a", { href: `#/sweeps/${sweep.id}`, class: "run-name" }, sweep.name), sweep.preset ? h("div", { class: "tags" }, h("span", { class: "preset-id" }, sweep.preset)) : null),
       h("td", { class: "mono small-text" }, gridText || "—"),
@@ -71,7 +77,10 @@ export function mount(root) {
       h("td", {}, h("span", { class: "sweep-counts" }, STATUSES.filter((s) => counts[s]).map((s) => h("span", {}, statusBadge(s), ` ${counts[s]}`)))),
       h("td", { class: "mono" }, sweep.best_run_id ? h("a", { href: `#/runs/${sweep.best_run_id}` }, `#${sweep.best_run_id}`) : "—"),
       h("td", { class: "nowrap muted" }, ago(sweep.created_at)),
-    );
+    ];
+    // on a phone each row is a card, each cell a labelled value (css/app.css, "phone")
+    cells.forEach((td, i) => Object.assign(td.dataset, { col: COLUMNS[i][0], label: COLUMNS[i][1] }));
+    tr.replaceChildren(...cells);
   }
 
   async function load() {

@@ -26,7 +26,7 @@ export class RunsTable {
     this.tbody = h("tbody");
     const table = h(
       "table",
-      { class: "runs-table", dataset: { testid: "runs-table" } },
+      { class: "runs-table cards-on-phone", dataset: { testid: "runs-table" } },
       h("thead", {}, h("tr", {}, h("th", { class: "select-col" }, this.selectAll), this.headerCells, h("th", { class: "actions-col" }, ""))),
       this.tbody,
     );
@@ -149,6 +149,8 @@ export class RunsTable {
       duration_s: h("td", { class: "num mono nowrap" }, duration((summary.duration_s ?? elapsed(run)) ?? undefined)),
       created_at: h("td", { class: "nowrap muted" }, ago(run.created_at)),
     };
+    // data-col and data-label: on a phone each row is a card, each cell a labelled value (css/app.css, "phone")
+    for (const c of COLUMNS) Object.assign(cells[c.key].dataset, { col: c.key, label: c.label });
     tr.replaceChildren(h("td", { class: "select-col" }, box), ...COLUMNS.map((c) => cells[c.key]), h("td", { class: "actions-col" }, this.#cancelButton(run)));
   }
 
