@@ -249,7 +249,8 @@ def test_curves_grow_live_without_reload_and_resume_after_a_drop(
     wait_trace_length(page, "acc", 3)
     wait_trace_length(page, "loss", 3)
     assert chart_xs(page, "acc") == [1, 2, 3]
-    expect(page.locator('[data-testid="progress-text"]')).to_contain_text("epoch 3/8")
+    # three epochs done, the bar at 3/8: the run is training its fourth
+    expect(page.locator('[data-testid="progress-text"]')).to_contain_text("epoch 4/8")
     expect(page.locator('[data-testid="progress-text"]')).to_contain_text("ETA")
 
     # the connection drops; what is posted meanwhile arrives once, in order, when it comes back
