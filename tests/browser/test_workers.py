@@ -4,6 +4,7 @@ worker takes, and a queued run that says why it waits, in Chromium, on a stack w
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 from playwright.sync_api import Page, expect
@@ -15,7 +16,17 @@ NO_CUDA = "no online worker takes cuda runs: start one with `trainboard worker -
 CUDA_RUN = {"name": "gpu run", "dataset": "mnist", "model": {"arch": "mlp", "hidden": [16]}, "device": "cuda"}
 
 
-def test_workers_page_lists_the_worker_and_its_queues(page: Page, stack: Stack) -> None:
+def _wait_until_the_worker_registered(api: httpx.Client, timeout: float = 90) -> None:
+    """The worker registers once Celery is ready, which takes a while on a busy machine: wait for that first, so
+    the page's few seconds of patience check the page, not the machine's load."""
+    deadline = time.monotonic() + timeout
+    while not any(w["online"] for w in api.get("/workers").json()["workers"]):
+        assert time.monotonic() < deadline, "the stack's worker never registered"
+        time.sleep(0.2)
+
+
+def test_workers_page_lists_the_worker_and_its_queues(page: Page, stack: Stack, api: httpx.Client) -> None:
+    _wait_until_the_worker_registered(api)
     page.goto(f"{stack.url}/#/runs")
     badge = page.locator('[data-testid="workers-badge"]')
     expect(badge).to_have_text("1 worker · 0 queued")

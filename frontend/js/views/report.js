@@ -2,7 +2,8 @@
 // beside the report's own statements and numbers, ours, and the difference. "Export HTML" saves it all as one
 // self-contained file.
 
-import { artifactSrc, errorText } from "../api.js";
+import { errorText } from "../api.js";
+import { artifactImage } from "../artifact-image.js";
 import { Chart, whenPlotly } from "../charts.js";
 import { h, num, pct, toast, whileVisible } from "../dom.js";
 import { loadPresets, presetLauncher } from "../presets.js";
@@ -103,16 +104,6 @@ export function mount(root) {
     );
   }
 
-  function image(url, alt, cls) {
-    const img = h("img", { alt, class: cls, decoding: "async", dataset: { src: url } });
-    artifactSrc(url)
-      .then((src) => {
-        img.src = src;
-      })
-      .catch(() => img.replaceWith(h("span", { class: "muted" }, `missing: ${alt}`)));
-    return img;
-  }
-
   function renderFig(fig, model, presets) {
     const entry = figs.get(fig);
     for (const chart of entry.charts) chart.destroy();
@@ -160,7 +151,7 @@ export function mount(root) {
       if (model.images) {
         main.append(
           model.images.length
-            ? h("div", { class: "figure-row", dataset: { testid: "fig-images" } }, model.images.map((img) => h("figure", { class: "filter-figure" }, image(img.url, img.caption, "filters-img"), h("figcaption", {}, img.caption))))
+            ? h("div", { class: "figure-row", dataset: { testid: "fig-images" } }, model.images.map((img) => h("figure", { class: "filter-figure" }, artifactImage(img.url, img.caption, "filters-img"), h("figcaption", {}, img.caption))))
             : h("p", { class: "muted" }, "No filter images yet: the run saves them when it finishes."),
         );
       }
@@ -174,7 +165,7 @@ export function mount(root) {
                   h(
                     "figure",
                     { class: "mis-item" },
-                    g.url ? image(g.url, `test image ${g.index}: true ${g.true}, predicted ${g.pred}`, "mis-img") : h("div", { class: "mis-missing" }, "no image"),
+                    g.url ? artifactImage(g.url, `test image ${g.index}: true ${g.true}, predicted ${g.pred}`, "mis-img") : h("div", { class: "mis-missing" }, "no image"),
                     h("figcaption", {}, h("span", { class: "mis-true" }, `true ${g.true}`), h("span", { class: "mis-pred" }, `pred ${g.pred}`), typeof g.confidence === "number" ? h("span", { class: "mis-conf" }, pct(g.confidence, 1)) : null),
                   ),
                 ),

@@ -1,6 +1,7 @@
 // The run page's files: filters (fig6), the misclassified gallery (fig7) and every file for download.
 
-import { artifactJson, artifactSrc, errorText, listArtifacts } from "../../api.js";
+import { artifactJson, errorText, listArtifacts } from "../../api.js";
+import { artifactImage } from "../../artifact-image.js";
 import { h } from "../../dom.js";
 import { bytes, confidenceText, fileGroups, filterCaption, labelName } from "./text.js";
 
@@ -34,7 +35,7 @@ export class RunArtifacts {
     if (!json && !grid) return null;
     const gallery = h("div", { class: "gallery", dataset: { testid: "gallery" } });
     if (json) this.#fillGallery(gallery, json, byName);
-    else gallery.append(image(grid.url, "misclassified grid", "grid-img"));
+    else gallery.append(artifactImage(grid.url, "misclassified grid", "grid-img"));
     return h(
       "section",
       { class: "card" },
@@ -71,7 +72,7 @@ function filtersCard(list) {
     h(
       "div",
       { class: "figure-row" },
-      filters.map((a) => h("figure", { class: "filter-figure" }, image(a.url, a.name, "filters-img"), h("figcaption", {}, filterCaption(a.name)))),
+      filters.map((a) => h("figure", { class: "filter-figure" }, artifactImage(a.url, a.name, "filters-img"), h("figcaption", {}, filterCaption(a.name)))),
     ),
   );
 }
@@ -102,7 +103,7 @@ function misclassified(item, byName, spec) {
   return h(
     "figure",
     { class: "mis-item", dataset: { index: String(item.index ?? "") } },
-    artifact ? image(artifact.url, `test image ${item.index}: true ${label(item.true)}, predicted ${label(item.pred)}`, "mis-img") : h("div", { class: "mis-missing" }, "no image"),
+    artifact ? artifactImage(artifact.url, `test image ${item.index}: true ${label(item.true)}, predicted ${label(item.pred)}`, "mis-img") : h("div", { class: "mis-missing" }, "no image"),
     h(
       "figcaption",
       {},
@@ -112,23 +113,3 @@ function misclassified(item, byName, spec) {
     ),
   );
 }
-
-/**
- * An artifact image, fetched with the token and shown from a blob: URL. It loads lazily (a gallery holds dozens)
- * over a neutral placeholder, and says what it shows (alt) until it is there.
- */
-function image(url, alt, cls) {
-  const img = h("img", { alt, class: `${cls} lazy-img`, loading: "lazy", decoding: "async" });
-  img.addEventListener("load", () => img.classList.add("loaded"), { once: true });
-  artifactSrc(url)
-    .then((src) => {
-      img.src = src;
-    })
-    .catch(() => img.replaceWith(h("span", { class: "muted" }, `missing: ${alt}`)));
-  return img;
-}
-
-// A printout (or a PDF of the page) must hold every image, not only those scrolled to: load them all first.
-window.addEventListener("beforeprint", () => {
-  for (const img of document.querySelectorAll('img[loading="lazy"]')) img.loading = "eager";
-});

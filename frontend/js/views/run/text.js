@@ -19,6 +19,8 @@ const SUMMARY_KEYS = [
 
 /** "mnist · mlp 800-800 · sgd lr 0.02 · batch 64 · 10 epochs": the line under the title. */
 export function runSubtitle(spec = {}) {
+  const tags = (spec.tags || []).length ? `tags: ${spec.tags.join(", ")}` : null;
+  if (!spec.dataset) return ["a run tracked by its own script", tags].filter(Boolean).join(" · "); // free-form config
   const opt = spec.optimizer || {};
   return [
     spec.dataset,
@@ -27,7 +29,7 @@ export function runSubtitle(spec = {}) {
     opt.weight_decay ? `weight decay ${num(opt.weight_decay)}` : null,
     `batch ${spec.batch_size}`,
     `${spec.epochs} epochs`,
-    (spec.tags || []).length ? `tags: ${spec.tags.join(", ")}` : null,
+    tags,
   ]
     .filter(Boolean)
     .join(" · ");
