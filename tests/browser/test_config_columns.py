@@ -155,3 +155,21 @@ def test_compare_names_only_the_config_keys_that_differ(page: Page, stack: Stack
     assert names == [f"#{a} lr=0.01", f"#{b} lr=0.1"]
     expect(page.locator('[data-testid="compare-count"]')).to_have_text("2 runs · differ in lr")
     expect(page.locator(f'[data-testid="compare-table"] tr[data-run-id="{b}"] td[data-key="lr"]')).to_have_text("0.1")
+
+
+def test_on_a_phone_a_chosen_column_is_a_labelled_value_and_the_menu_fits(
+    page: Page, stack: Stack, api: httpx.Client
+) -> None:
+    run_id = script_run(api, "phone cols", "phonecols", {"lr": 0.5, "optimizer": {"name": "adam"}}, {"best_acc": 0.6})
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{stack.url}/#/runs?tag=phonecols&cols=config.optimizer.name")
+    value = cell(page, run_id, "config.optimizer.name")
+    expect(value).to_have_text("adam")
+    label = value.evaluate("(td) => getComputedStyle(td, '::before').content")
+    assert label == '"optimizer.name"'
+    page.locator('[data-testid="columns"] summary').click()
+    panel = page.locator(".columns-panel")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

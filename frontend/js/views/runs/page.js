@@ -26,12 +26,7 @@ export function mount(root, route) {
   const compareButton = h("button", { type: "button", class: "primary", onclick: () => navigate("/compare", { ids: selection.ids() }) }, "Compare");
   const clearButton = h("button", { type: "button", onclick: () => selection.clear() }, "Clear selection");
   const bulkCancel = new BulkCancel({ reload: load });
-  const head = h(
-    "div",
-    { class: "page-head" },
-    h("div", { class: "page-title" }, h("h1", {}, "Runs"), countLabel),
-    h("div", { class: "actions" }, clearButton, bulkCancel.button, compareButton, h("a", { class: "button", href: "#/launch" }, "+ New run")),
-  );
+  const head = pageHead(countLabel, [clearButton, bulkCancel.button, compareButton]);
   const filters = new RunsFilters(state, page, { changed });
   const columnsMenu = new ColumnsMenu(state, { changed: columnsChanged });
   filters.el.append(columnsMenu.el);
@@ -102,4 +97,9 @@ export function mount(root, route) {
     stopSweepPolling();
     document.removeEventListener("trainboard:selection", refreshSelection);
   };
+}
+
+function pageHead(countLabel, buttons) {
+  const title = h("div", { class: "page-title" }, h("h1", {}, "Runs"), countLabel);
+  return h("div", { class: "page-head" }, title, h("div", { class: "actions" }, buttons, h("a", { class: "button", href: "#/launch" }, "+ New run")));
 }
