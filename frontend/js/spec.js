@@ -35,6 +35,24 @@ export function usedConfig(spec) {
   return Object.fromEntries(Object.entries(flatten(spec || {})).filter(([key]) => keyApplies(spec, key)));
 }
 
+/** A run's config: what its script sent, or a built-in run's spec (an older API's reply has only `spec`). */
+export function runConfig(run) {
+  return (run && (run.config ?? run.spec)) || {};
+}
+
+/**
+ * A config without the keys that did not apply to a built-in run's architecture; a script's own config (its
+ * run's spec has no model) is shown whole.
+ */
+export function shownConfig(run) {
+  const config = runConfig(run);
+  const model = run && run.spec && run.spec.model;
+  if (!model || typeof model !== "object" || !model.arch) return config;
+  const out = {};
+  for (const [key, value] of Object.entries(usedConfig(config))) setDotted(out, key, value);
+  return out;
+}
+
 export function getDotted(obj, dotted) {
   let node = obj;
   for (const part of dotted.split(".")) {
@@ -90,12 +108,19 @@ function keyRank(key) {
   return i === -1 ? ORDER.length : i;
 }
 
-/** Short names for legends: "optimizer.weight_decay" → "weight_decay", "model.name"-like clashes keep a prefix. */
+/** Short names for legends: "optimizer.weight_decay" → "weight_decay", "optimizer.name" → "optimizer". */
 export function shortKey(key) {
   const leaf = key.split(".").pop();
   if (key === "optimizer.name") return "optimizer";
   if (key === "model.arch") return "arch";
   return leaf;
+}
+
+/** Each key's name in a legend: its short name, or the whole dotted key where two keys would share one. */
+export function legendNames(keys) {
+  const counts = new Map();
+  for (const key of keys) counts.set(shortKey(key), (counts.get(shortKey(key)) || 0) + 1);
+  return new Map(keys.map((key) => [key, counts.get(shortKey(key)) > 1 ? key : shortKey(key)]));
 }
 
 export function formatValue(value) {
@@ -106,9 +131,11 @@ export function formatValue(value) {
   return String(value);
 }
 
-/** "lr=0.02, weight_decay=0.001" for a run, naming only the keys that differ. */
-export function diffLabel(spec, keys) {
-  return keys.map((key) => `${shortKey(key)}=${formatValue(getDotted(spec, key))}`).join(", ");
+/** "lr=0.02, weight_decay=0.001" for a run's config, naming only the keys that differ. */
+export function diffLabel(config, keys) {
+  const names = legendNames(keys);
+  const flat = flatten(config || {});
+  return keys.map((key) => `${names.get(key)}=${formatValue(flat[key])}`).join(", ");
 }
 
 /** The hyperparameters the runs table shows. */

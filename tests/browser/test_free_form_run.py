@@ -29,9 +29,9 @@ def test_a_free_form_runs_page_row_and_compare_render_without_errors(
     # what the script sent is its config, key by key; no built-in spec words like "batch undefined"
     expect(page.locator(".run-subtitle")).to_have_text("a run tracked by its own script · tags: mine")
     config_card = page.locator(".config-body")
-    expect(config_card.locator('tr[data-key="optimizer.name"] td')).to_have_text("adamw")
-    expect(config_card.locator('tr[data-key="lr"] td')).to_have_text("0.003")
-    expect(config_card.locator('tr[data-key="model"] td')).to_have_text("resnet18")
+    expect(config_card.locator('[data-key="optimizer.name"] .tree-value')).to_have_text("adamw")
+    expect(config_card.locator('[data-key="lr"] .tree-value')).to_have_text("0.003")
+    expect(config_card.locator('[data-key="model"] .tree-value')).to_have_text("resnet18")
     screenshot(page, "free-form-run")
 
     page.goto(f"{stack.url}/#/runs?tag=mine")

@@ -31,7 +31,9 @@ def external_run(api: httpx.Client, name: str, **spec: object) -> dict:
     return response.json()
 
 
-def test_run_page_selects_for_compare_cancels_and_copies_the_spec(page: Page, stack: Stack, api: httpx.Client) -> None:
+def test_run_page_selects_for_compare_cancels_and_copies_the_config(
+    page: Page, stack: Stack, api: httpx.Client
+) -> None:
     run = external_run(api, "controls run")
     page.goto(f"{stack.url}/#/runs/{run['id']}")
     expect(page.locator(".run-title")).to_contain_text("controls run")
@@ -40,7 +42,8 @@ def test_run_page_selects_for_compare_cancels_and_copies_the_spec(page: Page, st
     expect(page.locator("#compare-count")).to_have_text("1")
 
     page.click("text=Copy JSON")  # headless Chromium may refuse the clipboard: either way the page says so
-    expect(page.locator(".toast").first).to_have_text(re.compile("Spec copied as JSON|The clipboard is not available"))
+    told = re.compile("Config copied as JSON|The clipboard is not available")
+    expect(page.locator(".toast").first).to_have_text(told)
 
     page.click("text=Cancel run")
     page.locator('dialog[data-testid="confirm"]').get_by_role("button", name="Yes, cancel").click()

@@ -242,9 +242,10 @@ def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) 
         "order": "desc",
         "limit": 50,
         "offset": 0,
+        "cols": [],
     }
     # defaults stay out of the URL (hrefFor drops empty values), so a plain #/runs stays plain
-    assert set(told["plain"]) == {"status", "tag", "sweep_id", "q", "sort", "order", "limit", "offset"}
+    assert set(told["plain"]) == {"status", "tag", "sweep_id", "q", "sort", "order", "limit", "offset", "cols"}
     assert all(value in ("", None) for value in told["plain"].values())
     assert told["url"]["status"] == "failed,queued"
     assert told["api"] == {
@@ -257,7 +258,7 @@ def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) 
         "limit": 100,
         "offset": 200,
     }
-    assert told["back"] == {**told["api"], "status": ["failed", "queued"]}
+    assert told["back"] == {**told["api"], "status": ["failed", "queued"], "cols": []}
     assert told["filtered"] == [True, False]
 
 
@@ -481,3 +482,143 @@ def test_sweep_heatmap_axes_csv_and_stale_curves(page: Page, stack: Stack) -> No
     assert told["axes"] == [{"x": "c", "y": "a"}, {"x": "a", "y": ""}, {"x": "a", "y": ""}, {"x": "b", "y": ""}]
     assert told["csv"] == ["k,'=x,2\np,0.5000,\nq,0.2500,1.0000\n", ",1\nall,0.5000\n"]
     assert told["stale"] == [1, 4]  # moved on, or never read; not run 2 (unchanged) nor run 3 (no epoch yet)
+
+
+FREE_RUNS = """[
+  {id: 1, external: true, spec: {name: 'a', tags: ['t'], external: true},
+   config: {lr: 0.01, optimizer: {name: 'adam', betas: [0.9, 0.999]}, name: 'a'}, summary: {best_acc: 0.9}},
+  {id: 2, external: true, spec: {name: 'b', tags: [], external: true},
+   config: {lr: 0.1, optimizer: {name: 'sgd'}, layers: 3}, summary: {best_acc: 0.7, note: 'ok'}},
+  {id: 3, external: true, spec: {name: 'c', tags: [], external: true}, config: {lr: 0.001}, summary: null},
+  {id: 4, spec: {dataset: 'mnist', model: {arch: 'mlp', hidden: [8], norm: 'batchnorm', blocks: 'deep'},
+   optimizer: {name: 'sgd', lr: 0.1}}},
+]"""
+
+
+def test_runs_columns_any_config_or_summary_key(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/runs/columns.js",
+        f"""(() => {{
+          const runs = {FREE_RUNS};
+          const ids = (rows) => rows.map((r) => r.id);
+          return {{
+            keys: m.discoverKeys(runs),
+            values: m.runValues(runs[0]),
+            cells: [0.5, 0.00012345, 1234567, 42, 'adam', true, null, undefined, [0.9, 0.999], {{a: 1}}]
+              .map(m.cellText),
+            parsed: m.parseColumns('config.lr,,summary.best_acc,config.lr,bogus,name,summary.'),
+            initial: [m.initialColumns({{cols: 'config.lr'}}, 'summary.x'), m.initialColumns({{}}, 'summary.x'),
+                      m.initialColumns({{cols: ''}}, 'summary.x')],
+            labels: [m.columnLabel('config.optimizer.lr'), m.columnLabel('summary.best_acc')],
+            numeric: [m.numericColumn(runs, 'config.lr'), m.numericColumn(runs, 'config.optimizer.name')],
+            byLr: [ids(m.sortRuns(runs, 'config.lr', 'asc')), ids(m.sortRuns(runs, 'config.lr', 'desc'))],
+            byAcc: ['asc', 'desc'].map((order) => ids(m.sortRuns(runs, 'summary.best_acc', order))),
+            byName: ids(m.sortRuns(runs, 'config.optimizer.name', 'asc')),
+          }};
+        }})()""",
+    )
+    assert told["keys"] == [
+        "config.dataset",
+        "config.layers",
+        "config.lr",
+        "config.model.arch",
+        "config.model.hidden",  # the mlp's norm and blocks did not apply: no column offered
+        "config.optimizer.betas",
+        "config.optimizer.lr",
+        "config.optimizer.name",
+        "summary.best_acc",
+        "summary.note",
+    ]
+    assert told["values"] == {
+        "config.lr": 0.01,
+        "config.optimizer.name": "adam",
+        "config.optimizer.betas": [0.9, 0.999],
+        "summary.best_acc": 0.9,
+    }
+    assert told["cells"] == ["0.5", "1.23e-4", "1,234,567", "42", "adam", "true", "—", "—", "[0.9,0.999]", '{"a":1}']
+    assert told["parsed"] == ["config.lr", "summary.best_acc"]
+    assert told["initial"] == [["config.lr"], ["summary.x"], []]
+    assert told["labels"] == ["optimizer.lr", "best_acc"]
+    assert told["numeric"] == [True, False]
+    # a run without the key goes last either way; ties keep the API's order
+    assert told["byLr"] == [[3, 1, 2, 4], [2, 1, 3, 4]]
+    assert told["byAcc"] == [[2, 1, 3, 4], [1, 2, 3, 4]]
+    assert told["byName"] == [1, 2, 4, 3]
+
+
+def test_config_tree_and_legend_of_free_form_configs(page: Page, stack: Stack) -> None:
+    tree = _run(
+        page,
+        stack,
+        "views/run/config-tree.js",
+        """m.configNodes({lr: 3e-4, opt: {name: 'adam', betas: [0.9, 0.999]}, empty: {}, none: null,
+            long: Array.from({length: 30}, (_, i) => i), nested: [{a: 1}], text: '<b>x</b>'})""",
+    )
+    assert tree == [
+        {"key": "lr", "path": "lr", "text": "0.0003"},
+        {
+            "key": "opt",
+            "path": "opt",
+            "size": "2 keys",
+            "open": True,
+            "children": [
+                {"key": "name", "path": "opt.name", "text": "adam"},
+                {"key": "betas", "path": "opt.betas", "text": "[0.9, 0.999]"},
+            ],
+        },
+        {"key": "empty", "path": "empty", "text": "{}"},
+        {"key": "none", "path": "none", "text": "null"},
+        {
+            "key": "long",
+            "path": "long",
+            "size": "30 items",
+            "open": True,
+            "children": [{"key": str(i), "path": f"long.{i}", "text": str(i)} for i in range(30)],
+        },
+        {
+            "key": "nested",
+            "path": "nested",
+            "size": "1 item",
+            "open": True,
+            "children": [
+                {
+                    "key": "0",
+                    "path": "nested.0",
+                    "size": "1 key",
+                    "open": True,
+                    "children": [{"key": "a", "path": "nested.0.a", "text": "1"}],
+                }
+            ],
+        },
+        {"key": "text", "path": "text", "text": "<b>x</b>"},
+    ]
+    told = _run(
+        page,
+        stack,
+        "spec.js",
+        f"""(() => {{
+          const runs = {FREE_RUNS};
+          const free = runs.slice(0, 2).map(m.runConfig);
+          const keys = m.differingKeys(free);
+          const clash = ['a.lr', 'b.lr', 'optimizer.name'];
+          return {{
+            keys, labels: free.map((c) => m.diffLabel(c, keys)),
+            clash: [...m.legendNames(clash).values()],
+            shown: [m.shownConfig(runs[3]), m.shownConfig(runs[0]), m.runConfig({{spec: {{seed: 1}}}})],
+          }};
+        }})()""",
+    )
+    # "name" (the run's name) is not a hyperparameter even in a free-form config
+    assert told["keys"] == ["optimizer.name", "layers", "lr", "optimizer.betas"]
+    assert told["labels"] == [
+        "optimizer=adam, layers=none, lr=0.01, betas=[0.9,0.999]",
+        "optimizer=sgd, layers=3, lr=0.1, betas=none",
+    ]
+    assert told["clash"] == ["a.lr", "b.lr", "optimizer"]
+    assert told["shown"] == [
+        {"dataset": "mnist", "model": {"arch": "mlp", "hidden": [8]}, "optimizer": {"name": "sgd", "lr": 0.1}},
+        {"lr": 0.01, "optimizer": {"name": "adam", "betas": [0.9, 0.999]}, "name": "a"},
+        {"seed": 1},
+    ]

@@ -1,11 +1,12 @@
-// Compare view: one metric overlaid across runs (fig1 / fig4 style); the legend names what differs between them.
+// Compare view: one metric overlaid across runs (fig1 / fig4 style); the legend names the config keys that differ
+// between them (a built-in run's config is its spec; a script's run, whatever it sent).
 
 import { errorText, getMetrics, getRun } from "../api.js";
 import { COLORS, Chart, baseLayout, fitLayout, whenPlotly } from "../charts.js";
 import { TERMINAL, csvCell, h, pct, statusBadge, whileVisible } from "../dom.js";
 import { hrefFor, replaceQuery } from "../router.js";
 import { selection } from "../selection.js";
-import { diffLabel, differingKeys, formatValue, getDotted, shortKey } from "../spec.js";
+import { diffLabel, differingKeys, flatten, formatValue, legendNames, runConfig } from "../spec.js";
 
 const METRICS = [
   ["Per epoch", ["valid_acc", "test_acc", "train_acc", "valid_loss", "test_loss", "train_loss"]],
@@ -154,10 +155,10 @@ export function mount(root, route) {
 
   function labels() {
     const visible = shown();
-    const keys = differingKeys(visible.map((id) => runs.get(id).spec));
+    const keys = differingKeys(visible.map((id) => runConfig(runs.get(id))));
     const out = new Map();
     for (const id of visible) {
-      const diff = diffLabel(runs.get(id).spec, keys);
+      const diff = diffLabel(runConfig(runs.get(id)), keys);
       out.set(id, diff ? `#${id} ${diff}` : `#${id} ${runs.get(id).name}`);
     }
     return { keys, labels: out };
@@ -177,7 +178,8 @@ export function mount(root, route) {
   async function render() {
     const visible = shown();
     const { keys, labels: names } = labels();
-    root.querySelector("[data-testid=compare-count]").textContent = `${visible.length} ${visible.length === 1 ? "run" : "runs"}${keys.length ? ` · differ in ${keys.map(shortKey).join(", ")}` : ""}`;
+    const keyNames = legendNames(keys);
+    root.querySelector("[data-testid=compare-count]").textContent = `${visible.length} ${visible.length === 1 ? "run" : "runs"}${keys.length ? ` · differ in ${keys.map((k) => keyNames.get(k)).join(", ")}` : ""}`;
     problemsEl.hidden = problems.size === 0;
     problemsEl.textContent = [...problems.values()].join(" · ");
     const title = `${yTitle()} per ${xTitleFor(metric)}`;
@@ -213,7 +215,7 @@ export function mount(root, route) {
         h(
           "thead",
           {},
-          h("tr", {}, h("th", {}, ""), h("th", {}, "Run"), h("th", {}, "Status"), keys.map((k) => h("th", { class: "hl", title: k }, shortKey(k))), h("th", { class: "num" }, "Best valid"), h("th", { class: "num" }, "Test @ best"), h("th", {}, "")),
+          h("tr", {}, h("th", {}, ""), h("th", {}, "Run"), h("th", {}, "Status"), keys.map((k) => h("th", { class: "hl", title: k }, legendNames(keys).get(k))), h("th", { class: "num" }, "Best valid"), h("th", { class: "num" }, "Test @ best"), h("th", {}, "")),
         ),
         h(
           "tbody",
@@ -221,13 +223,14 @@ export function mount(root, route) {
           visible.map((id, i) => {
             const run = runs.get(id);
             const summary = run.summary || {};
+            const config = flatten(runConfig(run));
             return h(
               "tr",
               { dataset: { runId: String(id) } },
               h("td", {}, h("span", { class: "swatch", style: { background: COLORS[i % COLORS.length] }, title: names.get(id) })),
               h("td", {}, h("a", { href: `#/runs/${id}` }, `#${id} ${run.name}`)),
               h("td", {}, statusBadge(run.status)),
-              keys.map((k) => h("td", { class: "mono hl" }, formatValue(getDotted(run.spec, k)))),
+              keys.map((k) => h("td", { class: "mono hl", dataset: { key: k } }, formatValue(config[k]))),
               h("td", { class: "num mono" }, pct(summary.best_valid_acc)),
               h("td", { class: "num mono" }, pct(summary.test_acc_at_best)),
               h(

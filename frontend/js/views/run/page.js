@@ -32,7 +32,7 @@ class RunPage {
     this.header = new RunHeader(this.runId, { onCancel: () => this.#cancel() });
     this.notices = new RunNotices();
     this.charts = new RunCharts(this);
-    this.details = new RunDetails(() => this.run.config || this.run.spec);
+    this.details = new RunDetails(() => this.run);
     this.artifacts = new RunArtifacts(this);
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
     root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.details.el, this.artifacts.el);
@@ -66,7 +66,7 @@ class RunPage {
     metrics.catch(() => {}); // handled below
     whenPlotly().catch(() => {}); // run plotly.js while the server reads (a chart reports a failure)
     this.#renderRun();
-    this.details.renderConfig(this.run.config || this.run.spec); // a script's run: whatever config it sent
+    this.details.renderConfig(this.run);
     this.header.refreshSelect();
     this.artifacts.load();
     try {

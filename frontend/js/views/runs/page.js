@@ -1,13 +1,15 @@
 // Runs view (#/runs), the page shell: every run in a server-sorted, server-paged table that refreshes itself
-// every 2 s; the state (filters, sort, page) lives in the URL.
+// every 2 s; the state (filters, sort, page, the chosen config and summary columns) lives in the URL.
 
 import { errorText, listRuns } from "../../api.js";
 import { h, whileVisible } from "../../dom.js";
 import { navigate, replaceQuery } from "../../router.js";
 import { selection } from "../../selection.js";
 import { BulkCancel } from "./bulk-cancel.js";
+import { columnStore, sortRuns } from "./columns.js";
+import { ColumnsMenu } from "./columns-menu.js";
 import { RunsFilters } from "./filters.js";
-import { apiQuery, countText, isFiltered, lastPageOffset, readState, urlQuery } from "./query.js";
+import { apiQuery, countText, isFiltered, lastPageOffset, readState, sortsInPage, urlQuery } from "./query.js";
 import { SweepCard } from "./sweep-card.js";
 import { RunsTable } from "./table.js";
 
@@ -15,7 +17,8 @@ const POLL_MS = 2000;
 const SWEEPS_POLL_MS = 15000;
 
 export function mount(root, route) {
-  const state = readState(route.query);
+  const state = readState(route.query, columnStore.read());
+  if (state.cols.length && !("cols" in route.query)) replaceQuery(urlQuery(state)); // the last choice, made shareable
   const page = { destroyed: false };
   let requestNo = 0; // only the newest read may draw: filters change faster than the server answers
 
@@ -23,13 +26,10 @@ export function mount(root, route) {
   const compareButton = h("button", { type: "button", class: "primary", onclick: () => navigate("/compare", { ids: selection.ids() }) }, "Compare");
   const clearButton = h("button", { type: "button", onclick: () => selection.clear() }, "Clear selection");
   const bulkCancel = new BulkCancel({ reload: load });
-  const head = h(
-    "div",
-    { class: "page-head" },
-    h("div", { class: "page-title" }, h("h1", {}, "Runs"), countLabel),
-    h("div", { class: "actions" }, clearButton, bulkCancel.button, compareButton, h("a", { class: "button", href: "#/launch" }, "+ New run")),
-  );
+  const head = pageHead(countLabel, [clearButton, bulkCancel.button, compareButton]);
   const filters = new RunsFilters(state, page, { changed });
+  const columnsMenu = new ColumnsMenu(state, { changed: columnsChanged });
+  filters.el.append(columnsMenu.el);
   const table = new RunsTable(state, { changed, reload: load, onTag: (tag) => filters.setTag(tag), onClearFilters: () => filters.reset() });
   const sweepCard = new SweepCard(state, page, { reload: load });
   const errorBanner = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
@@ -41,6 +41,13 @@ export function mount(root, route) {
     replaceQuery(urlQuery(state));
     load();
     sweepCard.load();
+  }
+
+  /** Columns added or removed: into the URL and kept for the next visit, then the rows drawn with them. */
+  function columnsChanged() {
+    columnStore.write(state.cols);
+    replaceQuery(urlQuery(state));
+    load();
   }
 
   async function load() {
@@ -57,7 +64,8 @@ export function mount(root, route) {
       errorBanner.hidden = true;
       const filtered = isFiltered(state);
       countLabel.textContent = countText(result.total, filtered);
-      table.render(result.runs, result.total, filtered);
+      columnsMenu.update(result.runs);
+      table.render(sortsInPage(state) ? sortRuns(result.runs, state.sort, state.order) : result.runs, result.total, filtered);
       refreshSelection();
     } catch (error) {
       if (page.destroyed || mine !== requestNo) return;
@@ -84,8 +92,14 @@ export function mount(root, route) {
 
   return () => {
     page.destroyed = true;
+    columnsMenu.destroy();
     stopPolling();
     stopSweepPolling();
     document.removeEventListener("trainboard:selection", refreshSelection);
   };
+}
+
+function pageHead(countLabel, buttons) {
+  const title = h("div", { class: "page-title" }, h("h1", {}, "Runs"), countLabel);
+  return h("div", { class: "page-head" }, title, h("div", { class: "actions" }, buttons, h("a", { class: "button", href: "#/launch" }, "+ New run")));
 }

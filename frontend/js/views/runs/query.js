@@ -2,6 +2,7 @@
 // words. No DOM, so tests/browser/test_view_helpers.py calls them directly.
 
 import { STATUSES, TERMINAL } from "../../dom.js";
+import { initialColumns } from "./columns.js";
 
 export const PAGE_SIZES = [25, 50, 100, 200];
 const DEFAULT_LIMIT = 50;
@@ -25,19 +26,31 @@ export const COLUMNS = [
   { key: "created_at", label: "Created", sort: "created_at" },
 ];
 
-/** The table's state from the URL's query; anything unknown falls back to its default. */
-export function readState(query) {
+const SERVER_SORTS = new Set(COLUMNS.map((c) => c.sort).filter(Boolean));
+
+/**
+ * The table's state from the URL's query; anything unknown falls back to its default. `cols`: the chosen config
+ * and summary columns (the URL's, else `storedCols`, the last choice); `sort` may name one of them (sorted here).
+ */
+export function readState(query, storedCols = "") {
   const limit = Number(query.limit);
+  const cols = initialColumns(query, storedCols);
   return {
     status: (query.status || "").split(",").filter((s) => STATUSES.includes(s)),
     tag: query.tag || "",
     sweep_id: query.sweep_id || "",
     q: query.q || "",
-    sort: COLUMNS.some((c) => c.sort === query.sort) ? query.sort : "id",
+    sort: SERVER_SORTS.has(query.sort) || cols.includes(query.sort) ? query.sort : "id",
     order: query.order === "asc" ? "asc" : "desc",
     limit: PAGE_SIZES.includes(limit) ? limit : DEFAULT_LIMIT,
     offset: Math.max(0, Number(query.offset) || 0),
+    cols,
   };
+}
+
+/** Whether the rows are sorted in the page (by a chosen config or summary column) rather than by the API. */
+export function sortsInPage(state) {
+  return !SERVER_SORTS.has(state.sort);
 }
 
 /** The URL's query for a state: defaults left out, so a plain #/runs stays plain. */
@@ -51,12 +64,14 @@ export function urlQuery(state) {
     order: state.order === "desc" ? "" : state.order,
     limit: state.limit === DEFAULT_LIMIT ? "" : state.limit,
     offset: state.offset || "",
+    cols: state.cols.join(","),
   };
 }
 
-/** The query of GET /api/runs for a state. */
+/** The query of GET /api/runs for a state (sorted by a chosen column: the API's default order, sorted here). */
 export function apiQuery(state) {
-  const { status, tag, sweep_id, q, sort, order, limit, offset } = state;
+  const { status, tag, sweep_id, q, limit, offset } = state;
+  const [sort, order] = sortsInPage(state) ? ["id", "desc"] : [state.sort, state.order];
   return { status: status.join(","), tag, sweep_id, q, sort, order, limit, offset };
 }
 
@@ -88,7 +103,7 @@ export function rangeText(offset, shown, total) {
 
 /** What a row shows; an unfinished run's also changes every second, as its duration does. */
 export function rowSignature(run, now = Date.now()) {
-  const shown = JSON.stringify([run.status, run.epoch, run.progress, run.summary, run.name, run.started_at, run.finished_at, run.stop_requested]);
+  const shown = JSON.stringify([run.status, run.epoch, run.progress, run.summary, run.config, run.name, run.started_at, run.finished_at, run.stop_requested]);
   return shown + (TERMINAL.has(run.status) ? "" : Math.floor(now / 1000));
 }
 

@@ -8,6 +8,7 @@ import { TERMINAL, duration, elapsed, h, num, pct, progressBar, statusBadge, syn
 import { hrefFor } from "../../router.js";
 import { selection } from "../../selection.js";
 import { archLabel, specSummary } from "../../spec.js";
+import { cellText, columnLabel, columnTitle, numericColumn, runValues } from "./columns.js";
 import { COLUMNS, PAGE_SIZES, rangeText, rowSignature, sortBy } from "./query.js";
 
 export class RunsTable {
@@ -22,20 +23,32 @@ export class RunsTable {
     this.rows = new Map(); // run id -> <tr>
     this.selectAll = h("input", { type: "checkbox", "aria-label": "Select all runs on this page" });
     this.selectAll.addEventListener("change", () => this.#selectPage(this.selectAll.checked));
-    this.headerCells = COLUMNS.map((col) => this.#headerCell(col));
+    this.columns = COLUMNS; // the default ones, and the chosen config and summary keys before "Duration"
+    this.columnsSig = "";
+    this.headRow = h("tr");
+    this.headerCells = [];
     this.tbody = h("tbody");
-    const table = h(
-      "table",
-      { class: "runs-table cards-on-phone", dataset: { testid: "runs-table" } },
-      h("thead", {}, h("tr", {}, h("th", { class: "select-col" }, this.selectAll), this.headerCells, h("th", { class: "actions-col" }, ""))),
-      this.tbody,
-    );
+    const table = h("table", { class: "runs-table cards-on-phone", dataset: { testid: "runs-table" } }, h("thead", {}, this.headRow), this.tbody);
+    this.#renderHead(COLUMNS);
     this.emptyRow = h("div", { class: "empty-state", hidden: true });
     this.card = h("div", { class: "card table-card" }, h("div", { class: "table-scroll" }, table), this.emptyRow, this.#pager());
   }
 
+  /** The columns for these rows: a chosen key is right-aligned when its values on this page are numbers. */
+  #columnsFor(runs) {
+    const chosen = this.state.cols.map((key) => ({ key, label: columnLabel(key), title: columnTitle(key), sort: key, num: numericColumn(runs, key), chosen: true }));
+    const at = COLUMNS.findIndex((c) => c.key === "duration_s");
+    return [...COLUMNS.slice(0, at), ...chosen, ...COLUMNS.slice(at)];
+  }
+
+  #renderHead(columns) {
+    this.columns = columns;
+    this.headerCells = columns.map((col) => this.#headerCell(col));
+    this.headRow.replaceChildren(h("th", { class: "select-col" }, this.selectAll), ...this.headerCells, h("th", { class: "actions-col" }, ""));
+  }
+
   #headerCell(col) {
-    const th = h("th", { class: col.num ? "num" : "", title: col.title, scope: "col", dataset: { col: col.key } });
+    const th = h("th", { class: `${col.num ? "num" : ""}${col.chosen ? " chosen-col" : ""}`.trim(), title: col.title, scope: "col", dataset: { col: col.key } });
     if (!col.sort) {
       th.append(col.label);
       return th;
@@ -81,8 +94,14 @@ export class RunsTable {
   /** Shows one page of runs (`total`: of every page; `filtered`: the empty state offers to clear the filters). */
   render(runs, total, filtered) {
     this.runs = runs;
+    const columns = this.#columnsFor(runs);
+    const columnsSig = JSON.stringify(columns.map((c) => [c.key, c.num]));
+    const force = columnsSig !== this.columnsSig; // a column came or went: every row is filled again
+    if (force) this.#renderHead(columns);
+    this.columnsSig = columnsSig;
     this.#renderSortMarks();
     syncRows(this.tbody, this.rows, runs, {
+      force,
       id: (run) => run.id,
       dataset: (run) => ({ runId: String(run.id) }),
       signature: (run) => rowSignature(run),
@@ -106,7 +125,7 @@ export class RunsTable {
 
   #renderSortMarks() {
     for (const th of this.headerCells) {
-      const col = COLUMNS.find((c) => c.key === th.dataset.col);
+      const col = this.columns.find((c) => c.key === th.dataset.col);
       const active = col.sort && col.sort === this.state.sort;
       th.classList.toggle("sorted", Boolean(active));
       th.setAttribute("aria-sort", active ? (this.state.order === "asc" ? "ascending" : "descending") : "none");
@@ -149,9 +168,11 @@ export class RunsTable {
       duration_s: h("td", { class: "num mono nowrap" }, duration((summary.duration_s ?? elapsed(run)) ?? undefined)),
       created_at: h("td", { class: "nowrap muted" }, ago(run.created_at)),
     };
+    const values = runValues(run);
+    for (const c of this.columns) if (c.chosen) cells[c.key] = h("td", { class: c.num ? "num mono" : "mono chosen-cell" }, cellText(values[c.key]));
     // data-col and data-label: on a phone each row is a card, each cell a labelled value (css/app.css, "phone")
-    for (const c of COLUMNS) Object.assign(cells[c.key].dataset, { col: c.key, label: c.label });
-    tr.replaceChildren(h("td", { class: "select-col" }, box), ...COLUMNS.map((c) => cells[c.key]), h("td", { class: "actions-col" }, this.#cancelButton(run)));
+    for (const c of this.columns) Object.assign(cells[c.key].dataset, { col: c.key, label: c.label });
+    tr.replaceChildren(h("td", { class: "select-col" }, box), ...this.columns.map((c) => cells[c.key]), h("td", { class: "actions-col" }, this.#cancelButton(run)));
   }
 
   /** Under the name: tags (a click filters by one), the sweep, external, early stop. */
