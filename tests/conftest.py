@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from backend.db import migrate
 from backend.main import create_app
 from tests.utils.services import require_postgres
+from trainboard.client import Client
 from trainboard.settings import Settings
 
 POSTGRES_ADMIN_URL = os.environ.get("TRAINBOARD_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -82,3 +83,14 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), base_url=LOCAL_URL) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def worker_client(client: TestClient) -> Iterator[Client]:
+    """A worker's (or a script's) Client, talking to the test app (a TestClient is an httpx.Client) on its own
+    connection."""
+    worker = Client(LOCAL_URL, token="")
+    worker.http.close()
+    worker.http = TestClient(client.app, base_url=LOCAL_URL)
+    yield worker
+    worker.close()

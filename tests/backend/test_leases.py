@@ -7,7 +7,6 @@ lease: every write it tries is a 409, and its reporter stops training.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from sqlalchemy import select
 
 from backend.models import RunEvent
 from backend.services.reaper import reap_stale_runs
-from tests.conftest import LOCAL_URL
 from tests.utils.leases import LEASE_HEADER, claim, external_run
 from trainboard.client import Client
 from worker.reporter import ApiReporter
@@ -115,22 +113,12 @@ def test_a_stale_lease_cannot_replace_the_checkpoint_and_finished_artifacts_are_
     assert client.get(path).content == b"epoch 2"
 
 
-@pytest.fixture
-def reporter_client(client: TestClient) -> Iterator[Client]:
-    """The worker's Client, talking to the test app (a TestClient is an httpx.Client) on its own connection."""
-    worker = Client(LOCAL_URL, token="")
-    worker.http.close()
-    worker.http = TestClient(client.app, base_url=LOCAL_URL)
-    yield worker
-    worker.close()
-
-
 def test_the_old_workers_reporter_stops_once_its_run_is_taken_over(
-    client: TestClient, reporter_client: Client, tmp_path: Path
+    client: TestClient, worker_client: Client, tmp_path: Path
 ) -> None:
     run_id = _queued(client)
-    reporter_client.lease = reporter_client.claim(run_id, "worker-a@test")["lease"]
-    reporter = ApiReporter(reporter_client, run_id, worker_name="worker-a@test", spool_dir=tmp_path / str(run_id))
+    worker_client.lease = worker_client.claim(run_id, "worker-a@test")["lease"]
+    reporter = ApiReporter(worker_client, run_id, worker_name="worker-a@test", spool_dir=tmp_path / str(run_id))
     try:
         reporter.on_points([Point("loss", 1, 0.5)])
         deadline = time.monotonic() + 10

@@ -4,14 +4,11 @@ the reporter's heartbeats leave them alone until training says where the run res
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from backend.services.reaper import reap_stale_runs
-from tests.conftest import LOCAL_URL
 from tests.utils.leases import LEASE_HEADER
 from trainboard.client import Client
 from worker.reporter import HEARTBEAT_EVERY_S, ApiReporter
@@ -19,16 +16,6 @@ from worker.training.callbacks import Point, TrainStart
 
 MLP = {"name": "resumed", "dataset": "mnist", "model": {"arch": "mlp", "hidden": [32]}, "epochs": 5, "device": "cpu"}
 STEPS_PER_EPOCH = 10
-
-
-@pytest.fixture
-def worker_client(client: TestClient) -> Iterator[Client]:
-    """The worker's Client, talking to the test app (a TestClient is an httpx.Client) on its own connection."""
-    worker = Client(LOCAL_URL, token="")
-    worker.http.close()
-    worker.http = TestClient(client.app, base_url=LOCAL_URL)
-    yield worker
-    worker.close()
 
 
 def _progress(client: TestClient, run_id: int) -> tuple[int, float]:
