@@ -189,7 +189,9 @@ export class RunCharts {
     if (!accepted.step.length) return;
     queueFor(this.pending, Object.values(this.defs), key, accepted);
     // charts drawn against this key (x axis) are drawn again with its new points
-    for (const def of Object.values(this.defs)) if (def.xKey && def.xKey() === key && !this.pending.has(def.id)) this.pending.set(def.id, new Map());
+    for (const def of Object.values(this.defs)) {
+      if (def.xKey && def.xKey() === key && !this.pending.has(def.id)) this.pending.set(def.id, new Map());
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // one Plotly update per chart per frame, however many events arrived; a hidden tab catches up on return
