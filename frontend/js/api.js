@@ -104,6 +104,8 @@ export const getRun = (id, opts) => get(`/runs/${id}`, undefined, opts);
 export const cancelRun = (id) => post(`/runs/${id}/cancel`);
 export const getMetrics = (id, query, opts) => get(`/runs/${id}/metrics`, query, opts);
 export const listArtifacts = (id) => get(`/runs/${id}/artifacts`);
+/** Every key the run logged: [{key, count, last_step, last_value}], sorted by key. */
+export const getKeys = (id) => get(`/runs/${id}/keys`);
 
 /** The URL of a run's live stream; EventSource cannot send headers, so the token rides in the query. */
 export function eventsUrl(id, after) {
@@ -118,6 +120,14 @@ export async function artifactSrc(url) {
   const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
   if (!response.ok) throw new ApiError(response.status, `could not load ${url}`, url);
   return URL.createObjectURL(await response.blob());
+}
+
+/** An artifact's bytes fetched with the token: a plain download link sends none, so a token-protected API refuses it. */
+export async function artifactBlob(url) {
+  const token = getToken();
+  const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) throw new ApiError(response.status, `could not download ${url}`, url);
+  return response.blob();
 }
 
 export async function artifactJson(url) {

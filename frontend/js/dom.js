@@ -125,7 +125,12 @@ export function debounce(fn, ms) {
 
 /** Trigger a download of text content as a file. */
 export function downloadText(filename, text, type = "text/csv") {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+  downloadBlob(filename, new Blob([text], { type }));
+}
+
+/** Save a Blob as a file named `filename`, as a download link would. */
+export function downloadBlob(filename, blob) {
+  const url = URL.createObjectURL(blob);
   const link = h("a", { href: url, download: filename, style: { display: "none" } });
   document.body.append(link);
   link.click();

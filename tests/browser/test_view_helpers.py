@@ -622,3 +622,41 @@ def test_config_tree_and_legend_of_free_form_configs(page: Page, stack: Stack) -
         {"lr": 0.01, "optimizer": {"name": "adam", "betas": [0.9, 0.999]}, "name": "a"},
         {"seed": 1},
     ]
+
+
+def test_key_sections_x_axis_mapping_media_index_and_compare_picker(page: Page, stack: Stack) -> None:
+    series = _run(
+        page,
+        stack,
+        "views/run/series.js",
+        """({
+          sections: ['train/loss', 'lr', 'system/gpu0/util', 'a/b/c', '/odd'].map(m.sectionOf),
+          order: ['system', 'metrics', 'valid', 'train'].sort(m.compareSections),
+          onX: m.onXKey({step: [0, 5, 10, 15, 30], value: [1, 2, 3, 4, 5]}, {step: [2, 10, 20], value: [0, 1, null]}),
+          noX: m.onXKey({step: [1], value: [1]}, undefined),
+        })""",
+    )
+    assert series["sections"] == ["train", "metrics", "system", "a", "metrics"]
+    assert series["order"] == ["train", "valid", "metrics", "system"]
+    # step 0: before the x key's first step; 5: between 2 (x 0) and 10 (x 1); 10: exact; 15: next to a null; 30: past
+    assert series["onX"] == {"step": [0.375, 1], "value": [2, 3]}
+    assert series["noX"] == {"step": [], "value": []}
+    entries = _run(
+        page,
+        stack,
+        "views/run/media.js",
+        """m.mediaEntries([{step: 3, file: 'b.png', caption: 'late'}, {step: 1, file: 'a.png'},
+            {step: 3, file: 'c.png', caption: 'again'}, {step: 2, file: '../x.png'}, {step: 'x', file: 'd.png'},
+            null])""",
+    )
+    assert entries == [{"step": 1, "file": "a.png", "caption": ""}, {"step": 3, "file": "c.png", "caption": "again"}]
+    groups = _run(
+        page, stack, "views/compare.js", "m.pickerGroups(['valid/acc', 'loss', 'lr', 'train/loss', 'test_acc'])"
+    )
+    assert groups == [
+        ["Per epoch", ["test_acc"]],
+        ["Per iteration", ["loss"]],
+        ["train", ["train/loss"]],
+        ["valid", ["valid/acc"]],
+        ["metrics", ["lr"]],
+    ]

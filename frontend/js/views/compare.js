@@ -1,12 +1,14 @@
 // Compare view: one metric overlaid across runs (fig1 / fig4 style); the legend names the config keys that differ
-// between them (a built-in run's config is its spec; a script's run, whatever it sent).
+// between them (a built-in run's config is its spec; a script's run, whatever it sent). The metric picker offers
+// every key any of the runs logged (GET /runs/{id}/keys), grouped like the run page's.
 
-import { errorText, getMetrics, getRun } from "../api.js";
+import { errorText, getKeys, getMetrics, getRun } from "../api.js";
 import { COLORS, Chart, baseLayout, fitLayout, whenPlotly } from "../charts.js";
 import { TERMINAL, csvCell, h, pct, statusBadge, whileVisible } from "../dom.js";
 import { hrefFor, replaceQuery } from "../router.js";
 import { selection } from "../selection.js";
 import { diffLabel, differingKeys, flatten, formatValue, legendNames, runConfig } from "../spec.js";
+import { compareSections, sectionOf } from "./run/series.js";
 
 const METRICS = [
   ["Per epoch", ["valid_acc", "test_acc", "train_acc", "valid_loss", "test_loss", "train_loss"]],
@@ -15,8 +17,22 @@ const METRICS = [
 ];
 const ALL_METRICS = METRICS.flatMap(([, keys]) => keys);
 const isAcc = (key) => key.endsWith("_acc");
-const xTitleFor = (key) => (["loss", "param_norm"].includes(key) ? "iteration" : key.startsWith("dropout_") ? "N (masks)" : "epoch");
+const xTitleFor = (key) => (["loss", "param_norm"].includes(key) ? "iteration" : key.startsWith("dropout_") ? "N (masks)" : ALL_METRICS.includes(key) ? "epoch" : "step");
 const POLL_MS = 3000;
+
+/** The picker's option groups for the union of the runs' keys: the report's groups, then one per key prefix. */
+export function pickerGroups(keys) {
+  const union = new Set(keys);
+  const groups = METRICS.map(([label, group]) => [label, group.filter((k) => union.has(k))]);
+  const bySection = new Map();
+  for (const key of [...union].filter((k) => !ALL_METRICS.includes(k)).sort()) {
+    const section = sectionOf(key);
+    if (!bySection.has(section)) bySection.set(section, []);
+    bySection.get(section).push(key);
+  }
+  for (const section of [...bySection.keys()].sort(compareSections)) groups.push([section, bySection.get(section)]);
+  return groups.filter(([, group]) => group.length);
+}
 
 function parseIds(text) {
   return [...new Set(String(text || "").split(/[\s,]+/).map(Number).filter((n) => Number.isInteger(n) && n > 0))];
@@ -32,17 +48,16 @@ export function mount(root, route) {
   let destroyed = false;
   let runs = new Map(); // id -> run
   let series = new Map(); // id -> {step, value}
+  const keysOf = new Map(); // id -> the keys it logged
+  let offered = ""; // the picker's keys, as last drawn
   const problems = new Map(); // id -> message
   let loadNo = 0;
 
-  const metricSelect = h(
-    "select",
-    { name: "metric", "aria-label": "Metric" },
-    METRICS.map(([group, keys]) => h("optgroup", { label: group }, keys.map((k) => h("option", { value: k, selected: k === metric }, k)))),
-  );
-  if (!ALL_METRICS.includes(metric)) metricSelect.prepend(h("option", { value: metric, selected: true }, metric));
+  let chosen = Boolean(route.query.metric); // the user's (or the URL's) metric is kept; else one the runs have
+  const metricSelect = h("select", { name: "metric", "aria-label": "Metric" }, h("option", { value: metric }, metric));
   metricSelect.addEventListener("change", () => {
     metric = metricSelect.value;
+    chosen = true;
     sync();
     load(true);
   });
@@ -134,9 +149,10 @@ export function mount(root, route) {
     await Promise.all(
       todo.map(async (id) => {
         try {
-          const [run, data] = await Promise.all([getRun(id), getMetrics(id, { keys: metric, max_points: width })]);
+          const [run, data, keys] = await Promise.all([getRun(id), getMetrics(id, { keys: metric, max_points: width }), getKeys(id)]);
           if (mine !== loadNo) return;
           runs.set(id, run);
+          keysOf.set(id, keys.map((k) => k.key));
           series.set(id, data[metric] || { step: [], value: [] });
           problems.delete(id);
         } catch (error) {
@@ -146,7 +162,29 @@ export function mount(root, route) {
       }),
     );
     if (destroyed || mine !== loadNo) return;
+    if (renderPicker()) return; // it chose another metric, and loads it
     render();
+  }
+
+  /** The union of the shown runs' keys in the picker; without a metric in the URL, one the runs have. True when
+   * it switched to another metric (and is loading it). */
+  function renderPicker() {
+    const union = [...new Set(shown().flatMap((id) => keysOf.get(id) || []))];
+    if (!chosen && union.length && !union.includes(metric)) {
+      metric = union.sort()[0];
+      chosen = true;
+      sync();
+      load(true);
+      return true;
+    }
+    const signature = JSON.stringify([union.sort(), metric]);
+    if (signature === offered) return false;
+    offered = signature;
+    const groups = pickerGroups(union);
+    metricSelect.replaceChildren(...groups.map(([group, keys]) => h("optgroup", { label: group }, keys.map((k) => h("option", { value: k, selected: k === metric }, k)))));
+    if (!union.includes(metric)) metricSelect.prepend(h("option", { value: metric, selected: true }, metric));
+    metricSelect.value = metric;
+    return false;
   }
 
   function shown() {

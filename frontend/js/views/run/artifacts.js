@@ -1,16 +1,26 @@
-// The run page's files: filters (fig6), the misclassified gallery (fig7) and every file for download.
+// The run page's files: a script's logged images (media.js), filters (fig6), the misclassified gallery (fig7) and
+// every file for download.
 
-import { artifactJson, errorText, listArtifacts } from "../../api.js";
+import { artifactBlob, artifactJson, errorText, getToken, listArtifacts } from "../../api.js";
 import { artifactImage } from "../../artifact-image.js";
-import { h } from "../../dom.js";
+import { TERMINAL, downloadBlob, h, toast } from "../../dom.js";
+import { RunMedia } from "./media.js";
 import { bytes, confidenceText, fileGroups, filterCaption, labelName } from "./text.js";
+
+const LIVE_POLL_MS = 4000; // a live run's files (a script's images and saved files) have no event of their own
 
 export class RunArtifacts {
   /** page: {runId, run, destroyed}, kept current by the page shell. */
   constructor(page) {
     this.page = page;
-    this.el = h("div", { class: "artifacts" });
+    this.media = new RunMedia(page);
+    this.cards = h("div");
+    this.el = h("div", { class: "artifacts" }, this.media.el, this.cards);
     this.signature = "";
+    this.poll = setInterval(() => {
+      if (this.page.destroyed) clearInterval(this.poll);
+      else if (this.page.run && !TERMINAL.has(this.page.run.status) && document.visibilityState === "visible") this.load();
+    }, LIVE_POLL_MS);
   }
 
   /** Reads the list again; redraws only when a file came, went or changed size. */
@@ -26,7 +36,8 @@ export class RunArtifacts {
     if (signature === this.signature) return;
     this.signature = signature;
     const byName = new Map(list.map((a) => [a.name, a]));
-    this.el.replaceChildren(...[filtersCard(list), this.#galleryCard(byName), filesCard(list)].filter(Boolean));
+    this.media.update(byName);
+    this.cards.replaceChildren(...[filtersCard(list), this.#galleryCard(byName), filesCard(list)].filter(Boolean));
   }
 
   #galleryCard(byName) {
@@ -39,7 +50,7 @@ export class RunArtifacts {
     return h(
       "section",
       { class: "card" },
-      h("header", { class: "card-head" }, h("h3", {}, "Misclassified test images (fig7)"), grid ? h("div", { class: "tools" }, h("a", { class: "button small", href: grid.url, target: "_blank", rel: "noopener" }, "Grid PNG")) : null),
+      h("header", { class: "card-head" }, h("h3", {}, "Misclassified test images (fig7)"), grid ? h("div", { class: "tools" }, downloadLink(grid, "Grid PNG", { class: "button small" })) : null),
       gallery,
     );
   }
@@ -90,7 +101,7 @@ function filesCard(list) {
         "section",
         { class: "file-group", dataset: { group: group.label } },
         h("h4", {}, group.label, h("span", { class: "muted" }, ` ${group.files.length} · ${bytes(group.size)}`)),
-        h("ul", { class: "file-list" }, group.files.map((a) => h("li", {}, h("a", { href: a.url, download: a.name }, a.name), h("span", { class: "muted file-size" }, ` ${bytes(a.size)}`)))),
+        h("ul", { class: "file-list" }, group.files.map((a) => h("li", {}, downloadLink(a, a.name), h("span", { class: "muted file-size" }, ` ${bytes(a.size)}`)))),
       ),
     ),
   );
@@ -112,4 +123,16 @@ function misclassified(item, byName, spec) {
       confidence ? h("span", { class: "mis-conf", title: "confidence of the prediction" }, confidence) : null,
     ),
   );
+}
+
+/** A link that downloads an artifact; with a token set, fetched with it (a plain link sends none) and saved. */
+function downloadLink(artifact, text, attrs = {}) {
+  const save = (event) => {
+    if (!getToken()) return; // no token: the plain link works, and streams a large file to disk
+    event.preventDefault();
+    artifactBlob(artifact.url)
+      .then((blob) => downloadBlob(artifact.name, blob))
+      .catch((error) => toast(`Could not download ${artifact.name}: ${errorText(error)}`, "error"));
+  };
+  return h("a", { ...attrs, href: artifact.url, download: artifact.name, onclick: save }, text);
 }

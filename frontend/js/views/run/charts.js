@@ -1,11 +1,12 @@
 // The run page's charts: what each one plots, live points drawn once per frame, long live series read again
-// downsampled (compaction), and zooming in for full detail.
+// downsampled (compaction), and zooming in for full detail. The report's charts are built here; every other
+// logged key gets its chart from key-charts.js through add(), on the same machinery.
 
 import { errorText, getMetrics } from "../../api.js";
 import { Chart, baseLayout, fitLayout, seriesToCsv } from "../../charts.js";
 import { TERMINAL, h, toast } from "../../dom.js";
 import { SeriesStore } from "../../live.js";
-import { extendWindow, keysToCompact, percent, queueFor, traceFor, zoomSteps } from "./series.js";
+import { extendWindow, keysToCompact, onXKey, percent, queueFor, traceFor, zoomSteps } from "./series.js";
 
 const ACC_MODE_KEY = "trainboard.accMode";
 const COMPACT_EVERY_MS = 10000; // at most one compaction read per chart in this time
@@ -76,7 +77,32 @@ export class RunCharts {
       this.render(this.defs.acc);
     });
     this.defs = chartDefs(() => this.accMode, toggle);
-    for (const def of Object.values(this.defs)) this.#createChart(def);
+    this.builtIn = Object.values(this.defs);
+    for (const def of this.builtIn) this.#createChart(def);
+    this.seenKeys = new Set();
+    this.onNewKeys = null; // (keys) => void: each key the first time the store holds it (key-charts.js listens)
+  }
+
+  /** Another chart on the same machinery (live points, compaction, zoom): `def` as in chartDefs, plus
+   * `lazy` (not drawn until `reveal`) and `xKey()` (null: x is the step; else the key x is read from). */
+  add(def) {
+    this.defs[def.id] = def;
+    this.#createChart(def);
+    return def;
+  }
+
+  /** A lazy chart came into view: draw it from what the store holds, then keep it live. */
+  reveal(def) {
+    if (def.shown) return;
+    def.shown = true;
+    this.render(def);
+    this.#maybeCompact(def);
+  }
+
+  #noteKeys(keys) {
+    const fresh = keys.filter((k) => !this.seenKeys.has(k));
+    fresh.forEach((k) => this.seenKeys.add(k));
+    if (fresh.length && this.onNewKeys) this.onNewKeys(fresh);
   }
 
   #createChart(def) {
@@ -88,7 +114,7 @@ export class RunCharts {
       id: def.id,
       title: def.title,
       subtitle: def.subtitle,
-      filename: `run${runId}_${def.id}`,
+      filename: `run${runId}_${def.id.replace(/[^A-Za-z0-9._-]/g, "_")}`,
       tools: def.tools || [],
       csv: async () => seriesToCsv(await getMetrics(runId, { keys: def.keys.join(",") }), def.keys),
       onZoom: def.zoomFetch ? (range) => this.zoom(def, range) : undefined,
@@ -96,19 +122,21 @@ export class RunCharts {
     if (def.optional) def.chart.el.hidden = true;
   }
 
+  /** The report's charts, in page order. */
   get elements() {
-    return Object.values(this.defs).map((d) => d.chart.el);
+    return this.builtIn.map((d) => d.chart.el);
   }
 
   /** Pixels of the widest shown chart: as many points as the first metrics read asks for (fig3 hides until it has data). */
   widestShown() {
-    const shown = Object.values(this.defs).filter((d) => !d.chart.el.hidden);
+    const shown = this.builtIn.filter((d) => !d.chart.el.hidden);
     return Math.max(...shown.map((d) => d.chart.width()));
   }
 
   /** The first read: each key's series as the server downsampled it. */
   load(initial) {
     for (const [key, series] of Object.entries(initial)) this.store.replace(key, series);
+    this.#noteKeys(Object.keys(initial));
   }
 
   renderAll() {
@@ -121,10 +149,19 @@ export class RunCharts {
   }
 
   #dataFor(def) {
-    return def.zoom ? def.zoom.data : Object.fromEntries(def.keys.filter((k) => this.store.has(k)).map((k) => [k, this.store.get(k)]));
+    const data = def.zoom ? def.zoom.data : Object.fromEntries(def.keys.filter((k) => this.store.has(k)).map((k) => [k, this.store.get(k)]));
+    const xKey = def.xKey && def.xKey();
+    if (!xKey) return data;
+    const xSeries = this.store.get(xKey);
+    return Object.fromEntries(Object.entries(data).map(([k, s]) => [k, onXKey(s, xSeries)]));
+  }
+
+  #xTitle(def) {
+    return typeof def.xTitle === "function" ? def.xTitle() : def.xTitle;
   }
 
   async render(def) {
+    if (def.lazy && !def.shown) return; // drawn once its card comes into view (reveal)
     const data = this.#dataFor(def);
     const keys = def.keys.filter((k) => data[k] && data[k].step.length);
     if (def.optional) {
@@ -132,7 +169,8 @@ export class RunCharts {
       def.chart.el.hidden = false;
     }
     def.traceKeys = keys;
-    const layout = baseLayout({ xTitle: def.xTitle, yTitle: def.yTitle() });
+    const xTitle = this.#xTitle(def);
+    const layout = baseLayout({ xTitle, yTitle: def.yTitle() });
     if (def.zoom) {
       layout.xaxis.range = def.zoom.range;
       layout.xaxis.autorange = false;
@@ -141,14 +179,19 @@ export class RunCharts {
     const run = this.page.run;
     if (!keys.length && run && TERMINAL.has(run.status)) def.chart.empty.textContent = "No data recorded.";
     const traces = keys.map((k) => traceFor(k, data[k], def.transform));
-    await def.chart.render(traces, fitLayout(layout, traces, { integerX: def.xTitle === "epoch" }));
+    await def.chart.render(traces, fitLayout(layout, traces, { integerX: xTitle === "epoch" }));
   }
 
   /** A `metrics` event: the points past what the store holds are drawn at the next frame. */
   append(key, series) {
     const accepted = this.store.append(key, series.step, series.value);
+    this.#noteKeys([key]);
     if (!accepted.step.length) return;
     queueFor(this.pending, Object.values(this.defs), key, accepted);
+    // charts drawn against this key (x axis) are drawn again with its new points
+    for (const def of Object.values(this.defs)) {
+      if (def.xKey && def.xKey() === key && !this.pending.has(def.id)) this.pending.set(def.id, new Map());
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // one Plotly update per chart per frame, however many events arrived; a hidden tab catches up on return
@@ -162,11 +205,12 @@ export class RunCharts {
     if (this.page.destroyed) return;
     for (const [id, byKey] of this.pending) {
       const def = this.defs[id];
+      if (def.lazy && !def.shown) continue; // the store has the points; reveal() draws them
       const newKey = [...byKey.keys()].some((k) => !def.traceKeys.includes(k));
       if (def.zoom) {
         extendWindow(def.zoom.data, byKey, def.zoom.range[1]);
         this.render(def);
-      } else if (newKey || !def.chart.ready) {
+      } else if (newKey || !def.chart.ready || (def.xKey && def.xKey())) {
         this.render(def);
       } else {
         const transform = def.transform || ((v) => v);
@@ -198,6 +242,7 @@ export class RunCharts {
 
   /** Zoomed in (`range` [lo, hi]): that window at full detail; zoomed out (null): back to the overview. */
   async zoom(def, range) {
+    if (def.xKey && def.xKey()) return; // x is another key's value, not a step range: Plotly's own zoom only
     if (!range) {
       def.zoom = null;
       this.render(def);

@@ -9,6 +9,7 @@ import { RunArtifacts } from "./artifacts.js";
 import { RunCharts } from "./charts.js";
 import { RunDetails } from "./details.js";
 import { RunHeader } from "./header.js";
+import { KeyCharts } from "./key-charts.js";
 import { RunNotices } from "./notices.js";
 
 const QUEUED_POLL_MS = 3000;
@@ -32,10 +33,11 @@ class RunPage {
     this.header = new RunHeader(this.runId, { onCancel: () => this.#cancel() });
     this.notices = new RunNotices();
     this.charts = new RunCharts(this);
+    this.keyCharts = new KeyCharts(this.charts); // every other logged key, by section
     this.details = new RunDetails(() => this.run);
     this.artifacts = new RunArtifacts(this);
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
-    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.details.el, this.artifacts.el);
+    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.keyCharts.el, this.details.el, this.artifacts.el);
     this.onVisibility = () => {
       if (!this.stream) return;
       if (document.visibilityState === "hidden") this.stream.suspend();
@@ -166,6 +168,7 @@ class RunPage {
     this.timers.forEach(clearTimeout);
     if (this.stream) this.stream.close();
     this.charts.destroy();
+    this.keyCharts.destroy();
     document.title = "trainboard";
   }
 }

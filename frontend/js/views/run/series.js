@@ -94,3 +94,44 @@ export function zoomSteps([lo, hi]) {
   const start = Math.max(0, Math.floor(lo));
   return { start, end: Math.max(start, Math.ceil(hi)) };
 }
+
+/** The section of a logged key on the run page: the part before its first "/", or "metrics" when it has none. */
+export function sectionOf(key) {
+  const slash = key.indexOf("/");
+  return slash > 0 ? key.slice(0, slash) : "metrics";
+}
+
+/** Sections in page order: named prefixes alphabetically, then "metrics" (keys without "/"), "system" last. */
+export function compareSections(a, b) {
+  const rank = (s) => (s === "system" ? 2 : s === "metrics" ? 1 : 0);
+  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * A series drawn against another logged key (`xSeries`, e.g. epoch) instead of the step: each point's x is that
+ * key's value at the same step. Both series may come back downsampled (each keeps its own min/max steps), so a
+ * step between two of the x key's points takes the value interpolated between them; points before the x key's
+ * first step, after its last, or next to a missing (null) x value are dropped. Returns {step: x values, value}.
+ */
+export function onXKey(series, xSeries) {
+  const out = { step: [], value: [] };
+  const xs = xSeries ? xSeries.step : [];
+  if (!xs.length) return out;
+  let j = 0; // series and xSeries are both in step order: one pass
+  series.step.forEach((s, i) => {
+    while (j < xs.length && xs[j] < s) j++;
+    if (j === xs.length) return;
+    let x;
+    if (xs[j] === s) x = xSeries.value[j];
+    else if (j === 0) return;
+    else {
+      const [x0, x1] = [xSeries.value[j - 1], xSeries.value[j]];
+      if (x0 === null || x1 === null) return;
+      x = x0 + ((x1 - x0) * (s - xs[j - 1])) / (xs[j] - xs[j - 1]);
+    }
+    if (x === null || x === undefined) return;
+    out.step.push(x);
+    out.value.push(series.value[i]);
+  });
+  return out;
+}
