@@ -28,6 +28,9 @@ def test_a_free_form_runs_page_row_and_compare_render_without_errors(
     page.wait_for_timeout(500)  # the charts' and the gallery's requests come back
     # what the script sent is its config, key by key; no built-in spec words like "batch undefined"
     expect(page.locator(".run-subtitle")).to_have_text("a run tracked by its own script · tags: mine")
+    # its own keys are charted; the report's charts, whose keys it never logged, are not shown waiting for them
+    expect(page.locator('[data-chart="acc"]')).to_be_hidden()
+    expect(page.locator('[data-chart="iter_loss"]')).to_be_hidden()
     config_card = page.locator(".config-body")
     expect(config_card.locator('[data-key="optimizer.name"] .tree-value')).to_have_text("adamw")
     expect(config_card.locator('[data-key="lr"] .tree-value')).to_have_text("0.003")

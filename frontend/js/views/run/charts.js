@@ -12,6 +12,8 @@ const ACC_MODE_KEY = "trainboard.accMode";
 const COMPACT_EVERY_MS = 10000; // at most one compaction read per chart in this time
 
 /** What each chart plots, in page order. The accuracy chart's values and title follow the acc/error toggle. */
+const DEFAULT_POINTS = 1000; // points per key in the first read when no report chart is on the page to measure
+
 function chartDefs(mode, accToggle) {
   return {
     acc: {
@@ -122,6 +124,15 @@ export class RunCharts {
     if (def.optional) def.chart.el.hidden = true;
   }
 
+  /** A run without the built-in loop's spec (a script's): its report charts show only once their keys arrive,
+   * rather than waiting for data the script may never log; its own keys have their charts (key-charts.js). */
+  reportChartsOnlyWithData() {
+    for (const def of this.builtIn) {
+      def.optional = true;
+      if (!def.traceKeys || !def.traceKeys.length) def.chart.el.hidden = true;
+    }
+  }
+
   /** The report's charts, in page order. */
   get elements() {
     return this.builtIn.map((d) => d.chart.el);
@@ -130,7 +141,7 @@ export class RunCharts {
   /** Pixels of the widest shown chart: as many points as the first metrics read asks for (fig3 hides until it has data). */
   widestShown() {
     const shown = this.builtIn.filter((d) => !d.chart.el.hidden);
-    return Math.max(...shown.map((d) => d.chart.width()));
+    return shown.length ? Math.max(...shown.map((d) => d.chart.width())) : DEFAULT_POINTS; // a script's run: none yet
   }
 
   /** The first read: each key's series as the server downsampled it. */

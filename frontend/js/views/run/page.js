@@ -60,6 +60,7 @@ class RunPage {
       return;
     }
     if (this.destroyed) return;
+    if (!(this.run.spec && this.run.spec.dataset)) this.charts.reportChartsOnlyWithData();
     // the event id the run had before the metrics read: the stream resumes there, and the store drops replays
     const after = Number.isInteger(this.run.event_seq) ? this.run.event_seq : 0;
     // the metrics read is the longest wait of the page: ask first, fill in the rest while it runs; as many
