@@ -15,4 +15,5 @@ MAX_STEP = 2**62  # well inside a 64-bit database integer
 # the clients before sending, so one huge line never makes a huge request), and one POST carries at most this
 # many lines.
 LOG_LINE_MAX_CHARS = 8_192
+LOG_LINE_CUT_MARK = f" … [cut at {LOG_LINE_MAX_CHARS:,} characters]"  # what a cut line ends with
 MAX_LOG_BATCH_LINES = 1_000

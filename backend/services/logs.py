@@ -19,11 +19,10 @@ from backend.models import Run, RunLog, RunLogLine
 from backend.services import leases
 from backend.services.event_kinds import EventKind, LogEventData
 from backend.services.events import append_event, locked_run
-from trainboard.limits import LOG_LINE_MAX_CHARS
+from trainboard.limits import LOG_LINE_CUT_MARK, LOG_LINE_MAX_CHARS
 
 MAX_LOG_LINES = 100_000
 MAX_LOG_BYTES = 32 * 1024 * 1024
-CUT_MARK = f" … [cut at {LOG_LINE_MAX_CHARS:,} characters]"
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def clean_line(text: str) -> str:
     """``text`` as stored: cut to ``LOG_LINE_MAX_CHARS``, without NUL (Postgres refuses it in text) and with any
     character UTF-8 cannot carry (a lone surrogate) replaced."""
     if len(text) > LOG_LINE_MAX_CHARS:
-        text = text[:LOG_LINE_MAX_CHARS] + CUT_MARK
+        text = text[:LOG_LINE_MAX_CHARS] + LOG_LINE_CUT_MARK
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
     if not text.isascii():
@@ -61,15 +60,16 @@ def clean_line(text: str) -> str:
 def add_lines(
     session: Session, *, run_id: int, first_line: int, lines: Sequence[str], lease: str | None
 ) -> Stored | None:
-    """Store the lines numbered ``first_line`` on for the attempt holding ``lease`` (``leases.WriteRefused``
-    otherwise); None when the run does not exist. A line already stored under its number is kept as it was. The
-    new lines become one ``log`` event (one per stretch of consecutive new lines)."""
+    """Store the lines numbered ``first_line`` on for the attempt holding ``lease``, even once it reported its
+    outcome (``leases.WriteRefused`` for any other); None when the run does not exist. A line already stored
+    under its number is kept as it was. The new lines become a ``log`` event (one per stretch of consecutive
+    new lines)."""
     with locked_run(session, run_id) as run:
         if run is None:
             return None
+        # Unlike points, lines are taken after the attempt reported its outcome: the last thing a failing run
+        # printed (its traceback) is often still on its way then. Another attempt's lease is refused all the same.
         leases.check(run, lease)
-        if run.status in leases.ENDED_BY_ITS_ATTEMPT:
-            raise leases.WriteRefused(409, f"run {run_id} has finished ({run.status}): its log takes no more lines")
         size = session.get(RunLog, run_id) or _new_size(session, run_id)
         last = first_line + len(lines)
         present = set(

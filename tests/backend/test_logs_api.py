@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from backend.services import logs
 from tests.utils.leases import claim, external_run
 from tests.utils.sse import sse_events
-from trainboard.limits import LOG_LINE_MAX_CHARS
+from trainboard.limits import LOG_LINE_CUT_MARK, LOG_LINE_MAX_CHARS
 
 
 def _post(client: TestClient, run_id: int, first_line: int, lines: list[str], lease: dict[str, str]) -> dict:
@@ -76,8 +76,8 @@ def test_a_long_line_is_cut_and_text_postgres_refuses_is_replaced(client: TestCl
     reply = client.post(f"/api/runs/{run_id}/logs", content=body, headers={**lease, "Content-Type": "application/json"})
     assert reply.status_code == 200, reply.text
     long, nul, surrogate = _read(client, run_id)["lines"]
-    assert long.startswith("x" * LOG_LINE_MAX_CHARS) and long.endswith(logs.CUT_MARK)
-    assert len(long) == LOG_LINE_MAX_CHARS + len(logs.CUT_MARK)
+    assert long.startswith("x" * LOG_LINE_MAX_CHARS) and long.endswith(LOG_LINE_CUT_MARK)
+    assert len(long) == LOG_LINE_MAX_CHARS + len(LOG_LINE_CUT_MARK)
     assert nul == "nul\ufffdbyte"
     assert surrogate.startswith("lone ") and surrogate.endswith(" surrogate") and "\ud800" not in surrogate
 
@@ -118,10 +118,13 @@ def test_only_the_attempt_holding_the_lease_writes(client: TestClient) -> None:
     stale = client.post(f"/api/runs/{run_id}/logs", json=batch, headers={"X-Trainboard-Lease": "not-the-lease"})
     assert stale.status_code == 409 and "stale or wrong lease" in stale.json()["detail"]
 
-    client.post(f"/api/runs/{run_id}/status", json={"status": "failed", "error": "boom"}, headers=lease)
-    ended = client.post(f"/api/runs/{run_id}/logs", json=batch, headers=lease)
-    assert ended.status_code == 409 and "takes no more lines" in ended.json()["detail"]
     assert _read(client, run_id)["lines"] == []
+
+    client.post(f"/api/runs/{run_id}/status", json={"status": "failed", "error": "boom"}, headers=lease)
+    traceback = {"first_line": 0, "lines": ["Traceback (most recent call last):", "RuntimeError: boom"]}
+    after_the_outcome = client.post(f"/api/runs/{run_id}/logs", json=traceback, headers=lease)
+    assert after_the_outcome.status_code == 200, "a failing run's last lines may come after its final status"
+    assert _read(client, run_id)["lines"] == traceback["lines"]
 
 
 def test_a_worker_writes_the_log_of_the_run_it_claimed(client: TestClient) -> None:

@@ -18,10 +18,12 @@ MAX_LINES_PER_READ = 10_000
 @router.post("", response_model=LogLinesAccepted)
 def post_logs(run_id: RunId, batch: LogLinesIn, session: SessionDep, lease: LeaseHeader = None) -> LogLinesAccepted:
     """Add consecutive lines `{"first_line": N, "lines": ["...", ...]}` (at most 1,000, without their line ends)
-    to the run's log, sending the run's lease in `X-Trainboard-Lease` (403 without it; 409 when stale or once its
-    attempt reported success or failure). A line already stored under its number is kept, so a retried batch
-    never duplicates a line. A line over 8,192 characters is cut there. A run's log holds at most 100,000 lines
-    and 32 MiB: later lines are refused (`refused`, and `full` is true: stop sending)."""
+    to the run's log, sending the run's lease in `X-Trainboard-Lease` (403 without it; 409 when stale: the run
+    was claimed again). The attempt's lines are taken even after it reported its outcome, since the last things
+    a run prints (a traceback) may arrive after its final status. A line already stored under its number is
+    kept, so a retried batch never duplicates a line. A line over 8,192 characters is cut there. A run's log
+    holds at most 100,000 lines and 32 MiB: later lines are refused (`refused`, and `full` is true: stop
+    sending)."""
     try:
         stored = logs.add_lines(session, run_id=run_id, first_line=batch.first_line, lines=batch.lines, lease=lease)
     except leases.WriteRefused as refused:
