@@ -21,6 +21,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
@@ -103,6 +104,17 @@ class LogSender:
             self._say(
                 f"the API is unreachable and more than {self._max_pending:,} log lines wait: the oldest are dropped"
             )
+
+    def flush(self, timeout: float) -> bool:
+        """Send what is queued now and wait, at most ``timeout`` seconds, until the API has it. True if it has."""
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while self.pending and self._thread.is_alive():
+            if time.monotonic() > deadline:
+                return False
+            self._wake.set()
+            time.sleep(0.01)
+        return not self.pending
 
     def close(self, timeout: float | None = None) -> bool:
         """Deliver what is queued, waiting at most ``timeout`` seconds (None: as long as it takes), then stop.
