@@ -104,6 +104,7 @@ export const getRun = (id, opts) => get(`/runs/${id}`, undefined, opts);
 export const cancelRun = (id) => post(`/runs/${id}/cancel`);
 export const getMetrics = (id, query, opts) => get(`/runs/${id}/metrics`, query, opts);
 export const listArtifacts = (id) => get(`/runs/${id}/artifacts`);
+export const getLogs = (id, query, opts) => get(`/runs/${id}/logs`, query, opts);
 
 /** The URL of a run's live stream; EventSource cannot send headers, so the token rides in the query. */
 export function eventsUrl(id, after) {

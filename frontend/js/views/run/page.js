@@ -9,6 +9,7 @@ import { RunArtifacts } from "./artifacts.js";
 import { RunCharts } from "./charts.js";
 import { RunDetails } from "./details.js";
 import { RunHeader } from "./header.js";
+import { RunLog } from "./log.js";
 import { RunNotices } from "./notices.js";
 
 const QUEUED_POLL_MS = 3000;
@@ -34,8 +35,9 @@ class RunPage {
     this.charts = new RunCharts(this);
     this.details = new RunDetails(() => this.run.config || this.run.spec);
     this.artifacts = new RunArtifacts(this);
+    this.log = new RunLog(this);
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
-    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.details.el, this.artifacts.el);
+    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.details.el, this.log.el, this.artifacts.el);
     this.onVisibility = () => {
       if (!this.stream) return;
       if (document.visibilityState === "hidden") this.stream.suspend();
@@ -69,6 +71,7 @@ class RunPage {
     this.details.renderConfig(this.run.config || this.run.spec); // a script's run: whatever config it sent
     this.header.refreshSelect();
     this.artifacts.load();
+    this.log.load();
     try {
       const initial = await metrics;
       performance.mark("trainboard:run-metrics");
@@ -97,8 +100,12 @@ class RunPage {
       },
       onInterrupted: (data) => this.notices.interrupted(data, this.run),
       onWarning: (data) => this.notices.warning(data),
+      onLog: (data) => this.log.append(data),
       onState: (state) => this.header.setLiveState(state),
-      onEnd: () => this.artifacts.load(),
+      onEnd: () => {
+        this.artifacts.load();
+        this.log.catchUp(); // a run's last lines may come after its final status
+      },
     }).start();
   }
 
@@ -130,6 +137,7 @@ class RunPage {
     if (TERMINAL.has(this.run.status) && !wasTerminal) {
       this.artifacts.load();
       this.timers.push(setTimeout(() => this.artifacts.load(), 3000));
+      this.timers.push(setTimeout(() => this.log.catchUp(), 3000));
       this.charts.renderEmpty();
     } else if (this.run.epoch !== before) {
       this.artifacts.load();
