@@ -58,6 +58,7 @@ RULES: tuple[tuple[str, re.Pattern[str], frozenset[Role], str], ...] = tuple(
         ("POST", _RUN + r"/claim", WORKERS, "claiming runs"),
         ("POST", _RUN + r"/status", REPORTERS, "reporting on a run"),
         ("POST", _RUN + r"/metrics", REPORTERS, "posting metrics"),
+        ("POST", _RUN + r"/logs", REPORTERS, "posting log lines"),
         ("PUT", _RUN + r"/artifacts/[^/]+", REPORTERS, "uploading artifacts"),
         ("PATCH", _RUN, LAUNCHERS, "editing runs"),
         ("DELETE", _RUN, LAUNCHERS, "deleting runs"),

@@ -162,3 +162,30 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RunLogLine(Base):
+    """One line of what a run printed (a script's stdout and stderr, a worker's log of a built-in run).
+
+    ``line`` is the line's number in the run's log, given by the sender, so (run, line) makes a retried batch
+    harmless, and a page reads the log from any line on (``GET /runs/{id}/logs?offset=N``).
+    """
+
+    __tablename__ = "run_log_lines"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    line: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class RunLog(Base):
+    """The size of a run's log, kept with every batch so its limits are checked without counting its lines."""
+
+    __tablename__ = "run_logs"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)  # lines stored
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # their text, UTF-8
+    next_line: Mapped[int] = mapped_column(BigInteger, default=0)  # the number after the highest line stored
+    offered: Mapped[int] = mapped_column(BigInteger, default=0)  # the number after the highest line ever sent
+    refused: Mapped[int] = mapped_column(Integer, default=0)  # lines not stored: the log was at its limit

@@ -10,7 +10,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo,
 
 from backend.finite import finite_or_none, json_safe
 from backend.status_detail import status_in_words
-from trainboard.limits import MAX_STEP, METRIC_KEY_CHARS, METRIC_KEY_MAX_CHARS
+from trainboard.limits import MAX_LOG_BATCH_LINES, MAX_STEP, METRIC_KEY_CHARS, METRIC_KEY_MAX_CHARS
 from trainboard.spec import MAX_NAME_LENGTH, MAX_TAGS, Tag
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -230,6 +230,31 @@ class MetricKeyOut(BaseModel):
     @classmethod
     def _finite_last(cls, value: float | None) -> float | None:
         return finite_or_none(value)
+
+
+class LogLinesIn(BaseModel):
+    """Consecutive lines of a run's log, numbered from ``first_line`` (the sender counts from 0)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_line: int = Field(ge=0, le=MAX_STEP, description="the number of the first line in the run's log")
+    lines: list[str] = Field(max_length=MAX_LOG_BATCH_LINES, description="without their line ends")
+
+
+class LogLinesAccepted(BaseModel):
+    accepted: int = Field(description="lines stored now")
+    duplicates: int = Field(description="lines already stored under the same numbers (a retried batch)")
+    refused: int = Field(description="lines not stored because the run's log is at its limit")
+    full: bool = Field(description="the log is at its limit: later lines will be refused too, stop sending")
+    status: RunStatus
+
+
+class LogLinesOut(BaseModel):
+    lines: list[str]
+    offset: int = Field(description="the number of the first line returned (a negative offset, resolved)")
+    next_offset: int = Field(description="where the next read starts: after the last line returned")
+    total: int = Field(description="the number of lines in the log (the number after its last line)")
+    refused: int = Field(description="lines the run printed that were not stored: the log reached its limit")
 
 
 class ArtifactOut(BaseModel):

@@ -98,6 +98,20 @@ MUTANTS = (
         ("tests/backend/test_metrics_api.py",),
     ),
     Mutant(
+        "a retried log batch counted and announced again (the stored-lines check off)",
+        "backend/services/logs.py",
+        "            if number in present:\n                continue\n",
+        "",
+        ("tests/backend/test_logs_api.py",),
+    ),
+    Mutant(
+        "a run's log unbounded (the per-run limit off)",
+        "backend/services/logs.py",
+        "if full or size.lines >= MAX_LOG_LINES or size.bytes + cost > MAX_LOG_BYTES:",
+        "if False:",
+        ("tests/backend/test_logs_api.py",),
+    ),
+    Mutant(
         "the spool skipped: points posted while the API is down are dropped",
         "trainboard/sender.py",
         "            overflow.append(batch.parts)\n",

@@ -11,6 +11,7 @@ from trainboard.client import ApiError, Client
 from trainboard.settings import Settings
 from trainboard.spec import RunSpec
 from worker.reporter import CHECKPOINT_ARTIFACT, ApiReporter, deliver_leftover_spools
+from worker.run_log import RunLogging
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
             spool_dir=settings.spool_dir / str(run_id),
             checkpoint=checkpoint.last_path(run_dir),
         )
+        log = RunLogging(client, run_id)  # what is logged meanwhile goes to the run's log too
         try:
             spec = RunSpec.model_validate(run["spec"])
             summary = train(
@@ -78,6 +80,8 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
                 epoch=reporter.epoch,
                 summary=reporter.summary,
             )
+        finally:
+            log.close()
         reporter.close()
         result = {**summary.to_dict(), "stop_reason": reporter.finish_reason}
         return _report_outcome(client, run_id, status="succeeded", summary=result, epoch=reporter.epoch)

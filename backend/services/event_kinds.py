@@ -4,7 +4,7 @@ the run's SSE stream (``GET /api/runs/{id}/events``)."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class EventKind(StrEnum):
@@ -14,6 +14,7 @@ class EventKind(StrEnum):
     METRICS = "metrics"  # new points (MetricsEventData)
     INTERRUPTED = "interrupted"  # the run's worker stopped responding (InterruptedEventData)
     WARNING = "warning"  # something the user should know that does not stop the run (WarningEventData)
+    LOG = "log"  # new lines of the run's log (LogEventData)
 
 
 class StatusEventData(TypedDict):
@@ -51,4 +52,10 @@ class WarningEventData(TypedDict):
     size: int | None
 
 
-EventData = StatusEventData | MetricsEventData | InterruptedEventData | WarningEventData
+class LogEventData(TypedDict):
+    first_line: int  # the number of the first line (``GET /runs/{id}/logs?offset=first_line`` reads them too)
+    lines: list[str]  # consecutive lines, only those that were new
+    refused: NotRequired[int]  # present once the log is at its limit: how many lines it refused so far
+
+
+EventData = StatusEventData | MetricsEventData | InterruptedEventData | WarningEventData | LogEventData

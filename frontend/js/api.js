@@ -106,6 +106,7 @@ export const getMetrics = (id, query, opts) => get(`/runs/${id}/metrics`, query,
 export const listArtifacts = (id) => get(`/runs/${id}/artifacts`);
 /** Every key the run logged: [{key, count, last_step, last_value}], sorted by key. */
 export const getKeys = (id) => get(`/runs/${id}/keys`);
+export const getLogs = (id, query, opts) => get(`/runs/${id}/logs`, query, opts);
 
 /** The URL of a run's live stream; EventSource cannot send headers, so the token rides in the query. */
 export function eventsUrl(id, after) {

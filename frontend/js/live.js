@@ -62,10 +62,10 @@ export class SeriesStore {
  * skipped by their seq.
  */
 export class LiveStream {
-  constructor(runId, { after = 0, onStatus, onMetrics, onInterrupted, onWarning, onEnd, onState } = {}) {
+  constructor(runId, { after = 0, onStatus, onMetrics, onInterrupted, onWarning, onLog, onEnd, onState } = {}) {
     this.runId = runId;
     this.lastId = after;
-    this.handlers = { onStatus, onMetrics, onInterrupted, onWarning, onEnd, onState };
+    this.handlers = { onStatus, onMetrics, onInterrupted, onWarning, onLog, onEnd, onState };
     this.source = null;
     this.closed = false;
     this.failures = 0;
@@ -98,6 +98,8 @@ export class LiveStream {
     source.addEventListener("interrupted", (e) => this.dispatch(e, this.handlers.onInterrupted));
     // something the user should know but that does not stop the run, e.g. a checkpoint too large to store
     source.addEventListener("warning", (e) => this.dispatch(e, this.handlers.onWarning));
+    // new lines of the run's log: {first_line, lines}
+    source.addEventListener("log", (e) => this.dispatch(e, this.handlers.onLog));
     source.addEventListener("end", () => {
       this.close("ended");
       if (this.handlers.onEnd) this.handlers.onEnd();

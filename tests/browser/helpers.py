@@ -149,7 +149,7 @@ class LeaseBook:
     client with ``event_hooks=LEASES.hooks()`` notes the lease of each run it creates or claims and sends it in
     X-Trainboard-Lease with that run's status, metric and artifact writes."""
 
-    WRITE = re.compile(r"/runs/(\d+)/(?:status|metrics|artifacts/)")
+    WRITE = re.compile(r"/runs/(\d+)/(?:status|metrics|logs|artifacts/)")
     ISSUED = re.compile(r"/runs(?:/\d+/claim)?$")
 
     def __init__(self) -> None:

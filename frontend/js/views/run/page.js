@@ -10,6 +10,7 @@ import { RunCharts } from "./charts.js";
 import { RunDetails } from "./details.js";
 import { RunHeader } from "./header.js";
 import { KeyCharts } from "./key-charts.js";
+import { RunLog } from "./log.js";
 import { RunNotices } from "./notices.js";
 
 const QUEUED_POLL_MS = 3000;
@@ -36,8 +37,9 @@ class RunPage {
     this.keyCharts = new KeyCharts(this.charts); // every other logged key, by section
     this.details = new RunDetails(() => this.run);
     this.artifacts = new RunArtifacts(this);
+    this.log = new RunLog(this);
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
-    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.keyCharts.el, this.details.el, this.artifacts.el);
+    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.keyCharts.el, this.details.el, this.log.el, this.artifacts.el);
     this.onVisibility = () => {
       if (!this.stream) return;
       if (document.visibilityState === "hidden") this.stream.suspend();
@@ -72,6 +74,7 @@ class RunPage {
     this.details.renderConfig(this.run);
     this.header.refreshSelect();
     this.artifacts.load();
+    this.log.load();
     try {
       const initial = await metrics;
       performance.mark("trainboard:run-metrics");
@@ -100,8 +103,12 @@ class RunPage {
       },
       onInterrupted: (data) => this.notices.interrupted(data, this.run),
       onWarning: (data) => this.notices.warning(data),
+      onLog: (data) => this.log.append(data),
       onState: (state) => this.header.setLiveState(state),
-      onEnd: () => this.artifacts.load(),
+      onEnd: () => {
+        this.artifacts.load();
+        this.log.catchUp(); // a run's last lines may come after its final status
+      },
     }).start();
   }
 
@@ -133,6 +140,7 @@ class RunPage {
     if (TERMINAL.has(this.run.status) && !wasTerminal) {
       this.artifacts.load();
       this.timers.push(setTimeout(() => this.artifacts.load(), 3000));
+      this.timers.push(setTimeout(() => this.log.catchUp(), 3000));
       this.charts.renderEmpty();
     } else if (this.run.epoch !== before) {
       this.artifacts.load();
