@@ -68,7 +68,7 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
             if reporter.abort_reason != "cancelled":
                 return "preempted"
             # The cancel may have landed after an epoch the heartbeats have not told yet: say how far it got.
-            return _report_outcome(client, run_id, status="cancelled", epoch=reporter.epoch, summary=reporter.summary)
+            return _report_outcome(client, run_id, status="cancelled", **reporter.how_far())
         except Exception as exc:  # noqa: BLE001 - any failure of the run ends it failed; the worker lives on
             reporter.close()
             logger.error("run %s failed:\n%s", run_id, traceback.format_exc())
@@ -77,8 +77,7 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
                 run_id,
                 status="failed",
                 error=f"{type(exc).__name__}: {exc}",
-                epoch=reporter.epoch,
-                summary=reporter.summary,
+                **reporter.how_far(),
             )
         finally:
             log.close()

@@ -128,6 +128,11 @@ class ApiReporter(Callback):
         """The last epoch the loop finished."""
         return self._epoch
 
+    def how_far(self) -> dict[str, Any]:
+        """How far training got, for a final report: the last epoch finished, the progress bar (the last step of
+        a per-iteration point over all steps) and the summary so far."""
+        return {"epoch": self._epoch, "progress": round(self._progress(), 4), "summary": self._summary}
+
     @property
     def summary(self) -> dict[str, Any] | None:
         """The last summary the loop handed over (after its last finished epoch), or None before the first."""

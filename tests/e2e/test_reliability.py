@@ -194,6 +194,7 @@ def test_cancel_reaches_a_running_worker(tmp_path: Path, data: Path) -> None:
         run = _run(stack, run_id)
         valid = dict(zip(metrics["valid_acc"]["step"], metrics["valid_acc"]["value"], strict=True))
         assert run["summary"]["best_valid_acc"] == max(valid.values())
+        assert run["progress"] >= run["epoch"] / run["spec"]["epochs"], "the bar is not behind the epochs done"
         assert run["summary"]["best_epoch"] == min(e for e, v in valid.items() if v == max(valid.values()))
         # The worker is free again: the next run trains.
         quick = {**SLOW_MLP, "model": {"arch": "mlp", "hidden": [16]}, "epochs": 1}
