@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -210,16 +211,17 @@ class ScriptRun:
             return tracked.run
         atexit.unregister(self._at_exit)
         self._stop_helpers()
+        started = time.monotonic()
         lost_files = [] if self._uploads.wait(timeout, tracked.wake) else self._uploads.pending_names()
         if lost_files:
             problem = f"{len(lost_files)} file(s) not uploaded: the API stayed unreachable: {', '.join(lost_files)}"
             logger.error("run %s: %s", self.id, problem)
             error = f"{error}\n{problem}" if error else problem
         try:
-            result = tracked.finish(status, error=error, timeout=timeout)
+            left = None if timeout is None else max(timeout - (time.monotonic() - started), 1.0)
+            result = tracked.finish(status, error=error, timeout=left)  # one timeout for files and points
         finally:
             self._uploads.close()
-            self._client.close()
         if lost_files:
             raise TrackingError(f"run {self.id}: {error}")
         return result
