@@ -100,7 +100,8 @@ class TrackedRun:
         # (a monotonic time; infinity: only when something else wakes the thread).
         self.chores: list[Callable[[], float]] = []
         self._chores_due = math.inf
-        self._summary_sent: dict[str, Any] = {}
+        self._summary_sent: Any = {}  # as JSON (jsonable), as last reported
+        self._summary_check_at = time.monotonic() + heartbeat_every_s  # points replies put off heartbeats: not this
         self._report_backoff = RETRY.backoff()
         self._report_retry_at = 0.0  # a report carrying a config change failed: not before this
         self._sender = sender
@@ -349,7 +350,7 @@ class TrackedRun:
                 if due:
                     last_flush = time.monotonic()
                 now = time.monotonic()
-                if now >= self._heartbeat_due or now >= self._report_due():
+                if now >= self._heartbeat_due or now >= self._report_due() or self._summary_due(now):
                     self._heartbeat()
                 if self.chores:
                     self._chores_due = min(chore() for chore in self.chores)
@@ -365,6 +366,14 @@ class TrackedRun:
         """When a config change should go (before the next heartbeat), or infinity."""
         return max(self.config.due_at(), self._report_retry_at)
 
+    def _summary_due(self, now: float) -> bool:
+        """The summary changed since the last report, at most one check per heartbeat period (while points flow,
+        their replies stand in for heartbeats, so a changed summary makes a report of its own)."""
+        if now < self._summary_check_at:
+            return False
+        self._summary_check_at = now + self._heartbeat_every_s
+        return bool(jsonable(dict(self.summary)) != self._summary_sent)
+
     def _heartbeat(self) -> None:
         """Tell the API the script is alive (a status report refreshes the run's heartbeat), with the config when it
         changed and the summary when it changed since the last report.
@@ -377,9 +386,9 @@ class TrackedRun:
         config = self.config.unsent()
         if config is not None:
             fields["config"] = config[1]
-        summary = dict(self.summary)
+        summary = jsonable(dict(self.summary))
         if summary != self._summary_sent:
-            fields["summary"] = jsonable(summary)
+            fields["summary"] = summary
         try:
             reply = self._sender.report_status(self.id, **fields)
         except ApiError as exc:

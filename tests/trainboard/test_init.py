@@ -23,6 +23,7 @@ from tests.conftest import _truncate
 from tests.utils.stack import REPO, Stack, running_stack
 from trainboard import Client
 from trainboard.client import ApiError
+from trainboard.tracking import TrackedRun
 
 
 class Optimizer(enum.Enum):
@@ -325,3 +326,17 @@ def test_bad_input_is_refused_at_the_call_naming_the_problem(client: Client) -> 
     with pytest.raises(FileNotFoundError, match="no file 'nothing.pt'"):
         run.restore("nothing.pt")
     assert client.metrics(run.id) == {"loss": {"step": [0], "value": [1.0]}}
+
+
+def test_the_summary_arrives_while_the_run_lives_even_as_points_flow(client: Client) -> None:
+    created = client.create_run({"external": True, "name": "summary so far"})
+    run = TrackedRun(client.with_lease(created["lease"]), created, heartbeat_every_s=0.3, flush_every_s=0.05)
+    run.summary["best_acc"] = np.float32(0.5)  # numpy numbers are sent as numbers
+    step = 0
+    deadline = time.monotonic() + 10
+    while client.get_run(run.id)["summary"] != {"best_acc": 0.5}:  # points keep flowing meanwhile
+        assert time.monotonic() < deadline, "the summary never arrived before finish()"
+        run.log(step=step, loss=1.0)
+        step += 1
+        time.sleep(0.02)
+    assert run.finish()["summary"] == {"best_acc": 0.5}
