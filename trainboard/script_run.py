@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from trainboard.client import ApiError, Client
-from trainboard.media import INDEX_NAME, MediaIndex, artifact_name, checked_key, media_name, to_png
+from trainboard.media import ARTIFACT_NAME, INDEX_NAME, MediaIndex, artifact_name, checked_key, media_name, to_png
 from trainboard.run_config import RunConfig, as_config
 from trainboard.system_metrics import SystemMonitor, SystemSampler
 from trainboard.tracking import FinalStatus, TrackedRun, TrackingError, outcome_of
@@ -175,6 +175,8 @@ class ScriptRun:
     def restore(self, name: str) -> Path:
         """Download the run's artifact ``name`` (a file ``save`` uploaded) into the working directory; returns its
         path. A file saved moments ago is uploaded first."""
+        if not isinstance(name, str) or not ARTIFACT_NAME.fullmatch(name):
+            raise ValueError(f"restore(): {name!r} is not an artifact name (letters, digits, . _ -; no folders)")
         if name in self._uploads.pending_names():
             self._uploads.wait(FINISH_TIMEOUT_S, self._tracked.wake)
         try:

@@ -325,6 +325,8 @@ def test_bad_input_is_refused_at_the_call_naming_the_problem(client: Client) -> 
         run.log_image("late", np.zeros((2, 2)))
     with pytest.raises(FileNotFoundError, match="no file 'nothing.pt'"):
         run.restore("nothing.pt")
+    with pytest.raises(ValueError, match="not an artifact name"):
+        run.restore("../escape.pt")
     assert client.metrics(run.id) == {"loss": {"step": [0], "value": [1.0]}}
 
 
