@@ -148,6 +148,24 @@ class Client:
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(path.stat().st_size)},
             )
 
+    def download_artifact(self, run_id: int, name: str, dest: Path) -> Path:
+        """Save the artifact ``name`` to ``dest``, streamed (written to a temporary file beside it, then renamed:
+        ``dest`` is either the whole file or untouched). ApiError 404 when the run has no such artifact."""
+        partial = dest.with_name(f".{dest.name}.part")
+        with self.http.stream("GET", f"/api/runs/{run_id}/artifacts/{name}") as response:
+            if response.status_code >= 400:
+                response.read()
+                try:
+                    detail = response.json().get("detail", response.text)
+                except ValueError:
+                    detail = response.text
+                raise ApiError(response.status_code, detail)
+            with partial.open("wb") as file:
+                for chunk in response.iter_bytes():
+                    file.write(chunk)
+        partial.replace(dest)
+        return dest
+
     def create_sweep(self, sweep: dict[str, Any]) -> dict[str, Any]:
         return self.request("POST", "/sweeps", json=sweep)  # type: ignore[no-any-return]
 

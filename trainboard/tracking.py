@@ -36,6 +36,7 @@ from typing import Any, Literal
 from trainboard.client import ApiError, Client
 from trainboard.limits import MAX_STEP, METRIC_KEY
 from trainboard.retry import RETRY
+from trainboard.run_config import RunConfig, jsonable
 from trainboard.sender import MAX_BATCH_POINTS, GaveUp, PointSender, call_with_retry
 
 logger = logging.getLogger(__name__)
@@ -86,12 +87,23 @@ class TrackedRun:
         max_batch: int = MAX_BATCH_POINTS,
         owns_sender: bool = True,
         heartbeat_every_s: float = HEARTBEAT_EVERY_S,
+        finish_at_exit: bool = True,
     ) -> None:
         check_options(flush_every_s=flush_every_s, max_batch=max_batch, heartbeat_every_s=heartbeat_every_s)
         self.id: int = int(run["id"])
         self.run: dict[str, Any] = dict(run)
-        self.summary: dict[str, Any] = {}
+        self.summary: dict[str, Any] = {}  # sent with the heartbeats (when it changed) and the final status
+        self.config = RunConfig(run.get("config") or {})  # changes are sent: see trainboard/run_config.py
         self.status: str = str(run.get("status", "running"))
+        self.stop_requested: str | None = run.get("stop_requested")  # a sweep's rule asks the run to finish early
+        # What the sender thread also does on each pass (uploads): each returns when it wants the next pass
+        # (a monotonic time; infinity: only when something else wakes the thread).
+        self.chores: list[Callable[[], float]] = []
+        self._chores_due = math.inf
+        self._summary_sent: Any = {}  # as JSON (jsonable), as last reported
+        self._summary_check_at = time.monotonic() + heartbeat_every_s  # points replies put off heartbeats: not this
+        self._report_backoff = RETRY.backoff()
+        self._report_retry_at = 0.0  # a report carrying a config change failed: not before this
         self._sender = sender
         self._owns_sender = owns_sender
         self._flush_every_s = flush_every_s
@@ -116,7 +128,8 @@ class TrackedRun:
         self._last_refusal = ""
         self._thread = threading.Thread(target=self._run, name=f"trainboard-run-{self.id}", daemon=True)
         self._thread.start()
-        atexit.register(self._at_exit)  # a script that ends without finish() still delivers its points
+        if finish_at_exit:
+            atexit.register(self._at_exit)  # a script that ends without finish() still delivers its points
 
     # --- what the training script calls ---------------------------------------------------------------------
 
@@ -126,6 +139,10 @@ class TrackedRun:
         Values are anything ``float()`` takes (numbers, numpy scalars, one-element tensors); None, NaN and
         infinity are stored as null. The same (key, step) logged twice keeps the value the API got first.
         """
+        self.log_dict(step, metrics)
+
+    def log_dict(self, step: int, metrics: Mapping[str, Any]) -> None:
+        """``log`` for keys that are not Python identifiers, e.g. ``{"train/loss": 0.3}``."""
         if self._finished:
             raise RuntimeError(f"run {self.id} is finished: log() after finish()")
         if step.__class__ is not int or step < 0 or step > MAX_STEP:
@@ -151,14 +168,20 @@ class TrackedRun:
         if buffered >= self._max_batch and not self._wake.is_set():
             self._wake.set()
 
-    def log_dict(self, step: int, metrics: Mapping[str, float | None]) -> None:
-        """``log`` for keys that are not Python identifiers, e.g. ``{"train/loss": 0.3}``."""
-        self.log(step, **metrics)
-
     @property
     def cancelled(self) -> bool:
         """True once the API answered that the run was cancelled (from the dashboard): stop training."""
         return self.status == "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """``finish()`` was called: nothing more is taken."""
+        return self._finished
+
+    @property
+    def refused(self) -> bool:
+        """The API refuses this run's writes for good (the run is gone, or another attempt's)."""
+        return self._fatal is not None
 
     @property
     def pending(self) -> int:
@@ -227,7 +250,10 @@ class TrackedRun:
                 error = "\n".join([error, *problems] if error else problems)
             fields: dict[str, Any] = {"status": status}
             if self.summary:
-                fields["summary"] = self.summary
+                fields["summary"] = jsonable(self.summary)
+            config = self.config.unsent()
+            if config is not None:
+                fields["config"] = config[1]
             if error:
                 fields["error"] = error[-MAX_ERROR_CHARS:]
             deadline = math.inf if timeout is None else time.monotonic() + max(timeout, 1.0)
@@ -261,11 +287,9 @@ class TrackedRun:
         if exc is None:
             self.finish("succeeded")
             return
-        final: FinalStatus = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
-        text = "".join(traceback.format_exception_only(exc)).strip()
-        trace = "".join(traceback.format_exception(exc)).strip()
+        final, error = outcome_of(exc)
         try:
-            self.finish(final, error=f"{text}\n\n{trace}" if trace != text else text)
+            self.finish(final, error=error)
         except TrackingError as problem:  # the block's own exception is the one to propagate
             logger.error("%s", problem)
 
@@ -311,7 +335,7 @@ class TrackedRun:
         points = self._points
         last_flush = time.monotonic()
         while not self._abandon.is_set():
-            next_due = min(last_flush + self._flush_every_s, self._heartbeat_due)
+            next_due = min(last_flush + self._flush_every_s, self._heartbeat_due, self._report_due(), self._chores_due)
             if points.pending and not points.api_up:
                 next_due = min(next_due, points.retry_at)  # the backoff's end
             self._wake.wait(max(0.0, next_due - time.monotonic()))
@@ -325,35 +349,83 @@ class TrackedRun:
                 points.pump(flush=due or not points.api_up)
                 if due:
                     last_flush = time.monotonic()
-                if time.monotonic() >= self._heartbeat_due:
+                now = time.monotonic()
+                if now >= self._heartbeat_due or now >= self._report_due() or self._summary_due(now):
                     self._heartbeat()
+                if self.chores:
+                    self._chores_due = min(chore() for chore in self.chores)
             except Exception:  # noqa: BLE001 - never let the thread die with points queued
                 logger.exception("run %s: unexpected error in the sender thread", self.id)
                 time.sleep(RETRY.first_s)
 
-    def _heartbeat(self) -> None:
-        """Tell the API the script is alive (a status report with no fields refreshes the run's heartbeat).
+    def wake(self) -> None:
+        """Have the sender thread make a pass now (e.g. an upload was queued, or finish() waits for one)."""
+        self._wake.set()
 
-        One try: a failure waits for the next beat (points being retried meanwhile keep their own backoff).
+    def _report_due(self) -> float:
+        """When a config change should go (before the next heartbeat), or infinity."""
+        return max(self.config.due_at(), self._report_retry_at)
+
+    def _summary_due(self, now: float) -> bool:
+        """The summary changed since the last report, at most one check per heartbeat period (while points flow,
+        their replies stand in for heartbeats, so a changed summary makes a report of its own)."""
+        if now < self._summary_check_at:
+            return False
+        self._summary_check_at = now + self._heartbeat_every_s
+        return bool(jsonable(dict(self.summary)) != self._summary_sent)
+
+    def _heartbeat(self) -> None:
+        """Tell the API the script is alive (a status report refreshes the run's heartbeat), with the config when it
+        changed and the summary when it changed since the last report.
+
+        One try: a failure waits for the next beat (points being retried meanwhile keep their own backoff), or, when
+        it carried a config change, for the retry policy's next pause.
         """
         self._heartbeat_due = time.monotonic() + self._heartbeat_every_s
+        fields: dict[str, Any] = {}
+        config = self.config.unsent()
+        if config is not None:
+            fields["config"] = config[1]
+        summary = jsonable(dict(self.summary))
+        if summary != self._summary_sent:
+            fields["summary"] = summary
         try:
-            reply = self._sender.report_status(self.id)
+            reply = self._sender.report_status(self.id, **fields)
+        except ApiError as exc:
+            if not exc.refused:
+                self._report_failed(exc)
+                return
+            logger.error("run %s: the API refused the run's %s: %s", self.id, " and ".join(fields), exc)
+            reply = None  # refused for good: not sent again until it changes
         except Exception as exc:  # noqa: BLE001 - the API away: the next beat tries again
-            logger.debug("run %s: heartbeat failed: %s", self.id, exc)
+            self._report_failed(exc)
             return
+        self._report_backoff.reset()
+        self._report_retry_at = 0.0
+        if config is not None:
+            self.config.sent(config[0])
+        self._summary_sent = summary
         self._points.reachable()  # the API is back: points waiting for the backoff's end go now
         self._on_reply(reply)
+
+    def _report_failed(self, exc: BaseException) -> None:
+        logger.debug("run %s: heartbeat failed: %s", self.id, exc)
+        self._report_retry_at = time.monotonic() + self._report_backoff.next()
 
     def _on_points_reply(self, reply: dict[str, Any]) -> None:
         self._heartbeat_due = time.monotonic() + self._heartbeat_every_s  # the API just heard from the script
         self._on_reply(reply)
 
     def _on_reply(self, reply: Any) -> None:
-        """What every reply about the run may say: its status (``cancelled`` from the dashboard)."""
-        status = reply.get("status") if isinstance(reply, dict) else None
+        """What every reply about the run may say: its status (``cancelled`` from the dashboard), and that a
+        sweep's early termination asks it to finish (``stop_requested``)."""
+        if not isinstance(reply, dict):
+            return
+        status = reply.get("status")
         if isinstance(status, str):
             self.status = status
+        if reply.get("stop_requested"):
+            self.stop_requested = str(reply["stop_requested"])
 
     def _call_with_retry(self, call: Callable[[], Any], *, give_up: Callable[[], bool]) -> Any:
         """``call()`` retried with backoff until ``give_up()`` (then :class:`GaveUp`); None when refused."""
@@ -370,6 +442,15 @@ class TrackedRun:
         if exc.status_code in (401, 403, 404):
             self._fatal = f"the API refused run {self.id}'s points: {exc}"
             self._points.discard()
+
+
+def outcome_of(exc: BaseException) -> tuple[FinalStatus, str]:
+    """How an exception that ended a run's block ends the run: ``cancelled`` for Ctrl-C (KeyboardInterrupt),
+    ``failed`` otherwise, with the exception's text and its traceback."""
+    final: FinalStatus = "cancelled" if isinstance(exc, KeyboardInterrupt) else "failed"
+    text = "".join(traceback.format_exception_only(exc)).strip()
+    trace = "".join(traceback.format_exception(exc)).strip()
+    return final, f"{text}\n\n{trace}" if trace != text else text
 
 
 def check_options(
