@@ -300,6 +300,13 @@ class OutputCapture:
                 setattr(sys, name, tee)
         return self
 
+    def log_only(self, text: str) -> None:
+        """Add ``text`` to the run's log without printing it (e.g. the traceback Python prints after the run
+        ended, once the streams are no longer captured)."""
+        if self._lines is not None:
+            self._lines.flush()
+            self._lines.feed(text if text.endswith("\n") else text + "\n")
+
     def close(self, timeout: float | None = None) -> bool:
         """Put the streams back and deliver what is left, waiting at most ``timeout`` seconds (None: as long as
         it takes). True when every line was delivered."""

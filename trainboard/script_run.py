@@ -25,6 +25,7 @@ import os
 import socket
 import sys
 import time
+import traceback
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +33,7 @@ from typing import Any
 
 from trainboard.client import ApiError, Client
 from trainboard.media import ARTIFACT_NAME, INDEX_NAME, MediaIndex, artifact_name, checked_key, media_name, to_png
+from trainboard.output_capture import OutputCapture
 from trainboard.run_config import RunConfig, as_config
 from trainboard.system_metrics import SystemMonitor, SystemSampler
 from trainboard.tracking import FinalStatus, TrackedRun, TrackingError, outcome_of
@@ -40,6 +42,7 @@ from trainboard.uploads import UploadQueue
 logger = logging.getLogger(__name__)
 
 SYSTEM_METRICS_EVERY_S = 10.0
+CAPTURE_CLOSE_TIMEOUT_S = 10.0  # for the script's last printed lines, before the final status
 FINISH_TIMEOUT_S = 300.0
 ENDED = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -53,6 +56,7 @@ def init(
     *,
     system_metrics: bool = True,
     system_metrics_every_s: float = SYSTEM_METRICS_EVERY_S,
+    capture_output: bool = True,
 ) -> ScriptRun:
     """Start tracking this script: a new run named ``name`` with ``config`` (any JSON-able mapping, an
     ``argparse.Namespace`` too: see :mod:`trainboard.run_config`) and ``tags``, on the API at ``api_url`` with
@@ -61,6 +65,9 @@ def init(
     With ``TRAINBOARD_RUN_ID`` set (a worker that runs your script sets it), the script attaches to that run
     instead: its config comes from the API (``config`` is merged over it and sent), ``name`` and ``tags`` are
     left as they are, and it writes with ``TRAINBOARD_LEASE`` when set, or claims the run otherwise.
+
+    What the script prints (stdout and stderr) still shows where it did and also goes to the run's log, unless
+    ``capture_output=False`` or ``TRAINBOARD_CAPTURE_OUTPUT=0``.
     """
     attaching = bool(os.environ.get("TRAINBOARD_RUN_ID"))
     client = Client(api_url, token)
@@ -75,7 +82,8 @@ def init(
         client.close()
         raise
     every_s = system_metrics_every_s if system_metrics and _system_metrics_on() else None
-    tracked = ScriptRun(client, run, lease=lease, media=media, system_metrics_every_s=every_s)
+    capture = capture_output and os.environ.get("TRAINBOARD_CAPTURE_OUTPUT", "1").strip() not in {"0", ""}
+    tracked = ScriptRun(client, run, lease=lease, media=media, system_metrics_every_s=every_s, capture_output=capture)
     if config is not None and attaching:
         for key, value in as_config(config).items():
             if tracked.config.get(key) != value:
@@ -95,6 +103,7 @@ class ScriptRun:
         lease: str | None,
         media: MediaIndex | None = None,
         system_metrics_every_s: float | None = SYSTEM_METRICS_EVERY_S,
+        capture_output: bool = False,
     ) -> None:
         self._client = client  # the caller's side (restore); the sender thread has its own, holding the lease
         self._lease = lease
@@ -112,9 +121,9 @@ class ScriptRun:
         if system_metrics_every_s is not None:
             self._sampler = SystemSampler()
             self._monitor = SystemMonitor(self._sampler, self._emit_system, every_s=system_metrics_every_s).start()
-        # OUTPUT CAPTURE: started here, closed in _stop_helpers() (trainboard/output_capture.py)
-        # self._capture = OutputCapture(client.with_lease(lease), self.id)
-        # self._capture.start()
+        self._capture: OutputCapture | None = None  # the script's prints, tee'd into the run's log
+        if capture_output:
+            self._capture = OutputCapture(client.with_lease(lease), self.id).start()
         atexit.register(self._at_exit)
 
     # --- what the training script calls ---------------------------------------------------------------------
@@ -238,6 +247,8 @@ class ScriptRun:
             self.finish("succeeded")
             return
         final, error = outcome_of(exc)
+        if self._capture is not None:  # Python prints the traceback after the block, when nothing captures it
+            self._capture.log_only("".join(traceback.format_exception(exc)))
         try:
             self.finish(final, error=error)
         except TrackingError as problem:  # the block's own exception is the one to propagate
@@ -261,7 +272,10 @@ class ScriptRun:
         if self._monitor is not None:
             self._monitor.stop()
             self._sampler.close()
-        # OUTPUT CAPTURE: self._capture.close(timeout=...) goes here, before the uploads and points are awaited
+        if self._capture is not None:  # the last lines before the final status
+            self._capture.close(timeout=CAPTURE_CLOSE_TIMEOUT_S)
+            self._capture.client.close()
+            self._capture = None
 
     def _at_exit(self) -> None:
         """The interpreter exits and the run was never finished: ``succeeded`` after a normal end, ``failed`` after

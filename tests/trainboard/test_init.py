@@ -342,3 +342,40 @@ def test_the_summary_arrives_while_the_run_lives_even_as_points_flow(client: Cli
         step += 1
         time.sleep(0.02)
     assert run.finish()["summary"] == {"best_acc": 0.5}
+
+
+def test_what_the_script_prints_shows_in_its_terminal_and_in_the_runs_log(stack: Stack, client: Client) -> None:
+    """init tees stdout and stderr: the terminal shows every line as before, and the run's log has them too,
+    the traceback of the exception that ended it included; TRAINBOARD_CAPTURE_OUTPUT=0 leaves the log empty."""
+    script = (
+        "import sys, trainboard\n"
+        "run = trainboard.init(name='prints', system_metrics=False)\n"
+        "print(run.id, flush=True)\n"
+        "for epoch in range(1, 4):\n"
+        "    run.log({'loss': 1 / epoch})\n"
+        "    print(f'epoch {epoch} done')\n"
+        "print('careful: lr is high', file=sys.stderr)\n"
+        "with run:\n"
+        "    raise ValueError('diverged')\n"
+    )
+    env = {**os.environ, "TRAINBOARD_API_URL": stack.url}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env, cwd=REPO)
+    run_id = int(done.stdout.split()[0])
+    assert done.stdout.splitlines()[1:] == ["epoch 1 done", "epoch 2 done", "epoch 3 done"]
+    assert "careful: lr is high" in done.stderr and "ValueError: diverged" in done.stderr
+    lines = client.request("GET", f"/runs/{run_id}/logs")["lines"]
+    assert lines[:5] == [str(run_id), "epoch 1 done", "epoch 2 done", "epoch 3 done", "careful: lr is high"]
+    assert any("ValueError: diverged" in line for line in lines), lines
+    assert client.get_run(run_id)["status"] == "failed"
+
+    quiet = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "TRAINBOARD_CAPTURE_OUTPUT": "0"},
+        cwd=REPO,
+    )
+    quiet_id = int(quiet.stdout.split()[0])
+    assert "epoch 3 done" in quiet.stdout
+    assert client.request("GET", f"/runs/{quiet_id}/logs")["lines"] == []
