@@ -1,0 +1,1 @@
+"""trainboard in other training frameworks: ``trainboard.integrations.lightning.TrainboardLogger``."""
