@@ -35,7 +35,7 @@ from trainboard.client import ApiError, Client
 from trainboard.media import ARTIFACT_NAME, INDEX_NAME, MediaIndex, artifact_name, checked_key, media_name, to_png
 from trainboard.output_capture import OutputCapture
 from trainboard.run_config import RunConfig, as_config
-from trainboard.system_metrics import SystemMonitor, SystemSampler
+from trainboard.system_metrics import SystemMonitor, SystemSampler, enabled_by_env
 from trainboard.tracking import FinalStatus, TrackedRun, TrackingError, outcome_of
 from trainboard.uploads import UploadQueue
 
@@ -81,7 +81,7 @@ def init(
     except BaseException:
         client.close()
         raise
-    every_s = system_metrics_every_s if system_metrics and _system_metrics_on() else None
+    every_s = system_metrics_every_s if system_metrics and enabled_by_env() else None
     capture = capture_output and os.environ.get("TRAINBOARD_CAPTURE_OUTPUT", "1").strip() not in {"0", ""}
     tracked = ScriptRun(client, run, lease=lease, media=media, system_metrics_every_s=every_s, capture_output=capture)
     if config is not None and attaching:
@@ -330,7 +330,3 @@ def _media_index(client: Client, run_id: int) -> MediaIndex:
         if exc.status_code == 404:
             return MediaIndex()
         raise
-
-
-def _system_metrics_on() -> bool:
-    return os.environ.get("TRAINBOARD_SYSTEM_METRICS", "1").strip().lower() not in ("0", "false", "no", "off")

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     stream_poll_s: float = Field(
         default=5.0, gt=0, description="live streams re-read the database this often even when nothing wakes them"
     )
+    system_metrics_every_s: float = Field(
+        default=10.0, gt=0, description="a worker samples its machine's system/ metrics this often while it trains"
+    )
 
     @field_validator("token", mode="before")
     @classmethod

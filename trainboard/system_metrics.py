@@ -163,6 +163,11 @@ def _visible_handles(visible_devices: str | None, count: int) -> list[Any]:
     return handles
 
 
+def enabled_by_env() -> bool:
+    """False when ``TRAINBOARD_SYSTEM_METRICS`` turns sampling off (0, false, no, off), for scripts and workers."""
+    return os.environ.get("TRAINBOARD_SYSTEM_METRICS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 class SystemMonitor:
     """Calls ``emit(sampler(), step)`` every ``every_s`` seconds on a daemon thread, from ``start()`` until
     ``stop()``. ``step`` is the whole number of seconds since ``start()`` (so a chart of ``system/`` keys has

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from trainboard.client import ApiError, Client
 from trainboard.settings import Settings
 from trainboard.spec import RunSpec
+from trainboard.system_metrics import enabled_by_env
 from worker.reporter import CHECKPOINT_ARTIFACT, ApiReporter, deliver_leftover_spools
 from worker.run_log import RunLogging
 
@@ -50,6 +52,8 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
             worker_name=worker_name,
             spool_dir=settings.spool_dir / str(run_id),
             checkpoint=checkpoint.last_path(run_dir),
+            system_metrics_every_s=settings.system_metrics_every_s if enabled_by_env() else None,
+            system_step_offset=_seconds_since(run.get("created_at")),
         )
         log = RunLogging(client, run_id)  # what is logged meanwhile goes to the run's log too
         try:
@@ -84,6 +88,16 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
         reporter.close()
         result = {**summary.to_dict(), "stop_reason": reporter.finish_reason}
         return _report_outcome(client, run_id, status="succeeded", summary=result, epoch=reporter.epoch)
+
+
+def _seconds_since(created_at: str | None) -> int:
+    """Whole seconds from the run's creation to now: where this attempt's system/ metrics steps start."""
+    if not created_at:
+        return 0
+    created = datetime.fromisoformat(created_at)
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return max(0, int((datetime.now(UTC) - created).total_seconds()))
 
 
 def _report_outcome(client: Client, run_id: int, **fields: Any) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 from trainboard.client import ApiError, Client, format_detail
 from trainboard.sender import MAX_BATCH_POINTS, GaveUp, PointSender, call_with_retry
+from trainboard.system_metrics import SystemMonitor, SystemSampler
 from worker.spool import Spool, leftover_spools
 from worker.training.callbacks import Callback, Point, TrainStart
 
@@ -45,6 +46,8 @@ class ApiReporter(Callback):
         worker_name: str,
         spool_dir: Path,
         checkpoint: Path | None = None,
+        system_metrics_every_s: float | None = None,
+        system_step_offset: int = 0,
     ) -> None:
         self.client = client
         self.checkpoint = checkpoint
@@ -82,6 +85,13 @@ class ApiReporter(Callback):
         self._step = 0
         self._thread = threading.Thread(target=self._run, name=f"reporter-{run_id}", daemon=True)
         self._thread.start()
+        # system/ metrics of this machine while it trains the run; their step is seconds since the run was created
+        # (``system_step_offset`` at the start), so a resumed attempt's samples follow the dead one's.
+        self._system_step_offset = system_step_offset
+        self._monitor: SystemMonitor | None = None
+        if system_metrics_every_s is not None:
+            self._sampler = SystemSampler()
+            self._monitor = SystemMonitor(self._sampler, self._emit_system, every_s=system_metrics_every_s).start()
 
     # Callback hooks, called from the training thread.
     def on_train_start(self, info: TrainStart) -> None:
@@ -156,11 +166,20 @@ class ApiReporter(Callback):
     def close(self) -> None:
         """Deliver every queued and spooled point (waiting for the API if it is down), then stop the sender
         thread and remove the run's empty spool."""
+        if self._monitor is not None:
+            self._monitor.stop()
+            self._sampler.close()
+            self._monitor = None
         self._closing.set()
         self._wake.set()
         self._thread.join()
         self.spool.close()
         logger.info("run %s: %d points sent were already stored", self.run_id, self.duplicates)
+
+    def _emit_system(self, points: dict[str, float], step: int) -> None:
+        """The system monitor's samples, from its thread (the outbox takes its lock)."""
+        at = self._system_step_offset + step
+        self.sender.outbox.extend((key, at, value) for key, value in points.items())
 
     def _progress(self) -> float:
         return min(1.0, self._step / self._total_steps) if self._total_steps else 0.0

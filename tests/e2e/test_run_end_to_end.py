@@ -5,6 +5,7 @@ On the embedded default (SQLite database, SQLite broker) and on the real Redis +
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def _events(stack: Stack, run_id: int, last_event_id: int = 0) -> list[tuple[int
         return list(sse_events(response.iter_lines()))
 
 
-def _check_trained_run(stack: Stack) -> None:
+def _check_trained_run(stack: Stack) -> int:
     created = httpx.post(f"{stack.url}/api/runs", json=TINY_MLP)
     assert created.status_code == 201, created.text
     run_id = created.json()["id"]
@@ -71,6 +72,7 @@ def _check_trained_run(stack: Stack) -> None:
     assert replayed == [1, 2]
     assert events[-1][2]["status"] == "succeeded"
     assert _events(stack, run_id, last_event_id=events[2][0]) == events[3:]
+    return int(run_id)
 
 
 @pytest.fixture
@@ -79,8 +81,15 @@ def tiny_data(tmp_path: Path) -> Path:
 
 
 def test_run_on_embedded_broker_and_sqlite(tmp_path: Path, tiny_data: Path) -> None:
-    with running_stack(tmp_path, data_dir=tiny_data) as stack:
-        _check_trained_run(stack)
+    # a sample of the worker's machine every 0.2 s: a run of a few seconds has several
+    with running_stack(tmp_path, data_dir=tiny_data, extra_env={"TRAINBOARD_SYSTEM_METRICS_EVERY_S": "0.2"}) as stack:
+        run_id = _check_trained_run(stack)
+        system = httpx.get(
+            f"{stack.url}/api/runs/{run_id}/metrics", params={"keys": "system/cpu_percent,system/ram_gb"}
+        )
+        cpu, ram = system.json()["system/cpu_percent"], system.json()["system/ram_gb"]
+        assert len(cpu["step"]) >= 2 and cpu["step"] == sorted(set(cpu["step"])), "seconds since the run was created"
+        assert all(0 <= v <= 100 * os.cpu_count() for v in cpu["value"]) and all(v > 0 for v in ram["value"])
         assert (stack.home / "broker.sqlite").exists()
         assert httpx.get(f"{stack.url}/api/health").json()["database"] == "sqlite"
 
