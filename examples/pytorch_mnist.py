@@ -53,6 +53,8 @@ def train(args, model, device, train_loader, optimizer, epoch):
         loss.backward()
         optimizer.step()
         run.log({"train/loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]})  # trainboard
+        if run.should_stop:  # trainboard: Cancel in the browser, or a sweep's early-termination rule
+            break  # trainboard
         if batch_idx % args.log_interval == 0:
             print('Train Epoch: {} [{}/{} ({:.0f}%)]\tLoss: {:.6f}'.format(
                 epoch, batch_idx * len(data), len(train_loader.dataset),
