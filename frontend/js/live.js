@@ -110,8 +110,9 @@ export class LiveStream {
       this.source = null;
       this.failures += 1;
       this.setState("reconnecting");
-      // every second for the first few tries (a restarting API is back within seconds), then backing off to 10 s
-      const delay = this.failures <= 5 ? 1000 : Math.min(10000, 1000 * 2 ** (this.failures - 5));
+      // every second for the first few tries (a restarting API is back within seconds), then backing off to 5 s:
+      // a page open through a longer outage catches up at most 5 s after the API is back
+      const delay = this.failures <= 5 ? 1000 : Math.min(5000, 1000 * 2 ** (this.failures - 5));
       this.timer = setTimeout(() => this.open(), delay);
     };
   }
