@@ -13,7 +13,8 @@ The estimate mirrors ``worker/training/models.py`` layer by layer, in float32:
 
 The peak is the weights plus the larger of the training step and the evaluation. On a GPU with bf16 autocast
 the activations take about half of this, so the estimate errs on the safe side. The dataset itself (up to a
-few hundred MB on the device) is not counted: it depends on the files, not on the spec.
+few hundred MB on the device) is not counted: it depends on the files, not on the spec. The input shape is the
+spec's (``RunSpec.input_shape``: 28x28 gray, CIFAR-10's 32x32 RGB, or ``image_size`` for image folders).
 
 ``checkpoint_bytes`` is the size of ``checkpoint_last.pt``, written (and uploaded) every epoch: the model,
 the optimizer state, and the best epoch's model, which resuming needs.
@@ -35,11 +36,10 @@ VGG_HIDDEN = 1024
 EVAL_BATCH = 1024
 CPU_CONV_EVAL_BATCH = 64
 OPTIMIZER_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2}
-# Channels, height, width of one image, and the number of classes.
-DATASETS: dict[str, tuple[tuple[int, int, int], int]] = {
-    "mnist": ((1, 28, 28), 10),
-    "dogs-vs-cats": ((3, 64, 64), 2),
-}
+# The number of classes of each built-in dataset; an image folder's is only known from its files, so the estimate
+# counts FOLDER_CLASSES (only the last layer depends on it: a few KB per class).
+N_CLASSES = {"mnist": 10, "fashion-mnist": 10, "cifar10": 10, "dogs-vs-cats": 2}
+FOLDER_CLASSES = 100
 
 
 @dataclass(frozen=True)
@@ -188,8 +188,13 @@ def _vgg(trace: _Trace, spec: RunSpec, shape: tuple[int, int, int], n_classes: i
     trace.linear(VGG_HIDDEN, n_classes)
 
 
+def model_input(spec: RunSpec) -> tuple[tuple[int, int, int], int]:
+    """The shape of one image (channels, height, width) and the number of classes the estimate sizes for."""
+    return spec.input_shape(), N_CLASSES.get(spec.dataset, FOLDER_CLASSES)
+
+
 def _trace(spec: RunSpec) -> _Trace:
-    shape, n_classes = DATASETS[spec.dataset]
+    shape, n_classes = model_input(spec)
     channels, height, width = shape
     trace = _Trace(input_bytes=channels * height * width * FLOAT)
     if spec.model.arch == "mlp":

@@ -24,6 +24,7 @@ const MODEL_KEYS = {
 export function keyApplies(spec, key) {
   const model = (spec && spec.model) || {};
   if (key === "dropout_schemes") return model.arch === "mlp";
+  if (key === "image_size") return spec.dataset === "dogs-vs-cats" || String(spec.dataset).startsWith("folder:");
   const used = MODEL_KEYS[model.arch];
   if (!key.startsWith("model.") || !used) return true;
   if (key === "model.dropout" && model.arch === "cnn") return model.norm === "dropout";
@@ -89,6 +90,7 @@ export function differingKeys(specs) {
 
 const ORDER = [
   "dataset",
+  "image_size",
   "model.arch",
   "model.hidden",
   "model.blocks",

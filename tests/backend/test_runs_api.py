@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.utils.leases import claim, lease_headers
@@ -33,10 +34,46 @@ def test_unknown_key_is_refused(client: TestClient) -> None:
     assert ["body", "epoch"] in [err["loc"] for err in response.json()["detail"]]
 
 
-def test_vgg_needs_dogs_vs_cats(client: TestClient) -> None:
-    response = client.post("/api/runs", json={"model": {"arch": "vgg"}, "dataset": "mnist"})
+def test_vgg_blocks_must_leave_something_of_the_image(client: TestClient) -> None:
+    response = client.post("/api/runs", json={"model": {"arch": "vgg"}, "dataset": "mnist"})  # deep: 5 blocks
     assert response.status_code == 422
-    assert "dogs-vs-cats" in response.text
+    assert "model.blocks: 5 blocks halve a 28x28 mnist image" in response.text and "at most 4 blocks" in response.text
+    fits = {"model": {"arch": "vgg", "blocks": [8, 16, 32, 64]}, "dataset": "mnist", "epochs": 1}
+    assert client.post("/api/runs", json=fits).status_code == 201
+    assert client.post("/api/runs", json={"model": {"arch": "vgg"}, "dataset": "cifar10"}).status_code == 201
+
+
+def _refusal(client: TestClient, spec: dict) -> list[tuple[list, str]]:
+    response = client.post("/api/runs", json={**MLP, **spec})
+    assert response.status_code == 422, response.text
+    return [(err["loc"], err["msg"]) for err in response.json()["detail"]]
+
+
+@pytest.mark.parametrize("name", ["../etc", "a/b", "..", ".hidden", "", "x" * 65, "name with space", "c:\\x", "a\nb"])
+def test_a_folder_dataset_needs_one_safe_folder_name(client: TestClient, name: str) -> None:
+    [(loc, msg)] = _refusal(client, {"dataset": f"folder:{name}"})
+    assert loc == ["body", "dataset"] and "folder:NAME" in msg
+
+
+def test_the_new_datasets_are_taken_and_an_unknown_one_is_named(client: TestClient) -> None:
+    for dataset in ("fashion-mnist", "cifar10", "folder:flowers-102_v2.small"):
+        created = client.post("/api/runs", json={**MLP, "dataset": dataset})
+        assert created.status_code == 201, created.text
+        assert created.json()["spec"]["dataset"] == dataset
+    [(loc, msg)] = _refusal(client, {"dataset": "imagenet"})
+    assert loc == ["body", "dataset"] and "'imagenet' is not a dataset" in msg and "'cifar10'" in msg
+
+
+def test_image_size_has_bounds_and_applies_to_image_folders_only(client: TestClient) -> None:
+    folder = {"dataset": "folder:flowers"}
+    for size in (7, 257, 1.5):
+        [(loc, _)] = _refusal(client, {**folder, "image_size": size})
+        assert loc == ["body", "image_size"]
+    created = client.post("/api/runs", json={**MLP, **folder, "image_size": 8})
+    assert created.status_code == 201 and created.json()["spec"]["image_size"] == 8
+    assert client.post("/api/runs", json={**MLP, "dataset": "dogs-vs-cats", "image_size": 256}).status_code == 201
+    [(_, msg)] = _refusal(client, {"dataset": "cifar10", "image_size": 48})
+    assert msg.startswith("Value error, image_size: cifar10 images are 32x32")
 
 
 def test_unknown_run_is_404(client: TestClient) -> None:

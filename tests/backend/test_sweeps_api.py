@@ -60,8 +60,8 @@ def test_every_bad_grid_value_is_named_with_its_field(client: TestClient) -> Non
     assert "optimizer.lr = -1: Input should be greater than 0" in messages
     assert [e["loc"] for e in errors if e["msg"].startswith("optimizer.lr")] == [["body", "grid", "optimizer.lr"]] * 2
     # a rule across fields names the combination that breaks it, in the user's words, not as a Python dict
-    across = [m for m in messages if "takes 64x64 RGB input" in m]
-    rule = "model.arch 'vgg' takes 64x64 RGB input: use dataset 'dogs-vs-cats'"
+    across = [m for m in messages if "blocks halve" in m]
+    rule = "model.blocks: 5 blocks halve a 28x28 mnist image 5 times, to nothing: use at most 4 blocks"
     assert across == [f"with optimizer.lr = 0.01, model.arch = 'vgg': {rule}"]
     assert not any("{" in m or "run " in m for m in messages)
     assert client.get("/api/runs").json() == []

@@ -123,15 +123,15 @@ def test_the_api_refusal_lands_next_to_the_field(page: Page, stack: Stack, watch
         page.goto(f"{stack.url}/#/launch")
         page.select_option('[name="model.arch"]', "vgg")  # a rule across fields: only the API checks it
         page.click('[data-testid="launch"]')
-        arch_error = page.locator('[data-field="model.arch"] .field-error')
-        expect(arch_error).to_be_visible()
-        expect(arch_error).to_contain_text("use dataset 'dogs-vs-cats'")
+        blocks_error = page.locator('[data-field="model.blocks"] .field-error')
+        expect(blocks_error).to_be_visible()
+        expect(blocks_error).to_contain_text("5 blocks halve a 28x28 mnist image 5 times, to nothing")
         expect(page.locator('[data-field="epochs"] .field-error')).to_be_hidden()
         assert "/launch" in page.url  # nothing launched
         screenshot(page, "launch_validation")
         # editing the field clears its message
-        page.select_option('[name="model.arch"]', "mlp")
-        expect(arch_error).to_be_hidden()
+        page.select_option('[name="model.blocks"]', "shallow")
+        expect(blocks_error).to_be_hidden()
     finally:
         watch.allowed.remove(allowed)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
-from trainboard.estimate import DATASETS, RunTooLarge, check_fits, count_params, estimate_run
-from trainboard.spec import RunSpec
+from trainboard.estimate import N_CLASSES, RunTooLarge, check_fits, count_params, estimate_run, model_input
+from trainboard.spec import BUILTIN_DATASETS, RunSpec
 from worker.training import checkpoint
 from worker.training.data import Data
 from worker.training.device import resolve_accel
@@ -37,6 +36,11 @@ SPECS: list[dict[str, Any]] = [
     {**DOGS, "model": {"arch": "vgg", "blocks": [8]}},
     {**DOGS, "model": {"arch": "vgg", "blocks": [3, 5, 7, 9, 11, 13]}},
     {**DOGS, "model": {"arch": "vgg", "blocks": [48, 16]}},
+    {"dataset": "cifar10", "model": {"arch": "vgg", "blocks": "deep"}},
+    {"dataset": "cifar10", "model": {"arch": "cnn", "norm": "batchnorm"}},
+    {"dataset": "fashion-mnist", "model": {"arch": "vgg", "blocks": [8, 16, 32, 64]}},
+    {"dataset": "folder:flowers", "image_size": 48, "model": {"arch": "vgg", "blocks": "shallow"}},
+    {"dataset": "folder:flowers", "image_size": 40, "model": {"arch": "mlp", "hidden": [32]}},
 ]
 
 
@@ -47,7 +51,7 @@ def _name(spec: dict[str, Any]) -> str:
 
 def _real(spec: RunSpec) -> tuple[nn.Module, tuple[int, int, int], int]:
     """The model the worker trains, prepared as a CPU worker prepares it (channels_last for conv models)."""
-    shape, n_classes = DATASETS[spec.dataset]
+    shape, n_classes = model_input(spec)
     accel = resolve_accel("cpu", conv=spec.model.arch != "mlp")
     model = accel.prepare_model(build_model(spec, in_shape=shape, n_classes=n_classes))
     return model, shape, n_classes
@@ -202,6 +206,5 @@ def test_limit_train_smaller_than_the_batch_caps_the_step() -> None:
 
 
 def test_every_dataset_a_spec_accepts_has_an_input_shape() -> None:
-    # a dataset added to the spec without its shape here would make every launch of it a 500
-    accepted = typing.get_args(RunSpec.model_fields["dataset"].annotation)
-    assert set(accepted) <= set(DATASETS), set(accepted) - set(DATASETS)
+    # a dataset added to the spec without its class count here would make every launch of it a 500
+    assert set(BUILTIN_DATASETS) <= set(N_CLASSES), set(BUILTIN_DATASETS) - set(N_CLASSES)

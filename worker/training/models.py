@@ -11,7 +11,8 @@
   then Linear 1024 -> BatchNorm1d -> ReLU -> Linear 1024 -> BatchNorm1d -> ReLU -> Linear to the
   classes. shallow 5,274,882, shallow-fat 9,539,074 and deep 1,373,986 parameters on 64x64 RGB.
 
-Every model flattens with ``x.flatten(1)`` (sample by sample), never ``view(C*H*W, -1)``.
+Every model takes the input shape and class count of its dataset (28x28 gray, CIFAR-10's 32x32 RGB, an image
+folder at ``image_size``) and flattens with ``x.flatten(1)`` (sample by sample), never ``view(C*H*W, -1)``.
 """
 
 from __future__ import annotations

@@ -143,7 +143,9 @@ def misclassified(model: nn.Module, data: Data, *, n: int, accel: Accel) -> list
                 "image": name,
             }
         )
-    captions = [f"{e['true']}>{e['pred']} {float(e['confidence']):.0%}" for e in entries]
+    # PIL's default font is about 6 px a character: long class names are cut to keep each caption under its tile
+    room = max(3, (scale * data.shape[-1] // 6 - 5) // 2)
+    captions = [f"{str(e['true'])[:room]}>{str(e['pred'])[:room]} {float(e['confidence']):.0%}" for e in entries]
     index = json.dumps(entries, indent=1).encode()
     grid_png = png_bytes(grid(tiles, captions=captions, columns=6))
     return [("misclassified.json", index, "application/json"), ("misclassified_grid.png", grid_png, PNG), *artifacts]

@@ -13,9 +13,11 @@ from PIL import Image
 
 from tests.utils.datasets import write_dogs_vs_cats, write_mnist
 from tests.worker.training.helpers import small_spec
-from worker.training import data as data_module
-from worker.training.data import augment, load_data, load_dogs_vs_cats, load_mnist
+from worker.training import idx_files, image_files
+from worker.training.data import augment, load_data
 from worker.training.errors import DataError
+from worker.training.idx_files import load_mnist
+from worker.training.image_files import load_dogs_vs_cats
 
 SHARED_DATA = Path("/work/shared/data")
 
@@ -63,7 +65,7 @@ def test_missing_mnist_says_where_to_put_the_files(tmp_path: Path, monkeypatch: 
     def offline(data_dir: Path) -> None:
         raise OSError("network is unreachable")
 
-    monkeypatch.setattr(data_module, "download_mnist", offline)
+    monkeypatch.setattr(idx_files, "download_mnist", offline)
     with pytest.raises(DataError) as caught:
         load_mnist(tmp_path / "empty")
     message = str(caught.value)
@@ -117,13 +119,13 @@ def test_decode_cache_is_reused_and_rebuilt_when_a_file_changes(
     write_dogs_vs_cats(tmp_path, n_per_class=4)
     cache = tmp_path / "cache"
     decoded: list[Path] = []
-    real_decode = data_module.decode_image
+    real_decode = image_files.decode_image
 
     def counting(path: Path, size: int = 64) -> np.ndarray:
         decoded.append(path)
         return real_decode(path, size)
 
-    monkeypatch.setattr(data_module, "decode_image", counting)
+    monkeypatch.setattr(image_files, "decode_image", counting)
     (first_x, _), _ = load_dogs_vs_cats(tmp_path, cache_dir=cache)
     assert len(decoded) == 16
     load_dogs_vs_cats(tmp_path, cache_dir=cache)

@@ -2,12 +2,22 @@
 // grid mode). No DOM, so tests/browser/test_view_helpers.py calls them directly.
 
 const ARCHS = ["mlp", "cnn", "vgg"];
+// The built-in loop's datasets (trainboard/spec.py BUILTIN_DATASETS); "folder:NAME" is any image folder.
+export const DATASETS = ["mnist", "fashion-mnist", "cifar10", "dogs-vs-cats"];
+export const DATASET_LABELS = {
+  mnist: "mnist (28×28 digits)",
+  "fashion-mnist": "fashion-mnist (28×28 garments)",
+  cifar10: "cifar10 (32×32 RGB, 10 classes)",
+  "dogs-vs-cats": "dogs-vs-cats (RGB at image size)",
+};
+export const FOLDER_PREFIX = "folder:";
 export const BLOCK_NAMES = ["shallow", "shallow-fat", "deep"];
 export const BLOCK_FILTERS = { shallow: "16-32-64", "shallow-fat": "32-64-128", deep: "32-64-128-64-32" };
 
 // Relevance: a field shows when any value of the form could use it.
 const hasArch = (m, arch) => m["model.arch"].includes(arch);
 const usesDropout = (m) => hasArch(m, "mlp") || (hasArch(m, "cnn") && m["model.norm"].includes("dropout"));
+const resized = (m) => m.dataset.some((d) => d === "dogs-vs-cats" || String(d).startsWith(FOLDER_PREFIX));
 const mlpDropout = (m) => hasArch(m, "mlp") && m["model.dropout"].some((p) => Number(p) > 0);
 
 /**
@@ -20,8 +30,9 @@ const mlpDropout = (m) => hasArch(m, "mlp") && m["model.dropout"].some((p) => Nu
 export const FIELDS = [
   { key: "name", label: "Name", kind: "text", section: "run", maxLength: 200, placeholder: "e.g. fig1 weight decay", hint: "shown in the runs table; empty: architecture-dataset" },
   { key: "tags", label: "Tags", kind: "tags", section: "run", maxLength: 64, maxItems: 32, placeholder: "fig1, baseline", hint: "comma-separated" },
-  { key: "dataset", label: "Dataset", kind: "select", section: "model", options: ["mnist", "dogs-vs-cats"], grid: true },
-  { key: "model.arch", label: "Architecture", kind: "select", section: "model", options: ARCHS, grid: true, labels: { mlp: "mlp (fully connected)", cnn: "cnn (MNIST conv net)", vgg: "vgg (DeepBoi, 64×64 RGB)" } },
+  { key: "dataset", label: "Dataset", kind: "dataset", section: "model", options: DATASETS, labels: DATASET_LABELS, grid: true, hint: "an image folder: $TRAINBOARD_DATA_DIR/NAME/{train,test}/<class>/*.jpg" },
+  { key: "image_size", label: "Image size (px)", kind: "number", section: "model", grid: true, int: true, range: { ge: 8, le: 256 }, noun: "the image size", optional: true, placeholder: "64", when: resized, hint: "images are resized to this square; blank: 64" },
+  { key: "model.arch", label: "Architecture", kind: "select", section: "model", options: ARCHS, grid: true, labels: { mlp: "mlp (fully connected)", cnn: "cnn (MNIST conv net)", vgg: "vgg (DeepBoi conv blocks)" } },
   { key: "model.hidden", label: "Hidden sizes", kind: "list", section: "model", grid: true, when: (m) => hasArch(m, "mlp"), item: { int: true, range: { ge: 1, le: 8192 }, noun: "a hidden size" }, count: { min: 1, max: 8, noun: "hidden sizes" }, placeholder: "800, 800", hint: "units per hidden layer" },
   { key: "model.norm", label: "Conv regularizer", kind: "select", section: "model", options: ["batchnorm", "dropout"], grid: true, when: (m) => hasArch(m, "cnn") },
   { key: "model.blocks", label: "Conv blocks", kind: "blocks", section: "model", grid: true, when: (m) => hasArch(m, "vgg") },
@@ -55,6 +66,7 @@ const DEFAULTS = {
   name: "",
   tags: [],
   dataset: "mnist",
+  image_size: null,
   "model.arch": "mlp",
   "model.hidden": [800, 800],
   "model.dropout": 0,

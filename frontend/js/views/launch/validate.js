@@ -10,6 +10,15 @@ const SEPARATORS = { ",": "comma", "|": "'|'" };
 const nounOf = (field) => field.noun || field.label.toLowerCase();
 const shown = (value) => (typeof value === "string" ? `'${value}'` : String(value));
 
+const FOLDER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** The problem with an image folder's NAME in "folder:NAME" (null when fine): one safe folder name, as the API wants. */
+export function folderProblem(name) {
+  if (FOLDER_NAME.test(name)) return null;
+  const what = name === "" ? "the folder name is empty" : `'${name}' is not one folder name`;
+  return `${what}: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`;
+}
+
 /** "0.02" → 0.02; anything that is not a finite number stays the text it was. */
 export function toNumber(token) {
   const text = String(token).trim();

@@ -2,8 +2,8 @@
 // Every edit reports the field's valid values and the problems of its text through `set(key, values, problems)`.
 
 import { h } from "../../dom.js";
-import { BLOCK_FILTERS, BLOCK_NAMES, listText } from "./fields.js";
-import { parseBlocks, parseListField, parseNumberField, textProblems } from "./validate.js";
+import { BLOCK_FILTERS, BLOCK_NAMES, FOLDER_PREFIX, listText } from "./fields.js";
+import { folderProblem, parseBlocks, parseListField, parseNumberField, splitOn, textProblems } from "./validate.js";
 
 const GRID_HINT_LIST = "alternatives separated by |";
 
@@ -25,7 +25,7 @@ export function widget(field, values, multi, set) {
   return { wrap, error, problems };
 }
 
-const CONTROLS = { text: textControl, tags: tagsControl, bool: boolControl, select: selectControl, number: numberControl, list: listControl, blocks: blocksControl };
+const CONTROLS = { text: textControl, tags: tagsControl, bool: boolControl, select: selectControl, number: numberControl, list: listControl, blocks: blocksControl, dataset: datasetControl };
 
 function textControl({ field, values, id, set }) {
   const control = h("input", { id, name: field.key, type: "text", value: values[0] ?? "", placeholder: field.placeholder || "" });
@@ -149,4 +149,57 @@ function blocksControl({ field, values, multi, id, set }) {
   select.addEventListener("change", sync);
   customInput.addEventListener("input", sync);
   return { control: h("div", { class: "with-button" }, select, customInput), hint, problems: read().problems };
+}
+
+/** The folder names of "folder:NAME" values typed in a text box (comma-separated in grid mode), and their problems. */
+function folderValues(text, multi) {
+  const { tokens, problems } = multi ? splitOn(text, ",", "folder name") : { tokens: [text.trim()], problems: [] };
+  const values = [];
+  for (const name of tokens) {
+    const problem = folderProblem(name);
+    if (problem) problems.push(problem);
+    else values.push(`${FOLDER_PREFIX}${name}`);
+  }
+  return { values, problems };
+}
+
+/** A built-in dataset or an image folder by name; grid mode: a checkbox per built-in and folder names, comma-separated. */
+function datasetControl({ field, values, multi, id, set }) {
+  const label = (option) => field.labels[option] || option;
+  const folders = values.filter((v) => String(v).startsWith(FOLDER_PREFIX)).map((v) => v.slice(FOLDER_PREFIX.length));
+  const folderInput = h("input", { type: "text", name: `${field.key}.folder`, value: folders.join(", "), placeholder: multi ? "image folders: flowers, pets" : "folder name, e.g. flowers", spellcheck: "false", "aria-label": "Image folder name" });
+  if (multi) {
+    const boxes = field.options.map((option) => h("label", { class: "check" }, h("input", { type: "checkbox", name: field.key, value: option, checked: values.includes(option) }), label(option)));
+    const el = h("div", { class: "checks", id, role: "group" }, boxes, folderInput);
+    const read = () => {
+      const chosen = [...el.querySelectorAll("input[type=checkbox]:checked")].map((b) => b.value);
+      const typed = folderInput.value.trim() ? folderValues(folderInput.value, true) : { values: [], problems: [] };
+      const all = [...chosen, ...typed.values];
+      return { values: all.length || typed.problems.length ? all : [field.options[0]], problems: typed.problems };
+    };
+    const sync = () => {
+      const { values: chosen, problems } = read();
+      set(field.key, chosen, problems);
+    };
+    for (const box of el.querySelectorAll("input[type=checkbox]")) box.addEventListener("change", sync);
+    folderInput.addEventListener("input", sync);
+    return { control: el, problems: read().problems };
+  }
+  const isFolder = String(values[0]).startsWith(FOLDER_PREFIX);
+  const select = h(
+    "select",
+    { id, name: field.key },
+    field.options.map((option) => h("option", { value: option, selected: values[0] === option }, label(option))),
+    h("option", { value: "folder", selected: isFolder }, "image folder… (RGB at image size)"),
+  );
+  folderInput.hidden = !isFolder;
+  const read = () => (select.value === "folder" ? folderValues(folderInput.value, false) : { values: [select.value], problems: [] });
+  const sync = () => {
+    folderInput.hidden = select.value !== "folder";
+    const { values: chosen, problems } = read();
+    set(field.key, chosen, problems);
+  };
+  select.addEventListener("change", sync);
+  folderInput.addEventListener("input", sync);
+  return { control: h("div", { class: "with-button" }, select, folderInput), problems: read().problems };
 }

@@ -3,7 +3,13 @@
 import { TERMINAL, duration, elapsed, eta, num, pct } from "../../dom.js";
 import { archLabel, formatValue } from "../../spec.js";
 
-const DOGS_VS_CATS = ["cat", "dog"];
+// The class names of the built-in datasets that have names, for a misclassified.json holding label indices (the
+// worker stores each image's class names, an image folder's being its folders' names; older runs stored indices).
+const CLASS_NAMES = {
+  "dogs-vs-cats": ["cat", "dog"],
+  cifar10: ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+  "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+};
 
 const LIVE_LABELS = { live: "live", reconnecting: "reconnecting…", ended: "finished", closed: "closed", connecting: "connecting", paused: "paused (tab hidden)" };
 
@@ -23,7 +29,7 @@ export function runSubtitle(spec = {}) {
   if (!spec.dataset) return ["a run tracked by its own script", tags].filter(Boolean).join(" · "); // free-form config
   const opt = spec.optimizer || {};
   return [
-    spec.dataset,
+    spec.image_size ? `${spec.dataset} at ${spec.image_size} px` : spec.dataset,
     archLabel(spec),
     `${opt.name || "sgd"} lr ${num(opt.lr)}`,
     opt.weight_decay ? `weight decay ${num(opt.weight_decay)}` : null,
@@ -110,9 +116,10 @@ export function timesResumed(run) {
   return (run.attempts || 0) - 1;
 }
 
-/** A class label of the misclassified gallery: dogs-vs-cats names its classes, MNIST's are the digits. */
+/** A class label of the misclassified gallery: the class name the worker stored, or a stored index's name. */
 export function labelName(value, spec) {
-  if (typeof value === "number" && spec && spec.dataset === "dogs-vs-cats") return DOGS_VS_CATS[value] ?? String(value);
+  const names = spec && CLASS_NAMES[spec.dataset];
+  if (typeof value === "number" && names) return names[value] ?? String(value);
   return String(value);
 }
 
