@@ -1,7 +1,8 @@
 // The run page's words, from a run alone: no DOM, so tests/browser/test_view_helpers.py calls them directly.
 
 import { TERMINAL, duration, elapsed, eta, num, pct } from "../../dom.js";
-import { archLabel, formatValue } from "../../spec.js";
+import { fillCommand, isCommandRun } from "../../command.js";
+import { archLabel, formatValue, runConfig } from "../../spec.js";
 
 const DOGS_VS_CATS = ["cat", "dog"];
 
@@ -33,6 +34,11 @@ export function runSubtitle(spec = {}) {
   ]
     .filter(Boolean)
     .join(" · ");
+}
+
+/** A command run's arguments filled from its config (what its worker runs), or null for any other run. */
+export function commandArgs(run) {
+  return isCommandRun(run) ? fillCommand(run.command, runConfig(run)) : null;
 }
 
 /** The progress bar's label: one decimal below 10 %. */
