@@ -85,7 +85,7 @@ export class CommandFields {
     const hint = this.gridMode
       ? "value: JSON where it parses (0.1, true, [1, 2]), else text · several values, comma-separated, make a grid (quote a text with a comma: \"a,b\")"
       : "value: JSON where it parses (0.1, true, [1, 2]), else text · dotted keys nest (optimizer.lr)";
-    return this.#wrap("config", "Config", [toggle, this.configBody], hint);
+    return this.#wrap("config", this.gridMode ? ["Config", h("span", { class: "grid-mark", title: "grid: several values allowed" }, "grid")] : "Config", [toggle, this.configBody], hint);
   }
 
   #drawConfig() {
@@ -151,7 +151,7 @@ export class CommandFields {
   #wrap(key, label, controls, hint) {
     const error = h("div", { class: "field-error", role: "alert", hidden: true, dataset: { errorFor: key } });
     const wrap = h("div", { class: `field field-${key} wide`, dataset: { field: key } }, h("label", { for: key === "command" ? "f-command" : null, class: "label" }, label), controls, h("small", { class: "hint" }, hint), error);
-    this.hooks.register(key, { wrap, error, field: { key, label } }, []);
+    this.hooks.register(key, { wrap, error, field: { key } }, []);
     return wrap;
   }
 }

@@ -78,10 +78,8 @@ export class RunHeader {
       return;
     }
     const tags = run.tags ?? (run.spec && run.spec.tags) ?? [];
-    this.subtitle.replaceChildren(
-      h("ol", { class: "argv", dataset: { testid: "run-command" }, "aria-label": "The command it runs" }, args.map((arg) => h("li", { class: "chip mono" }, arg === "" ? "''" : arg))),
-      tags.length ? h("span", {}, `tags: ${tags.join(", ")}`) : null,
-    );
+    const chips = h("ol", { class: "argv", dataset: { testid: "run-command" }, "aria-label": "The command it runs" }, args.map((arg) => h("li", { class: "chip mono" }, arg === "" ? "''" : arg)));
+    this.subtitle.replaceChildren(chips, ...(tags.length ? [h("span", {}, `tags: ${tags.join(", ")}`)] : []));
   }
 
   /** Progress, time and ETA, and the worker facts; every second while the run trains. */
