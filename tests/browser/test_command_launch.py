@@ -292,7 +292,7 @@ def phone(browser: Browser, watch: Watch) -> Iterator[Page]:
 
 
 def test_command_form_and_run_page_fit_a_phone(phone: Page, stack: Stack, api: httpx.Client) -> None:
-    long_arg = "--output-directory=/data/experiments/" + "very-long-folder-name-" * 4
+    long_arg = "--checkpoint_path_" + "x" * 100  # no place where a line may break
     run = command_run(api, name="phone cmd", command=[*COMMAND, long_arg])
     play_command_run(phone, run)
     phone.goto(f"{stack.url}/#/launch?from={run['id']}")
