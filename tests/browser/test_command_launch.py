@@ -225,6 +225,29 @@ def test_a_grid_over_two_config_keys_is_one_sweep_of_four_runs(page: Page, stack
     expect(page.locator('[data-testid="runs-table"] tbody tr')).to_have_count(4)
 
 
+def test_the_apis_refusal_lands_under_the_field_it_names_and_the_form_survives_a_reload(
+    page: Page, stack: Stack, watch: Watch
+) -> None:
+    refused = {"loc": ["body", "command", 3], "msg": "Value error, {lr} is not a key of the config", "input": "{lr}"}
+    page.route(re.compile(r"/api/runs$"), lambda route: route.fulfill(status=422, json={"detail": [refused]}))
+    allowed = re.compile(r"Failed to load resource: the server responded with a status of 422")
+    watch.allowed.append(allowed)
+    try:
+        page.goto(f"{stack.url}/#/launch?mode=command")
+        page.fill('[name="command"]', "python train.py --lr {lr} --seed 1")
+        page.click('[data-testid="launch"]')
+        expect(page.locator('[data-field="command"] .field-error')).to_have_text(
+            "'{lr}': {lr} is not a key of the config"
+        )
+        expect(page.locator('[data-testid="form-error"]')).to_have_text("Check the highlighted fields.")
+        assert "/launch" in page.url
+    finally:
+        watch.allowed.remove(allowed)
+    page.reload()  # the form as this session left it: command mode, the command typed
+    expect(page.locator('input[name="launch-mode"][value="command"]')).to_be_checked()
+    expect(page.locator('[name="command"]')).to_have_value("python train.py --lr {lr} --seed 1")
+
+
 def test_no_worker_that_runs_commands_is_said_next_to_the_device(page: Page, stack: Stack) -> None:
     page.goto(f"{stack.url}/#/launch?mode=command")
     warning = page.locator('[data-field="device"] [data-testid="capacity-warning"]')
