@@ -32,6 +32,20 @@ export function capacityWarning(overview, devices) {
   return `No online worker takes ${missing.join(" or ")} runs: ${missing.length === 1 ? "this run" : "those runs"} will wait in the queue until one starts (${starts}).`;
 }
 
+/**
+ * The launch form's warning for a command run on `devices`: command runs wait in the queues "cmd-any", "cmd-cpu"
+ * and "cmd-cuda", which only workers started with --code DIR take; an API that lists none has no such worker.
+ */
+export function commandCapacityWarning(overview, devices) {
+  const takers = Object.fromEntries(overview.queues.map((q) => [q.name, q.workers]));
+  const anyWorker = overview.online > 0 && ["cmd-any", "cmd-cpu", "cmd-cuda"].some((name) => takers[name]);
+  if (!anyWorker) return "No online worker runs commands: this run will wait in the queue until one starts (trainboard worker --code DIR, DIR a checkout of your code).";
+  const missing = [...new Set(devices)].filter((device) => !takers[`cmd-${queueFor(device)}`]);
+  if (!missing.length) return "";
+  const starts = missing.map((device) => `trainboard worker --code DIR --device ${device}`).join(", ");
+  return `No online worker runs commands on ${missing.join(" or ")}: ${missing.length === 1 ? "this run" : "those runs"} will wait in the queue until one starts (${starts}).`;
+}
+
 /** "cpu", or "cuda · 2 × NVIDIA H200" (GPU names counted). */
 export function devicesText(worker) {
   const counts = new Map();

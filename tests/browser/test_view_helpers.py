@@ -663,3 +663,178 @@ def test_key_sections_x_axis_mapping_media_index_and_compare_picker(page: Page, 
         ["valid", ["valid/acc"]],
         ["metrics", ["lr"]],
     ]
+
+
+def test_command_line_splits_like_a_shell_and_fills_placeholders(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "command.js",
+        r"""(() => {
+          const line = String.raw`python train.py --lr {lr}  --name "my run" 'a b' it\'s "" "say \"hi\" \\ \n"`;
+          const split = m.splitCommand(line);
+          return {
+            split,
+            again: m.splitCommand(m.joinCommand(split.argv)).argv,
+            joined: m.joinCommand(['python', 'train.py', '--lr={lr}', 'two words', "it's", '']),
+            unclosed: m.splitCommand('python "unclosed'),
+            trailing: m.splitCommand('python \\'),
+            empty: m.splitCommand('   '),
+            keys: m.placeholderKeys(['--lr={lr}', '{optimizer.lr}', '{lr}', '{ x }', '{}', '{data-dir}/x']),
+            missing: m.missingPlaceholders(['{lr}', '{opt.lr}', '{epochs}'], {lr: 0.1, opt: {lr: 1}}),
+            filled: m.fillCommand(['--lr', '{lr}', '--flag={on}', '{list}', '{opt.name}', '{gone}'],
+                                  {lr: 0.1, on: true, list: [1, 2], opt: {name: 'adam'}}),
+            labels: [['python', 'train.py', '--lr', '0.1'], ['torchrun', '--nproc-per-node', '2', 'src/train.py'],
+                     ['python', '-m', 'pkg.train'], ['/usr/local/bin/my-trainer', '--x'], []].map(m.commandLabel),
+          };
+        })()""",
+    )
+    assert told["split"] == {
+        "argv": ["python", "train.py", "--lr", "{lr}", "--name", "my run", "a b", "it's", "", 'say "hi" \\ \\n'],
+        "problems": [],
+    }
+    assert told["again"] == told["split"]["argv"]  # what the form shows for a cloned run splits back the same
+    assert told["joined"] == "python train.py --lr={lr} 'two words' 'it'\"'\"'s' ''"
+    assert told["unclosed"] == {
+        "argv": ["python", "unclosed"],
+        "problems": ['the " opened at character 8 is not closed'],
+    }
+    assert told["trailing"]["problems"] == ["a \\ at the end escapes nothing"]
+    assert told["empty"] == {"argv": [], "problems": ["a command is needed, e.g. python train.py --lr {lr}"]}
+    assert told["keys"] == ["lr", "optimizer.lr", "data-dir"]
+    assert told["missing"] == ["{epochs} is not in the config"]
+    assert told["filled"] == ["--lr", "0.1", "--flag=true", "[1,2]", "adam", "{gone}"]
+    assert told["labels"] == ["train.py", "train.py", "python -m pkg.train", "my-trainer", "—"]
+
+
+def test_command_config_rows_json_and_grid(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "views/launch/command-model.js",
+        r"""(() => {
+          const row = (key, text) => ({key, text});
+          const config = {lr: 0.1, opt: {name: 'adam'}, s: '0.5', t: 'plain text', layers: [64, 32], on: false};
+          const model = {...m.defaultCommandModel(), name: ['cmd'], tags: [['a']], device: ['cuda'], gpus: [2]};
+          const gridModel = {...model, rows: [row('lr', '0.1, 0.01'), row('epochs', '1, 2')]};
+          return {
+            single: m.configFromRows([row('lr', '0.1'), row('opt.name', 'adam'), row('layers', '[64, 32]'),
+                                      row('flag', 'true'), row('s', '"0.5"'), row('', ''), row('w', 'a, b')], false),
+            grid: m.configFromRows([row('lr', '0.1, 0.01'), row('layers', '[64, 32], [8]'), row('n', '"a,b", c')],
+                                   true),
+            bad: m.configFromRows([row('', '3'), row('a..b', '1'), row('lr', '1'), row('lr', '2'), row('x', ''),
+                                   row('o', '1'), row('o.p', '2'), row('e', '1,,2')], true),
+            rows: m.rowsFromConfig(config),
+            back: m.configFromRows(m.rowsFromConfig(config), true).config,
+            gridRows: m.rowsFromConfig({lr: 0.1}, {lr: [0.1, 0.01], tag: ['a,b', 'c']}),
+            json: [m.parseConfigJson('[1]'), m.parseConfigJson('{"lr": '), m.parseConfigJson(' ')],
+            run: m.commandRequest(model, false),
+            sweep: m.commandRequest(gridModel, true),
+            gridOff: m.commandRequest(gridModel, false).kind,
+            first: m.firstValues([row('lr', '0.1, 0.01'), row('l', '[1, 2]')]),
+            missing: m.commandState({...model, command: 'python t.py {lr} {batch}', rows: [row('lr', '1')]},
+                                    false).problems,
+            fields: [m.commandFieldFor({loc: ['body', 'command', 2]}),
+                     m.commandFieldFor({loc: ['body', 'base', 'config']}),
+                     m.commandFieldFor({loc: ['body', 'grid', 'lr']}), m.commandFieldFor({loc: ['body', 'gpus']}),
+                     m.commandFieldFor({loc: ['body']})],
+            cloned: m.commandModelFromRun({name: 'r', command: ['python', 'train.py', 'two words', '{lr}'],
+                                           config: {lr: 0.1}, gpus: 2, queue: 'cmd-cuda'}),
+          };
+        })()""",
+    )
+    assert told["single"] == {
+        "config": {"lr": 0.1, "opt": {"name": "adam"}, "layers": [64, 32], "flag": True, "s": "0.5", "w": "a, b"},
+        "grid": {},
+        "problems": [],
+    }
+    assert told["grid"] == {
+        "config": {"lr": 0.1, "layers": [64, 32], "n": "a,b"},
+        "grid": {"lr": [0.1, 0.01], "layers": [[64, 32], [8]], "n": ["a,b", "c"]},
+        "problems": [],
+    }
+    assert told["bad"]["problems"] == [
+        "a key is needed for the value '3'",
+        "'a..b' is not a dotted key (letters, digits, _ and -, parts joined by dots)",
+        "'lr' is given twice",
+        'x: a value is needed (write "" for an empty string)',
+        "e: empty value between commas",
+        "'o.p' is inside 'o', which has a value of its own",
+    ]
+    assert told["rows"] == [
+        {"key": "lr", "text": "0.1"},
+        {"key": "opt.name", "text": "adam"},
+        {"key": "s", "text": '"0.5"'},  # a string that reads as a number keeps its quotes
+        {"key": "t", "text": "plain text"},
+        {"key": "layers", "text": "[64,32]"},
+        {"key": "on", "text": "false"},
+    ]
+    assert told["back"] == {
+        "lr": 0.1,
+        "opt": {"name": "adam"},
+        "s": "0.5",
+        "t": "plain text",
+        "layers": [64, 32],
+        "on": False,
+    }
+    assert told["gridRows"] == [{"key": "lr", "text": "0.1, 0.01"}, {"key": "tag", "text": '"a,b", c'}]
+    assert told["json"][0]["problems"] == ['the config must be a JSON object, e.g. {"lr": 0.1}']
+    assert told["json"][1]["problems"][0].startswith("the JSON does not parse: ")
+    assert told["json"][2] == {"config": {}, "problems": []}
+    command = ["python", "train.py", "--lr", "{lr}", "--epochs", "{epochs}"]
+    assert told["run"] == {
+        "kind": "run",
+        "body": {
+            "name": "cmd",
+            "command": command,
+            "config": {"lr": 0.1, "epochs": 3},
+            "device": "cuda",
+            "gpus": 2,
+            "tags": ["a"],
+        },
+    }
+    assert told["sweep"] == {
+        "kind": "sweep",
+        "body": {
+            "name": "cmd",
+            "base": {
+                "command": command,
+                "config": {"lr": 0.1, "epochs": 1},
+                "device": "cuda",
+                "gpus": 2,
+                "tags": ["a"],
+            },
+            "grid": {"lr": [0.1, 0.01], "epochs": [1, 2]},
+        },
+    }
+    assert told["gridOff"] == "run"  # grid mode off: "0.1, 0.01" is one text value, not a grid
+    assert told["first"] == [{"key": "lr", "text": "0.1"}, {"key": "l", "text": "[1, 2]"}]
+    assert told["missing"] == {"command": ["{batch} is not in the config"], "config": []}
+    assert told["fields"] == ["command", "config", "config", "gpus", None]
+    cloned = told["cloned"]
+    assert cloned["command"] == "python train.py 'two words' {lr}" and cloned["rows"] == [{"key": "lr", "text": "0.1"}]
+    assert cloned["name"] == ["r copy"] and cloned["gpus"] == [2] and cloned["device"] == ["cuda"]
+
+
+def test_command_capacity_warning_needs_a_worker_with_code(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "workers.js",
+        """(() => {
+          const q = (name, workers) => ({name, workers, queued: 0});
+          const plain = {online: 1, queues: [q('any', 1), q('cpu', 1)]};
+          const cpuCode = {online: 2, queues: [q('any', 2), q('cpu', 2), q('cmd-any', 1), q('cmd-cpu', 1)]};
+          return [m.commandCapacityWarning(plain, ['auto']), m.commandCapacityWarning(cpuCode, ['cuda']),
+                  m.commandCapacityWarning(cpuCode, ['auto']),
+                  m.commandCapacityWarning({online: 0, queues: []}, ['cpu'])];
+        })()""",
+    )
+    assert told[0].startswith("No online worker runs commands: this run will wait in the queue until one starts")
+    assert "trainboard worker --code DIR" in told[0]
+    assert told[1] == (
+        "No online worker runs commands on cuda: this run will wait in the queue until one starts"
+        " (trainboard worker --code DIR --device cuda)."
+    )
+    assert told[2] == ""
+    assert told[3] == told[0]

@@ -1,20 +1,25 @@
-// The launch form: its sections of fields, the grid switch, the run count and request preview beside it, each
-// field's problems shown under it as the user types (validate.js) and the API's errors on the fields they name.
-// The model lives here, holding only valid values; the page decides what to launch.
+// The launch form: the mode switch (the built-in loop's spec, or the user's own command with its config), the
+// mode's sections of fields, the grid switch, the run count and request preview beside it, each field's problems
+// shown under it as the user types (validate.js, command-model.js) and the API's errors on the fields they name.
+// The built-in model lives here, holding only valid values; the command model in CommandFields.
 
 import { h } from "../../dom.js";
-import { FIELDS, FIELD_KEYS, SECTIONS, defaultModel, visible } from "./fields.js";
+import { CommandFields } from "./command-fields.js";
+import { commandFieldFor, commandRequest, defaultCommandModel, restoredCommandModel } from "./command-model.js";
+import { FIELDS, FIELD_KEYS, SECTIONS, defaultModel, restoredModel, visible } from "./fields.js";
 import { MAX_SWEEP_RUNS, buildRequest, errorMessage, fieldFor, runCount } from "./request.js";
 import { widget } from "./widgets.js";
 
 const STORE_KEY = "trainboard.launch";
 
 export class LaunchForm {
-  /** onSubmit(): the Launch button (or Enter); onChange(form): after each edit and each redraw. */
-  constructor({ model, gridMode }, { onSubmit, onChange = null }) {
+  /** mode: "builtin" | "command"; onSubmit(): the Launch button (or Enter); onChange(form): after each edit and each redraw. */
+  constructor({ model, gridMode, mode = "builtin", commandModel = defaultCommandModel() }, { onSubmit, onChange = null }) {
     this.onChange = onChange;
     this.model = model;
     this.gridMode = gridMode;
+    this.mode = mode;
+    this.command = new CommandFields(commandModel);
     this.widgets = new Map(); // key -> {wrap, error, field}
     this.problems = new Map(); // key -> the form's own findings on the field's text, kept while it is wrong
     this.serverErrors = new Map(); // key -> the API's messages for the field, until it is edited
@@ -22,22 +27,28 @@ export class LaunchForm {
     this.gridToggle.addEventListener("change", () => {
       this.gridMode = this.gridToggle.checked;
       if (!this.gridMode) for (const key of FIELD_KEYS) this.model[key] = this.model[key].slice(0, 1);
+      if (!this.gridMode) this.command.singleValues();
       this.render();
     });
+    this.modeSwitch = modeSwitch((mode) => {
+      this.mode = mode;
+      this.render();
+    });
+    this.gridHint = h("small", { class: "muted" });
     this.banner = h("div", { class: "banner banner-error", hidden: true, role: "alert", dataset: { testid: "form-error" } });
     this.sectionsEl = h("div", { class: "form-sections" });
     this.countEl = h("div", { class: "run-count", dataset: { testid: "run-count" } });
     this.preview = h("pre", { class: "spec-preview", dataset: { testid: "spec-preview" } });
     this.launchButton = h("button", { type: "submit", class: "primary big", dataset: { testid: "launch" } }, "Launch");
-    const resetButton = h("button", { type: "button", onclick: () => this.load(defaultModel(), this.gridMode) }, "Reset to defaults");
+    const resetButton = h("button", { type: "button", onclick: () => this.#reset() }, "Reset to defaults");
     this.el = h(
       "form",
       { class: "launch-form", novalidate: true, autocomplete: "off" },
-      h("div", { class: "launch-main" }, this.banner, this.sectionsEl),
+      h("div", { class: "launch-main" }, this.modeSwitch.el, this.banner, this.sectionsEl),
       h(
         "aside",
         { class: "launch-side card" },
-        h("label", { class: "switch" }, this.gridToggle, h("span", {}, "Grid search"), h("small", { class: "muted" }, "every field takes several values; one run per combination")),
+        h("label", { class: "switch" }, this.gridToggle, h("span", {}, "Grid search"), this.gridHint),
         this.countEl,
         h("div", { class: "actions" }, this.launchButton, resetButton),
         h("details", { class: "preview" }, h("summary", {}, "Request body"), this.preview),
@@ -50,24 +61,64 @@ export class LaunchForm {
     });
   }
 
-  /** A new model (defaults, a cloned run, a preset) and mode, drawn from scratch. */
+  /** A new model (defaults, a cloned run, a preset) and grid mode, drawn from scratch in the built-in mode. */
   load(model, gridMode) {
     this.model = model;
     this.gridMode = gridMode;
+    this.mode = "builtin";
     this.render();
+  }
+
+  /** A command run's model (Clone), drawn from scratch in the command mode. */
+  loadCommand(commandModel, gridMode = false) {
+    this.command = new CommandFields(commandModel);
+    this.gridMode = gridMode;
+    this.mode = "command";
+    this.render();
+  }
+
+  #reset() {
+    if (this.mode === "command") this.loadCommand(defaultCommandModel(), this.gridMode);
+    else this.load(defaultModel(), this.gridMode);
   }
 
   render() {
     this.widgets.clear();
     this.problems.clear();
     this.serverErrors.clear();
-    this.sectionsEl.replaceChildren(
-      ...SECTIONS.map(([id, title]) =>
-        h("fieldset", { class: "card form-section", dataset: { section: id } }, h("legend", {}, title), h("div", { class: "field-grid" }, FIELDS.filter((f) => f.section === id).map((f) => this.#widget(f)))),
-      ),
-    );
+    this.sectionsEl.replaceChildren(...(this.mode === "command" ? this.#commandSections() : this.#builtinSections()));
     this.gridToggle.checked = this.gridMode;
+    this.modeSwitch.set(this.mode);
+    this.gridHint.textContent =
+      this.mode === "command" ? "a config value takes several values (comma-separated); one run per combination" : "every field takes several values; one run per combination";
     this.#updateDerived();
+  }
+
+  #builtinSections() {
+    return SECTIONS.map(([id, title]) =>
+      h("fieldset", { class: "card form-section", dataset: { section: id } }, h("legend", {}, title), h("div", { class: "field-grid" }, FIELDS.filter((f) => f.section === id).map((f) => this.#widget(f)))),
+    );
+  }
+
+  #commandSections() {
+    const hooks = {
+      register: (key, { wrap, error, field }, problems) => {
+        this.widgets.set(key, { wrap, error, field });
+        this.problems.set(key, problems);
+      },
+      set: (key, problems = null) => {
+        if (problems) this.problems.set(key, problems);
+        this.serverErrors.delete(key);
+        this.#paint(key);
+        this.#updateDerived();
+      },
+    };
+    return this.command.sections(this.gridMode, hooks);
+  }
+
+  /** The devices the form would queue runs for (the capacity warning reads them). */
+  get devices() {
+    return (this.mode === "command" ? this.command.model.device : this.model.device) || ["auto"];
   }
 
   #widget(field) {
@@ -95,12 +146,13 @@ export class LaunchForm {
   }
 
   request() {
-    return buildRequest(this.model, this.gridMode);
+    return this.mode === "command" ? commandRequest(this.command.model, this.gridMode) : buildRequest(this.model, this.gridMode);
   }
 
   /** After each edit: which fields apply, the run count, the button's words, the preview; kept for the session. */
   #updateDerived() {
     for (const { wrap, field } of this.widgets.values()) wrap.hidden = !visible(field, this.model);
+    if (this.mode === "command") this.#commandProblems();
     const request = this.request();
     const { kind, body } = request;
     const { n, factors } = runCount(request);
@@ -119,11 +171,19 @@ export class LaunchForm {
     this.launchButton.textContent = problems ? `Fix ${problems === 1 ? "1 problem" : `${problems} problems`} to launch` : n === 1 ? "Launch run" : `Launch ${n} runs`;
     this.preview.textContent = `POST /api/${kind === "sweep" ? "sweeps" : "runs"}\n${JSON.stringify(body, null, 2)}`;
     try {
-      sessionStorage.setItem(STORE_KEY, JSON.stringify({ model: this.model, grid: this.gridMode }));
+      sessionStorage.setItem(STORE_KEY, JSON.stringify({ model: this.model, grid: this.gridMode, mode: this.mode, command: this.command.model }));
     } catch {
       /* storage disabled */
     }
     if (this.onChange) this.onChange(this);
+  }
+
+  /** The command and the config: their problems depend on each other ({lr} with no lr in the config). */
+  #commandProblems() {
+    for (const [key, problems] of Object.entries(this.command.state().problems)) {
+      this.problems.set(key, problems);
+      this.#paint(key);
+    }
   }
 
   // ---- errors ------------------------------------------------------------------------------------------------
@@ -141,7 +201,7 @@ export class LaunchForm {
     const first = [...this.widgets.values()].find(({ wrap }) => !wrap.hidden && wrap.classList.contains("invalid"));
     if (!first) return;
     first.wrap.scrollIntoView({ block: "center", behavior: "smooth" });
-    const input = first.wrap.querySelector("input, select");
+    const input = first.wrap.querySelector("input, select, textarea");
     if (input) input.focus({ preventScroll: true });
   }
 
@@ -165,7 +225,7 @@ export class LaunchForm {
     const general = [];
     for (const detail of details) {
       const msg = errorMessage(detail);
-      const key = fieldFor(detail);
+      const key = this.mode === "command" ? commandFieldFor(detail) : fieldFor(detail);
       const w = key && this.widgets.get(key);
       if (w && !w.wrap.hidden) this.serverErrors.set(key, [...(this.serverErrors.get(key) || []), msg]);
       else general.push(key ? `${key}: ${msg}` : msg);
@@ -179,13 +239,41 @@ export class LaunchForm {
   }
 }
 
-/** The form as this session left it, unless the page clones a run (`from`). */
-export function savedForm(route) {
+/** The form's state: as this session left it (unless the page clones a run, `from`), else the defaults. */
+export function initialForm(route) {
+  const state = { model: defaultModel(), gridMode: route.query.grid === "1", mode: route.query.mode === "command" ? "command" : "builtin", commandModel: defaultCommandModel() };
+  if (route.query.from) return state;
   try {
     const saved = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
-    if (saved && saved.model && !route.query.from) return { model: saved.model, grid: Boolean(saved.grid) };
+    if (saved && saved.model) {
+      return {
+        model: restoredModel(saved.model),
+        gridMode: state.gridMode || Boolean(saved.grid),
+        mode: route.query.mode ? state.mode : saved.mode === "command" ? "command" : "builtin",
+        commandModel: restoredCommandModel(saved.command),
+      };
+    }
   } catch {
     /* ignore a broken saved form */
   }
-  return null;
+  return state;
+}
+
+/** "Built-in loop | Command": two radio buttons; set(mode) shows the form's mode, onPick(mode) follows a click. */
+function modeSwitch(onPick) {
+  const option = (mode, label, title) => {
+    const radio = h("input", { type: "radio", name: "launch-mode", value: mode });
+    radio.addEventListener("change", () => radio.checked && onPick(mode));
+    return h("label", { class: "mode-option", title }, radio, h("span", {}, label));
+  };
+  const el = h(
+    "div",
+    { class: "mode-switch", role: "radiogroup", "aria-label": "What to run", dataset: { testid: "launch-mode" } },
+    option("builtin", "Built-in loop", "the built-in training loop: a dataset, a model, an optimizer"),
+    option("command", "Command", "your own training command, run by a worker started with --code DIR"),
+  );
+  const set = (mode) => {
+    for (const radio of el.querySelectorAll("input")) radio.checked = radio.value === mode;
+  };
+  return { el, set };
 }

@@ -1,23 +1,22 @@
-// Launch view (#/launch), the page shell: a form for any run spec, with a grid mode (any field takes several
-// values → POST /sweeps); ?from=12 clones a run, ?preset=fig5 opens that figure of the report's presets.
+// Launch view (#/launch), the page shell: a form for any run spec or any command (?mode=command), with a grid
+// mode (any field, or a command's config value, takes several values → POST /sweeps); ?from=12 clones a run (a
+// command run opens in command mode), ?preset=fig5 opens that figure of the report's presets.
 
 import { ApiError, errorText, getRun, post } from "../../api.js";
 import { h, toast } from "../../dom.js";
 import { navigate } from "../../router.js";
+import { isCommandRun } from "../../command.js";
 import { CapacityWarning } from "./capacity.js";
-import { defaultModel, modelFromSpec, restoredModel } from "./fields.js";
-import { LaunchForm, savedForm } from "./form.js";
+import { commandModelFromRun } from "./command-model.js";
+import { modelFromSpec } from "./fields.js";
+import { LaunchForm, initialForm } from "./form.js";
 import { PresetsPanel } from "./presets-panel.js";
 
 export function mount(root, route) {
   const page = { destroyed: false };
   let busy = false;
-  const saved = savedForm(route);
   const capacity = new CapacityWarning(); // "no online worker takes cuda runs", next to the Device field
-  const form = new LaunchForm(
-    { model: saved ? restoredModel(saved.model) : defaultModel(), gridMode: route.query.grid === "1" || Boolean(saved && saved.grid) },
-    { onSubmit: launch, onChange: (changed) => capacity.update(changed) },
-  );
+  const form = new LaunchForm(initialForm(route), { onSubmit: launch, onChange: (changed) => capacity.update(changed) });
   const presets = new PresetsPanel(page, {
     onEdit: (model, gridMode) => {
       form.load(model, gridMode);
@@ -25,7 +24,7 @@ export function mount(root, route) {
     },
   });
   root.append(
-    h("div", { class: "page-head" }, h("div", { class: "page-title" }, h("h1", {}, "Launch"), h("span", { class: "muted" }, "a run, or a grid of runs"))),
+    h("div", { class: "page-head" }, h("div", { class: "page-title" }, h("h1", {}, "Launch"), h("span", { class: "muted" }, "a run of the built-in loop or of your own command, or a grid of runs"))),
     presets.el,
     form.el,
   );
@@ -76,9 +75,13 @@ export function mount(root, route) {
     getRun(route.query.from)
       .then((run) => {
         if (page.destroyed) return;
-        const model = modelFromSpec(run.spec);
-        model.name = [run.name ? `${run.name} copy` : ""];
-        form.load(model, false);
+        if (isCommandRun(run)) {
+          form.loadCommand(commandModelFromRun(run));
+        } else {
+          const model = modelFromSpec(run.spec);
+          model.name = [run.name ? `${run.name} copy` : ""];
+          form.load(model, false);
+        }
         toast(`Form filled from run #${run.id}`);
       })
       .catch((error) => toast(`Could not load run ${route.query.from}: ${errorText(error)}`, "error"));

@@ -40,10 +40,11 @@ export function valueProblem(value, { int = false, range = {}, noun = "the value
 
 /**
  * Text split on a separator: the non-empty parts (trimmed) and a problem for each empty one. One trailing
- * separator is not a problem: the next value is being typed.
+ * separator is not a problem: the next value is being typed. `nested`: only separators outside quotes and
+ * brackets split (a config value may be a list).
  */
-export function splitOn(text, separator, what) {
-  const parts = String(text).split(separator);
+export function splitOn(text, separator, what, { nested = false } = {}) {
+  const parts = nested ? topLevelParts(String(text), separator) : String(text).split(separator);
   if (parts.length > 1 && parts[parts.length - 1].trim() === "") parts.pop();
   const problems = [];
   const tokens = [];
@@ -52,6 +53,29 @@ export function splitOn(text, separator, what) {
     else if (parts.length > 1) problems.push(i === 0 ? `empty ${what} before the first ${SEPARATORS[separator]}` : `empty ${what} between ${SEPARATORS[separator]}s`);
   });
   return { tokens, problems };
+}
+
+/** The parts of `text` between the separators outside quotes ("…", '…') and brackets ([…], {…}). */
+export function topLevelParts(text, separator) {
+  const parts = [];
+  let depth = 0;
+  let quote = null;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === "\\") i++;
+      else if (c === quote) quote = null;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === "[" || c === "{") depth++;
+    else if ((c === "]" || c === "}") && depth > 0) depth--;
+    else if (c === separator && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
 }
 
 /** A number field's text → {values, problems}; grid mode takes comma-separated values, each checked. */

@@ -1,10 +1,11 @@
-// The top of the run page: title, status, live dot and actions; the subtitle; progress, status in words, facts.
+// The top of the run page: title, status, live dot and actions; the subtitle (a command run's: the arguments it
+// runs, filled from its config); progress, status in words, facts.
 
 import { when } from "../../clock.js";
 import { confirmAction } from "../../confirm.js";
 import { TERMINAL, h, progressBar, statusBadge } from "../../dom.js";
 import { selection } from "../../selection.js";
-import { liveStateLabel, progressLabel, progressText, runSubtitle } from "./text.js";
+import { commandArgs, liveStateLabel, progressLabel, progressText, runSubtitle } from "./text.js";
 
 export class RunHeader {
   /** onCancel: async, asks the API to cancel the run (once the user confirmed); the button stays disabled while it runs. */
@@ -61,12 +62,24 @@ export class RunHeader {
     this.badgeSlot.replaceChildren(statusBadge(run.status));
     this.cancelButton.hidden = TERMINAL.has(run.status);
     document.title = `#${run.id} ${run.name} · ${run.status} · trainboard`;
-    this.subtitle.textContent = runSubtitle(run.spec || {});
+    this.#renderSubtitle(run);
     const detail = run.status_detail; // the API's words: in the run itself, and in each status event since
     this.detailEl.hidden = !detail || detail === run.status;
     this.detailEl.textContent = detail || "";
     this.detailEl.classList.toggle("early", Boolean(run.stop_requested));
     this.renderProgress(run);
+  }
+
+  /** The built-in spec in words, or a command run's arguments as chips (text only: they come from the user). */
+  #renderSubtitle(run) {
+    const args = commandArgs(run);
+    if (!args) {
+      this.subtitle.textContent = runSubtitle(run.spec || {});
+      return;
+    }
+    const tags = run.tags ?? (run.spec && run.spec.tags) ?? [];
+    const chips = h("ol", { class: "argv", dataset: { testid: "run-command" }, "aria-label": "The command it runs" }, args.map((arg) => h("li", { class: "chip mono" }, arg === "" ? "''" : arg)));
+    this.subtitle.replaceChildren(chips, ...(tags.length ? [h("span", {}, `tags: ${tags.join(", ")}`)] : []));
   }
 
   /** Progress, time and ETA, and the worker facts; every second while the run trains. */
@@ -78,6 +91,7 @@ export class RunHeader {
         ["worker", run.worker || "—"],
         ["attempts", String(run.attempts ?? 0)],
         ["queue", run.queue || "—"],
+        ...(commandArgs(run) || run.gpus ? [["gpus", String(run.gpus ?? 0)]] : []),
         ["created", when(run.created_at)],
         ["started", when(run.started_at)],
         ["finished", when(run.finished_at)],

@@ -1,7 +1,8 @@
 // The run page's words, from a run alone: no DOM, so tests/browser/test_view_helpers.py calls them directly.
 
 import { TERMINAL, duration, elapsed, eta, num, pct } from "../../dom.js";
-import { archLabel, formatValue } from "../../spec.js";
+import { fillCommand, isCommandRun } from "../../command.js";
+import { archLabel, formatValue, runConfig } from "../../spec.js";
 
 // The class names of the built-in datasets that have names, for a misclassified.json holding label indices (the
 // worker stores each image's class names, an image folder's being its folders' names; older runs stored indices).
@@ -39,6 +40,11 @@ export function runSubtitle(spec = {}) {
   ]
     .filter(Boolean)
     .join(" · ");
+}
+
+/** A command run's arguments filled from its config (what its worker runs), or null for any other run. */
+export function commandArgs(run) {
+  return isCommandRun(run) ? fillCommand(run.command, runConfig(run)) : null;
 }
 
 /** The progress bar's label: one decimal below 10 %. */

@@ -7,6 +7,7 @@ import { confirmAction } from "../../confirm.js";
 import { TERMINAL, duration, elapsed, h, num, pct, progressBar, statusBadge, syncRows, toast } from "../../dom.js";
 import { hrefFor } from "../../router.js";
 import { selection } from "../../selection.js";
+import { commandLabel, isCommandRun } from "../../command.js";
 import { archLabel, specSummary } from "../../spec.js";
 import { cellText, columnLabel, columnTitle, numericColumn, runValues } from "./columns.js";
 import { COLUMNS, PAGE_SIZES, rangeText, rowSignature, sortBy } from "./query.js";
@@ -157,7 +158,8 @@ export class RunsTable {
       // a queued run: how many runs are ahead, or that no online worker takes it (the API's words)
       status: h("td", {}, statusBadge(run.status), run.status === "queued" && run.status_detail ? h("span", { class: "status-note", dataset: { testid: "status-note" } }, run.status_detail) : null),
       dataset: h("td", {}, s.dataset || "—"),
-      arch: h("td", { class: "nowrap" }, archLabel(run.spec)),
+      // a command run: the script or program it runs, where a built-in run names its architecture
+      arch: isCommandRun(run) ? h("td", { class: "nowrap mono", title: run.command.join(" ") }, commandLabel(run.command)) : h("td", { class: "nowrap" }, archLabel(run.spec)),
       optimizer: h("td", {}, s.optimizer || "—"),
       lr: h("td", { class: "num mono" }, num(s.lr)),
       batch_size: h("td", { class: "num mono" }, num(s.batch_size)),
