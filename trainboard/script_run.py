@@ -314,6 +314,8 @@ def _attach(client: Client, config: Mapping[str, Any] | argparse.Namespace | Non
         raise ValueError(f"TRAINBOARD_RUN_ID must be a run id (a whole number), got {raw!r}") from None
     lease = os.environ.get("TRAINBOARD_LEASE") or None
     if lease:
+        # The lease is this script's credential for its run (a command run's code gets no token): its reads too.
+        client.lease = lease
         return client.get_run(run_id), lease
     try:
         run = client.claim(run_id, worker=f"script on {socket.gethostname()} (pid {os.getpid()})")
