@@ -9,6 +9,11 @@ Three modes, from the settings:
 
 The table here is checked by ``request_guard`` before a route runs and before any body byte is read. A route
 missing from it needs ``admin`` for anything but a read, so a new write route is closed until it is listed.
+
+A run's lease is a credential of its own, for the user's code a worker runs (a command run): with tokens on, a
+request with no token but the run's *current* lease in ``X-Trainboard-Lease`` may make the requests of
+``LEASE_RULES`` about that run, and nothing else, so the user's code never sees the worker's token. Launching a
+command run is launching code on a worker: ``admin`` and ``user`` may, as they may launch any run.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ class Role(StrEnum):
     USER = "user"
     READ = "read"
     WORKER = "worker"
+    RUN = "run"  # not a token's role: the caller holds a run's current lease and no token (LEASE_RULES)
+
+
+TOKEN_ROLES = (Role.ADMIN, Role.USER, Role.READ, Role.WORKER)
 
 
 @dataclass(frozen=True)
@@ -70,10 +79,41 @@ RULES: tuple[tuple[str, re.Pattern[str], frozenset[Role], str], ...] = tuple(
         ("PUT", r"/api/workers/[^/]+", WORKERS, "registering workers"),
     )
 )
+# What a run's current lease alone lets its holder do, about that run only (the group is the run's id): read it and
+# its files (trainboard.init attaches, run.restore), and write what its attempt writes.
+_LEASED_RUN = r"/api/runs/(?P<run>[0-9]{1,10})"
+LEASE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (method, re.compile(_LEASED_RUN + pattern + r"/?"))
+    for method, pattern in (
+        ("GET", ""),
+        ("GET", r"/artifacts/[^/]+"),
+        ("POST", r"/status"),
+        ("POST", r"/metrics"),
+        ("POST", r"/logs"),
+        ("PUT", r"/artifacts/[^/]+"),
+    )
+)
+LEASE_ONLY = (
+    "a run's lease (X-Trainboard-Lease) without a token only lets its attempt read that run and its files and "
+    "write its status, metrics, logs and artifacts"
+)
 PUBLIC_PATHS = frozenset({"/api/health"})
 # EventSource cannot send headers, so the live stream alone may carry the token as ?token=; no other route
 # accepts a token in its URL, where a proxy's access log would keep it.
 QUERY_TOKEN_PATH = re.compile(_RUN + r"/events/?")
+
+
+def leased_run(method: str, path: str) -> int | None:
+    """The run whose lease may authorise this request on its own (``LEASE_RULES``), or None."""
+    for rule_method, pattern in LEASE_RULES:
+        match = pattern.fullmatch(path) if rule_method == method else None
+        if match is not None:
+            return int(match.group("run"))
+    return None
+
+
+def lease_principal(run_id: int) -> Principal:
+    return Principal(name=f"run {run_id}'s attempt (its lease)", role=Role.RUN)
 
 
 class TokensFileError(ValueError):
@@ -140,8 +180,8 @@ def parse_tokens_file(path: Path) -> dict[bytes, Principal]:
         if len(fields) != 3:
             raise TokensFileError(f"{where}: expected 'name role secret', got {len(fields)} field(s)")
         name, role, secret = fields
-        if role not in Role.__members__.values():
-            raise TokensFileError(f"{where}: unknown role {role!r}; roles are {', '.join(Role)}")
+        if role not in TOKEN_ROLES:
+            raise TokensFileError(f"{where}: unknown role {role!r}; roles are {', '.join(TOKEN_ROLES)}")
         if len(secret) < MIN_TOKEN_LENGTH:
             raise TokensFileError(
                 f"{where}: the secret of {name!r} has {len(secret)} characters; a token needs at least "

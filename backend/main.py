@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from backend.body_limit import BodySizeLimit
 from backend.db import make_engine, make_sessionmaker
 from backend.request_guard import RequestGuard
 from backend.security_headers import SecurityHeaders
+from backend.services import leases
 from backend.services.events import publish_after_commit
 from backend.services.notifier import Notifier
 from backend.services.reaper import reap_stale_runs, requeue_waiting_runs
@@ -107,7 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.notifier = notifier
 
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestGuard, settings=settings, tokens=load_token_table(settings))
+    lease_check = functools.partial(leases.is_current, app.state.sessionmaker)
+    app.add_middleware(RequestGuard, settings=settings, tokens=load_token_table(settings), lease_check=lease_check)
     app.add_middleware(SecurityHeaders)  # added last, so runs first: every response gets the headers
 
     api = APIRouter(prefix="/api")

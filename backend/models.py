@@ -59,6 +59,10 @@ class Run(Base):
     # What the run was configured with: a built-in run's spec, or whatever an external run's script sent (any JSON
     # mapping, bounded in backend/schemas.py). NULL only between an old row and migration 0006, which fills it.
     config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A command run's command (a list of arguments, ``{dotted.key}`` placeholders filled from ``config`` by the
+    # worker: trainboard/command.py) and the GPUs it asks for; NULL for every other run.
+    command: Mapped[list[str] | None] = mapped_column(JSON)
+    gpus: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     queue: Mapped[str] = mapped_column(String(16), default="any")
     external: Mapped[bool] = mapped_column(Boolean, default=False)

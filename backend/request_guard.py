@@ -9,7 +9,9 @@ unauthenticated 1 GiB upload costs the API nothing. In order:
    (``Sec-Fetch-Site: cross-site``/``same-site``, or an ``Origin`` that is not this host) gets 403: without a token,
    any web page could otherwise cancel runs with a plain form post;
 3. ``/api`` routes but ``/api/health`` need a known token (``Authorization: Bearer``; ``?token=`` on the live
-   stream only), else 401, and the token's role must allow the route (``backend/auth.py``), else 403.
+   stream only), else 401, and the token's role must allow the route (``backend/auth.py``), else 403;
+4. or, with no token, a run's lease (``X-Trainboard-Lease``): only for ``auth.LEASE_RULES``'s requests about that
+   run (else 403), and only while it is the run's current lease (else 401), checked against the database.
 
 The caller is left in ``scope["state"]["principal"]`` for the routes (``deps.PrincipalDep``).
 """
@@ -18,23 +20,49 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from backend.auth import ANONYMOUS, PUBLIC_PATHS, QUERY_TOKEN_PATH, Principal, TokenTable, allowed_roles
+from backend.auth import (
+    ANONYMOUS,
+    LEASE_ONLY,
+    PUBLIC_PATHS,
+    QUERY_TOKEN_PATH,
+    Principal,
+    TokenTable,
+    allowed_roles,
+    lease_principal,
+    leased_run,
+)
 from trainboard.settings import Settings, is_loopback
 
 logger = logging.getLogger(__name__)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FOREIGN_FETCH_SITES = frozenset({b"cross-site", b"same-site"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", ""})
+LEASE_HEADER = b"x-trainboard-lease"
+Refusal = tuple[int, str, list[tuple[bytes, bytes]]]
+# Whether ``lease`` is run ``run_id``'s current lease (a database read: called in a thread).
+LeaseCheck = Callable[[int, str], bool]
+
+
+@dataclass(frozen=True)
+class _LeaseToCheck:
+    run_id: int
+    lease: str
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, settings: Settings, tokens: TokenTable) -> None:
+    def __init__(
+        self, app: ASGIApp, *, settings: Settings, tokens: TokenTable, lease_check: LeaseCheck | None = None
+    ) -> None:
         self.app = app
         self.tokens = tokens
+        self.lease_check = lease_check
         allowed = set(settings.allowed_host_names)
         if settings.host.lower() not in WILDCARD_BINDS and not is_loopback(settings.host):
             allowed.add(settings.host.lower())  # `trainboard api --host 10.0.0.5` answers to that address
@@ -52,13 +80,27 @@ class RequestGuard:
             return
         headers = dict(scope["headers"])
         refusal = self._check(scope, headers)
+        if isinstance(refusal, _LeaseToCheck):
+            refusal = await self._check_lease(scope, refusal)
         if refusal is not None:
             status, detail, extra = refusal
             await _reply(send, status, detail, extra)
             return
         await self.app(scope, receive, send)
 
-    def _check(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+    async def _check_lease(self, scope: Scope, claim: _LeaseToCheck) -> Refusal | None:
+        """The lease alone authorises the request while it is the run's current one."""
+        if self.lease_check is None or not await run_in_threadpool(self.lease_check, claim.run_id, claim.lease):
+            return (
+                401,
+                f"no token, and X-Trainboard-Lease is not run {claim.run_id}'s current lease (the run was re-queued "
+                "and claimed again, or has no such lease): this attempt must stop",
+                [(b"www-authenticate", b"Bearer")],
+            )
+        scope.setdefault("state", {})["principal"] = lease_principal(claim.run_id)
+        return None
+
+    def _check(self, scope: Scope, headers: dict[bytes, bytes]) -> Refusal | _LeaseToCheck | None:
         host = headers.get(b"host", b"").decode("latin-1").lower()
         host_name, host_port = _split_host(host)
         if not self._host_allowed(host_name):
@@ -78,6 +120,12 @@ class RequestGuard:
             scope.setdefault("state", {})["principal"] = ANONYMOUS
             return None
         principal = self._authenticate(scope, headers, path)
+        lease = headers.get(LEASE_HEADER, b"").decode("latin-1").strip()
+        if principal is None and lease and b"authorization" not in headers:
+            run_id = leased_run(method, path)
+            if run_id is None:
+                return 403, f"{LEASE_ONLY}: {allowed_roles(method, path)[1]} needs a token", []
+            return _LeaseToCheck(run_id, lease)
         if principal is None:
             return (
                 401,

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationInfo,
 
 from backend.finite import finite_or_none, json_safe
 from backend.status_detail import status_in_words
+from trainboard.command import MAX_ARG_CHARS, MAX_ARGS, CommandError, fill
 from trainboard.limits import MAX_LOG_BATCH_LINES, MAX_STEP, METRIC_KEY_CHARS, METRIC_KEY_MAX_CHARS
 from trainboard.spec import MAX_NAME_LENGTH, MAX_TAGS, Tag
 
@@ -68,6 +69,77 @@ class ExternalRunIn(BaseModel):
         return bounded_config(config)
 
 
+MAX_GPUS = 64
+
+
+class CommandRunIn(BaseModel):
+    """Your own command, run by a worker started with ``trainboard worker --code DIR`` (in DIR, with no shell):
+    ``{"name", "command": ["python", "train.py", "--lr", "{lr}"], "config": {"lr": 0.1}, "device", "gpus", "tags"}``.
+    Each ``{dotted.key}`` in an argument is filled from ``config`` (``{{`` and ``}}`` are literal braces)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="", max_length=MAX_NAME_LENGTH)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+    command: list[Annotated[str, Field(max_length=MAX_ARG_CHARS)]] = Field(
+        min_length=1,
+        max_length=MAX_ARGS,
+        description=f"the program and its arguments, at most {MAX_ARGS} of {MAX_ARG_CHARS} characters each; "
+        "{dotted.key} placeholders are filled from config",
+    )
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"the run's options (any JSON mapping, at most {MAX_CONFIG_BYTES:,} bytes as JSON and "
+        f"{MAX_CONFIG_DEPTH} levels deep); the script reads them with trainboard.init() as run.config",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="cuda: a GPU worker; cpu: a CPU worker; auto: any (a run with gpus > 0 needs cuda)"
+    )
+    gpus: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_GPUS,
+        validate_default=True,
+        description="GPUs the command gets (CUDA_VISIBLE_DEVICES); default 1 on cuda, else 0",
+    )
+
+    @field_validator("command")
+    @classmethod
+    def _program(cls, command: list[str]) -> list[str]:
+        if not command[0].strip():
+            raise ValueError("the first argument is the program to run: it cannot be blank")
+        return command
+
+    @field_validator("config")
+    @classmethod
+    def _bounded_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return bounded_config(config)
+
+    @field_validator("gpus")
+    @classmethod
+    def _gpus_for_device(cls, gpus: int | None, info: ValidationInfo) -> int:
+        device = info.data.get("device", "auto")
+        if gpus is None:
+            return 1 if device == "cuda" else 0
+        if gpus > 0 and device == "cpu":
+            raise ValueError("a cpu run gets no GPUs: set gpus to 0, or device to cuda")
+        return gpus
+
+    def argv(self) -> list[str]:
+        """The filled command; CommandError naming a missing placeholder."""
+        return fill(self.command, self.config)
+
+
+def filled_command(command: list[str] | None, config: dict[str, Any] | None) -> list[str] | None:
+    """A stored command run's command as its worker runs it, or None (not a command run, or it cannot be filled)."""
+    if command is None:
+        return None
+    try:
+        return fill(command, config or {})
+    except CommandError:
+        return None
+
+
 class RunOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -97,6 +169,10 @@ class RunOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     heartbeat_at: datetime | None
+    command: list[str] | None = Field(
+        default=None, description="a command run's command, its {dotted.key} placeholders as given; else null"
+    )
+    gpus: int | None = Field(default=None, description="the GPUs a command run asks for; else null")
     runs_ahead: int | None = Field(
         default=None, description="while queued: how many queued runs wait before this one in its queue"
     )
@@ -120,6 +196,14 @@ class RunOut(BaseModel):
     def _finite_summary(cls, summary: dict[str, Any] | None) -> dict[str, Any] | None:
         """Rows stored by older versions may hold NaN or infinity, which the response could not carry."""
         return json_safe(summary)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def argv(self) -> list[str] | None:
+        """A command run's command with its placeholders filled from the config it was launched with (its spec's:
+        a script that changes its config later does not change what a retry runs): what the worker runs."""
+        launched = self.spec.get("config")
+        return filled_command(self.command, launched if isinstance(launched, dict) else self.config)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -271,7 +355,7 @@ class Health(BaseModel):
     version: str
 
 
-QueueName = Literal["any", "cpu", "cuda"]  # trainboard.queue.QUEUES
+QueueName = Literal["any", "cpu", "cuda", "cmd-any", "cmd-cpu", "cmd-cuda"]  # trainboard.queue.QUEUES
 
 
 class WorkerHeartbeat(BaseModel):
@@ -284,7 +368,7 @@ class WorkerHeartbeat(BaseModel):
         max_length=8, description='what it can train on, e.g. ["cpu"] or ["cpu", "cuda"]'
     )
     gpus: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=64, description="GPU names")
-    queues: list[QueueName] = Field(min_length=1, max_length=3, description="the queues it takes runs from")
+    queues: list[QueueName] = Field(min_length=1, max_length=6, description="the queues it takes runs from")
     run_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="the run it is executing")
     session: str = Field(
         min_length=1, max_length=64, description="an id of this worker process: a new one starts `started_at` again"

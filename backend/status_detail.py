@@ -3,6 +3,10 @@ the status events the run page reads live (so the browser keeps no copy of these
 
 from __future__ import annotations
 
+from trainboard.queue import COMMAND_PREFIX
+
+NEEDS_COMMAND_WORKER = "needs a worker that runs commands: start one with `trainboard worker --code DIR`"
+
 
 def status_in_words(
     *,
@@ -29,7 +33,16 @@ def status_in_words(
 
 def queued_in_words(*, queue: str, runs_ahead: int | None, queue_workers: int | None) -> str:
     """E.g. "2 runs ahead · waiting for a GPU (cuda) worker", or how to start a worker when none takes the queue."""
-    if queue_workers == 0:
+    device = queue.removeprefix(COMMAND_PREFIX)
+    if queue_workers == 0 and queue.startswith(COMMAND_PREFIX):
+        waiting = (
+            NEEDS_COMMAND_WORKER
+            if device == "any"
+            else NEEDS_COMMAND_WORKER.replace("--code DIR", f"--code DIR --device {device}")
+        )
+    elif queue.startswith(COMMAND_PREFIX):
+        waiting = "waiting for a worker that runs commands" + ("" if device == "any" else f" ({device})")
+    elif queue_workers == 0:
         waiting = (
             "no worker is online: start one with `trainboard worker`"
             if queue == "any"

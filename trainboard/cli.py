@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="start a Celery worker that trains runs, one at a time")
     worker.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     worker.add_argument("--name", help="worker name (default <device>-<pid>@<host>)")
+    worker.add_argument(
+        "--code",
+        type=Path,
+        metavar="DIR",
+        help="also take command runs (users' own commands) and run them in DIR, e.g. a checkout of their project: "
+        "whoever may launch a run can then run code on this worker",
+    )
 
     sub.add_parser("migrate", help="apply the database migrations")
 
@@ -154,7 +161,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from celery.signals import worker_ready
 
     import worker.tasks  # noqa: F401 - registers the task with the app
-    from trainboard.queue import declare_queues, make_celery
+    from trainboard.queue import declare_queues, make_celery, worker_queues
     from worker import presence
 
     settings = _settings()
@@ -164,7 +171,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     elif device == "cuda" and not _cuda_available():
         print("error: --device cuda, but torch sees no CUDA GPU on this machine", file=sys.stderr)
         return 2
-    queues = ["any", device]
+    if args.code is not None and not args.code.is_dir():
+        print(f"error: --code {args.code}: no such folder (the code command runs run in)", file=sys.stderr)
+        return 2
+    if args.code is not None:
+        os.environ["TRAINBOARD_CODE_DIR"] = str(args.code.resolve())  # the task's Settings read it
+    else:
+        os.environ.pop("TRAINBOARD_CODE_DIR", None)
+    queues = worker_queues(device, commands=args.code is not None)
     name = args.name or f"{device}-{os.getpid()}@{socket.gethostname()}"
     app = make_celery(settings)
     declare_queues(app)

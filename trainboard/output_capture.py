@@ -51,6 +51,7 @@ class LogSender:
         max_pending: int = MAX_PENDING_LINES,
         policy: RetryPolicy = RETRY,
         say: Callable[[str], None] | None = None,
+        first_line: int = 0,
     ) -> None:
         self.run_id = run_id
         self.sent = 0  # lines the API acknowledged
@@ -67,7 +68,9 @@ class LogSender:
         self._said_dropping = False
         self._refused = False  # the API will take nothing more: lines are dropped as they come
         self._batch: list[str] = []  # taken and not yet acknowledged; its numbers are fixed (retries reuse them)
-        self._next_line = 0  # the number of the batch's first line
+        self._next_line = (
+            first_line  # the number of the batch's first line (a later attempt goes on from the log's end)
+        )
         self._wake = threading.Event()
         self._closing = False
         self._abandon = threading.Event()

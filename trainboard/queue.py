@@ -16,12 +16,28 @@ from kombu import Queue
 from trainboard.settings import Settings
 
 TRAIN_TASK = "trainboard.train_run"
-QUEUES = ("any", "cpu", "cuda")
+RUN_QUEUES = ("any", "cpu", "cuda")
+# Command runs (a user's own command) wait apart: only workers started with `trainboard worker --code DIR` take them.
+COMMAND_PREFIX = "cmd-"
+COMMAND_QUEUES = tuple(COMMAND_PREFIX + name for name in RUN_QUEUES)
+QUEUES = RUN_QUEUES + COMMAND_QUEUES
 
 
-def queue_for_device(device: str) -> str:
-    """A run asking for a device waits in that device's queue; "auto" runs on any worker."""
-    return {"cpu": "cpu", "cuda": "cuda"}.get(device, "any")
+def queue_for_device(device: str, *, command: bool = False) -> str:
+    """A run asking for a device waits in that device's queue; "auto" runs on any worker. A command run waits
+    in the command queue of the same device ("cmd-any", "cmd-cpu", "cmd-cuda")."""
+    name = {"cpu": "cpu", "cuda": "cuda"}.get(device, "any")
+    return COMMAND_PREFIX + name if command else name
+
+
+def worker_queues(device: str, *, commands: bool) -> list[str]:
+    """The queues a worker for ``device`` ("cpu" or "cuda") takes runs from; ``commands``: command runs too."""
+    queues = ["any", device]
+    return queues + [queue_for_device(q, command=True) for q in queues] if commands else queues
+
+
+def is_command_queue(queue: str) -> bool:
+    return queue.startswith(COMMAND_PREFIX)
 
 
 def make_celery(settings: Settings | None = None) -> Celery:

@@ -45,6 +45,7 @@ SYSTEM_METRICS_EVERY_S = 10.0
 CAPTURE_CLOSE_TIMEOUT_S = 10.0  # for the script's last printed lines, before the final status
 FINISH_TIMEOUT_S = 300.0
 ENDED = frozenset({"succeeded", "failed", "cancelled"})
+WORKER_ATTEMPT_ENV = "TRAINBOARD_ATTEMPT"  # set by the worker that runs a command run
 
 
 def init(
@@ -84,6 +85,8 @@ def init(
     every_s = system_metrics_every_s if system_metrics and enabled_by_env() else None
     capture = capture_output and os.environ.get("TRAINBOARD_CAPTURE_OUTPUT", "1").strip() not in {"0", ""}
     tracked = ScriptRun(client, run, lease=lease, media=media, system_metrics_every_s=every_s, capture_output=capture)
+    # Run by a worker (a command run): the worker reports the outcome from the exit code, unless finish() did.
+    tracked.outcome_by_worker = attaching and bool(os.environ.get(WORKER_ATTEMPT_ENV))
     if config is not None and attaching:
         for key, value in as_config(config).items():
             if tracked.config.get(key) != value:
@@ -121,6 +124,7 @@ class ScriptRun:
         if system_metrics_every_s is not None:
             self._sampler = SystemSampler()
             self._monitor = SystemMonitor(self._sampler, self._emit_system, every_s=system_metrics_every_s).start()
+        self.outcome_by_worker = False  # at exit, deliver everything but leave the final status to the worker
         self._capture: OutputCapture | None = None  # the script's prints, tee'd into the run's log
         if capture_output:
             self._capture = OutputCapture(client.with_lease(lease), self.id).start()
@@ -280,6 +284,9 @@ class ScriptRun:
     def _at_exit(self) -> None:
         """The interpreter exits and the run was never finished: ``succeeded`` after a normal end, ``failed`` after
         an uncaught exception, ``cancelled`` after Ctrl-C; every point and file is delivered first."""
+        if self.outcome_by_worker:  # the worker says how it ended, from the exit code (sys.exit(1) is a failure)
+            _deliver(self, 30.0)
+            return
         died = getattr(sys, "last_value", None)  # set when an uncaught exception ended the script
         status: FinalStatus = "succeeded"
         error = None
@@ -290,6 +297,13 @@ class ScriptRun:
             self.finish(status, error=error, timeout=30)
         except Exception as problem:  # noqa: BLE001 - nothing else can report it at exit
             logger.error("run %s: at exit: %s", self.id, problem)
+
+
+def _deliver(run: ScriptRun, timeout: float) -> None:
+    """Every point, file and config change of ``run`` to the API, and no final status."""
+    run._stop_helpers()
+    run._uploads.wait(timeout, run._tracked.wake)
+    run._tracked.flush(timeout)
 
 
 def _create(
@@ -314,6 +328,8 @@ def _attach(client: Client, config: Mapping[str, Any] | argparse.Namespace | Non
         raise ValueError(f"TRAINBOARD_RUN_ID must be a run id (a whole number), got {raw!r}") from None
     lease = os.environ.get("TRAINBOARD_LEASE") or None
     if lease:
+        # The lease is this script's credential for its run (a command run's code gets no token): its reads too.
+        client.lease = lease
         return client.get_run(run_id), lease
     try:
         run = client.claim(run_id, worker=f"script on {socket.gethostname()} (pid {os.getpid()})")

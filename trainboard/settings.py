@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     external_timeout_s: float = Field(
         default=180.0, gt=0, description="an external run whose script is silent this long ends failed"
     )
+    code_dir: Path | None = Field(
+        default=None, description="a worker's --code DIR: it takes command runs and runs them there (set by the CLI)"
+    )
+    cancel_grace_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="a cancelled command run's process group gets SIGKILL this long after SIGTERM",
+    )
     stream_poll_s: float = Field(
         default=5.0, gt=0, description="live streams re-read the database this often even when nothing wakes them"
     )

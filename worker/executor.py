@@ -6,12 +6,12 @@ import logging
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from trainboard.client import ApiError, Client
 from trainboard.settings import Settings
 from trainboard.spec import RunSpec
 from trainboard.system_metrics import enabled_by_env
+from worker.outcome import report_outcome
 from worker.reporter import CHECKPOINT_ARTIFACT, ApiReporter, deliver_leftover_spools
 from worker.run_log import RunLogging
 
@@ -31,6 +31,9 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
         if run["status"] != "queued":
             logger.info("run %s is %s: nothing to do", run_id, run["status"])
             return str(run["status"])
+        if run.get("command") is not None and settings.code_dir is None:
+            logger.error("run %s is a command run: only a worker started with --code DIR takes it", run_id)
+            return "skipped"
         resume = run["attempts"] > 0
         try:
             run = client.claim(run_id, worker_name)
@@ -39,6 +42,11 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
                 raise
             logger.info("run %s was taken: %s", run_id, exc)
             return "skipped"
+        if run.get("command") is not None and settings.code_dir is not None:
+            from worker.command import run_command
+
+            client.lease = run["lease"]
+            return run_command(client, run, settings=settings, code_dir=settings.code_dir)
         if resume:
             _fetch_checkpoint(client, run_id, checkpoint.last_path(run_dir))
         # Points a dead worker on this machine spooled while the API was down: this run's go first, by its reporter.
@@ -72,11 +80,11 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
             if reporter.abort_reason != "cancelled":
                 return "preempted"
             # The cancel may have landed after an epoch the heartbeats have not told yet: say how far it got.
-            return _report_outcome(client, run_id, status="cancelled", **reporter.how_far())
+            return report_outcome(client, run_id, status="cancelled", **reporter.how_far())
         except Exception as exc:  # noqa: BLE001 - any failure of the run ends it failed; the worker lives on
             reporter.close()
             logger.error("run %s failed:\n%s", run_id, traceback.format_exc())
-            return _report_outcome(
+            return report_outcome(
                 client,
                 run_id,
                 status="failed",
@@ -87,7 +95,7 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
             log.close()
         reporter.close()
         result = {**summary.to_dict(), "stop_reason": reporter.finish_reason}
-        return _report_outcome(client, run_id, status="succeeded", summary=result, epoch=reporter.epoch)
+        return report_outcome(client, run_id, status="succeeded", summary=result, epoch=reporter.epoch)
 
 
 def _seconds_since(created_at: str | None) -> int:
@@ -98,18 +106,6 @@ def _seconds_since(created_at: str | None) -> int:
     if created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
     return max(0, int((datetime.now(UTC) - created).total_seconds()))
-
-
-def _report_outcome(client: Client, run_id: int, **fields: Any) -> str:
-    """Report how the attempt ended; returns the run's status, or "preempted" when the run was taken over."""
-    try:
-        final = client.report_status(run_id, **fields)
-    except ApiError as exc:
-        if exc.status_code != 409:
-            raise
-        logger.warning("run %s: this attempt's outcome was refused, the run was taken over: %s", run_id, exc)
-        return "preempted"
-    return str(final["status"])
 
 
 def _fetch_checkpoint(client: Client, run_id: int, path: Path) -> None:

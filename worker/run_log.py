@@ -51,8 +51,8 @@ class RunLogging:
     attempt's lease). An error (a failure's traceback) is delivered before the call that logged it returns, so
     it is in the log before the run's final status."""
 
-    def __init__(self, client: Client, run_id: int) -> None:
-        self.sender = LogSender(client, run_id)
+    def __init__(self, client: Client, run_id: int, *, first_line: int = 0) -> None:
+        self.sender = LogSender(client, run_id, first_line=first_line)
         self._handler = RunLogHandler(self.sender)
         self._ours = logging.getLogger("worker")
         self._level = self._ours.level

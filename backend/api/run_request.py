@@ -1,8 +1,9 @@
 """The body of `POST /api/runs`: a run spec (built-in, or external as before) or a script's own run with any config.
 
-A body with a `config` key is a script's run (`ExternalRunIn`: `external`, `name`, `tags`, `config`); any other is
-a `RunSpec`. The choice is made here rather than by a pydantic union, so that a 422 names the field as the
-launch form knows it (`["body", "optimizer", "lr"]`), with no union member's name in between.
+A body with a `command` key is a command run (`CommandRunIn`: your own command, filled from its `config`, run by a
+worker started with `--code DIR`); one with a `config` key is a script's run (`ExternalRunIn`: `external`, `name`,
+`tags`, `config`); any other is a `RunSpec`. The choice is made here rather than by a pydantic union, so that a 422
+names the field as the launch form knows it (`["body", "optimizer", "lr"]`), with no union member's name in between.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from typing import Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from backend.schemas import ExternalRunIn
+from backend.schemas import CommandRunIn, ExternalRunIn
+from trainboard.command import CommandError
 from trainboard.spec import RunSpec
+
+RunRequest = RunSpec | ExternalRunIn | CommandRunIn
 
 CONFIG_NEEDS_EXTERNAL = (
     'a free-form config is for a run your own script trains: send "external": true with it '
@@ -21,18 +25,37 @@ CONFIG_NEEDS_EXTERNAL = (
 )
 
 
-def parse_run_request(body: dict[str, Any]) -> RunSpec | ExternalRunIn:
-    """The spec or the external run the body describes; RequestValidationError (a 422) naming the bad field."""
+def parse_run_request(body: dict[str, Any]) -> RunRequest:
+    """The spec, external run or command run the body describes; RequestValidationError (a 422) naming the bad
+    field (a command's missing placeholder: ``["body", "command", <index>]``)."""
+    if "command" in body:
+        return parse_command_run(body)
     if "config" in body and body.get("external") is not True:
-        raise RequestValidationError(
-            [{"loc": ("body", "config"), "msg": CONFIG_NEEDS_EXTERNAL, "type": "value_error", "input": None}]
-        )
+        raise RequestValidationError([_error(("config",), CONFIG_NEEDS_EXTERNAL)])
     model: type[RunSpec | ExternalRunIn] = ExternalRunIn if "config" in body else RunSpec
+    return _validated(model, body)
+
+
+def parse_command_run(body: dict[str, Any], *, loc: tuple[str, ...] = ("body",)) -> CommandRunIn:
+    """A command run, every placeholder of its command found in its config; errors at ``loc`` + the field."""
+    request = _validated(CommandRunIn, body, loc=loc)
+    try:
+        request.argv()
+    except CommandError as exc:
+        raise RequestValidationError([_error(("command", exc.index or 0), str(exc), loc=loc)]) from None
+    return request
+
+
+def _validated(model: type[Any], body: dict[str, Any], *, loc: tuple[str, ...] = ("body",)) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        raise RequestValidationError([{**error, "loc": ("body", *error["loc"])} for error in errors]) from None
+        raise RequestValidationError([{**error, "loc": (*loc, *error["loc"])} for error in errors]) from None
+
+
+def _error(field: tuple[str | int, ...], msg: str, *, loc: tuple[str, ...] = ("body",)) -> dict[str, Any]:
+    return {"loc": (*loc, *field), "msg": msg, "type": "value_error", "input": None}
 
 
 def request_body_schema() -> dict[str, Any]:
@@ -40,7 +63,11 @@ def request_body_schema() -> dict[str, Any]:
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"oneOf": [_inline(RunSpec), _inline(ExternalRunIn)]}}},
+            "content": {
+                "application/json": {
+                    "schema": {"oneOf": [_inline(RunSpec), _inline(ExternalRunIn), _inline(CommandRunIn)]}
+                }
+            },
         }
     }
 

@@ -13,6 +13,9 @@ import hashlib
 import hmac
 import secrets
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
 from backend.models import Run
 from backend.schemas import TERMINAL
 
@@ -44,6 +47,13 @@ def check(run: Run, lease: str | None) -> None:
         raise WriteRefused(403, MISSING)
     if run.lease_hash is None or not hmac.compare_digest(_digest(lease), run.lease_hash):
         raise WriteRefused(409, _stale(run))
+
+
+def is_current(factory: sessionmaker[Session], run_id: int, lease: str) -> bool:
+    """Whether ``lease`` is run ``run_id``'s current lease (what lets a command run's code in without a token)."""
+    with factory() as session:
+        lease_hash = session.scalar(select(Run.lease_hash).where(Run.id == run_id))
+    return lease_hash is not None and hmac.compare_digest(_digest(lease), lease_hash)
 
 
 def check_points(run: Run, lease: str | None) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.models import Run, utcnow
-from backend.schemas import EXTERNAL_RUN_NAME, TERMINAL, ExternalRunIn, StatusUpdate
+from backend.schemas import EXTERNAL_RUN_NAME, TERMINAL, CommandRunIn, ExternalRunIn, StatusUpdate
 from backend.services import leases
 from backend.services.events import append_status_event, locked_run, status_event_data
 from backend.services.leases import WriteRefused
@@ -97,6 +97,32 @@ def new_external_run(request: ExternalRunIn) -> Run:
         event_seq=0,
         created_at=now,
         started_at=now,
+    )
+
+
+def new_command_run(request: CommandRunIn, *, sweep_id: int | None = None) -> Run:
+    """A Run row for a command run (not yet added to a session), queued for a worker that runs commands.
+
+    Its ``spec`` holds the request as sent (so Clone finds everything there); ``config`` is what the placeholders
+    are filled from, and what ``trainboard.init()`` in the command reads."""
+    now = utcnow()
+    name = request.name or " ".join(request.command)[:200]
+    return Run(
+        name=name,
+        spec=request.model_dump(mode="json"),
+        config=request.config,
+        command=list(request.command),
+        gpus=request.gpus,
+        status="queued",
+        queue=queue_for_device("cuda" if request.gpus else request.device, command=True),
+        external=False,
+        sweep_id=sweep_id,
+        tags="".join(f",{tag}" for tag in request.tags) + ("," if request.tags else ""),
+        epoch=0,
+        progress=0.0,
+        attempts=0,
+        event_seq=0,
+        created_at=now,
     )
 
 
@@ -211,8 +237,9 @@ def _check_transition(run: Run, update: StatusUpdate) -> None:
 
 
 def _check_config(run: Run, update: StatusUpdate) -> None:
-    """Only a script's own run takes a new config: a built-in run's config is the spec its worker trains."""
-    if update.config is not None and not run.external:
+    """Only a script's own run (external, or a command run's script) takes a new config: a built-in run's config
+    is the spec its worker trains."""
+    if update.config is not None and not run.external and run.command is None:
         raise WriteRefused(
             409, f"run {run.id} is a built-in run: its config is its spec, which does not change; leave out 'config'"
         )

@@ -1,4 +1,5 @@
-"""Sweeps: a base spec and a grid (or random samples) of dotted keys, expanded into one run per combination."""
+"""Sweeps: a base spec (or a command run) and a grid (or random samples) of dotted keys, expanded into one run per
+combination."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from backend.finite import json_safe, non_finite_path
 from backend.models import Run, Sweep
+from backend.schemas import CommandRunIn
 from backend.services import runs as run_service
 from backend.services.early_termination import EarlyTermination
+from trainboard.command import CommandError
 from trainboard.estimate import RunTooLarge, check_fits
 from trainboard.spec import RunSpec, set_dotted
 
@@ -165,29 +168,57 @@ def _draw(rng: random.Random, values: list[Any] | Range) -> Any:
     return round(drawn) if values.integer else drawn
 
 
-def expand(sweep: SweepIn) -> list[tuple[dict[str, Any], RunSpec]]:
-    """Validated run specs, one per combination; invalid ones raise SweepError naming every problem and its field."""
-    expanded = []
+def expand(sweep: SweepIn) -> list[tuple[dict[str, Any], RunSpec | CommandRunIn]]:
+    """Validated runs, one per combination; invalid ones raise SweepError naming every problem and its field.
+
+    A base with a ``command`` is a command run: the grid's keys are keys of its ``config`` (dotted), and each
+    run's command is filled from its own config."""
+    command = "command" in sweep.base
+    expanded: list[tuple[dict[str, Any], RunSpec | CommandRunIn]] = []
     problems = _Problems()
     for varied in combinations(sweep):
         data = copy.deepcopy(sweep.base)
+        target = data.setdefault("config", {}) if command else data
         for key, value in varied.items():
             try:
-                set_dotted(data, key, value)
+                if not isinstance(target, dict):
+                    raise ValueError(f"{key}: the base's config is not a mapping")
+                set_dotted(target, key, value)
             except ValueError as exc:
                 raise SweepError(["body", "grid", key], str(exc)) from exc
         if "name" not in sweep.base:
             data["name"] = f"{sweep.name} " + " ".join(f"{k.split('.')[-1]}={v}" for k, v in varied.items())
             data["name"] = data["name"].strip()[:200]
-        try:
-            spec = RunSpec.model_validate(data)
-        except ValidationError as exc:
-            for error in exc.errors():
-                problems.add(varied, [str(p) for p in error["loc"]], error["msg"])
-            continue
-        expanded.append((varied, spec))
+        run = _command_run(data, varied, problems) if command else _spec(data, varied, problems)
+        if run is not None:
+            expanded.append((varied, run))
     problems.raise_any()
     return expanded
+
+
+def _spec(data: dict[str, Any], varied: dict[str, Any], problems: _Problems) -> RunSpec | None:
+    try:
+        return RunSpec.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            problems.add(varied, [str(p) for p in error["loc"]], error["msg"])
+        return None
+
+
+def _command_run(data: dict[str, Any], varied: dict[str, Any], problems: _Problems) -> CommandRunIn | None:
+    """A command run of the sweep; a problem in its config names the grid key (``config.lr`` is ``lr``)."""
+    try:
+        run = CommandRunIn.model_validate(data)
+        run.argv()
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = [str(p) for p in error["loc"]]
+            problems.add(varied, loc[1:] if loc[:1] == ["config"] and len(loc) > 1 else loc, error["msg"])
+        return None
+    except CommandError as exc:
+        problems.add(varied, ["command", str(exc.index or 0)], str(exc))
+        return None
+    return run
 
 
 def create_sweep(
@@ -199,20 +230,25 @@ def create_sweep(
     row = Sweep(name=sweep.name, spec=sweep.model_dump(mode="json"), preset=preset)
     session.add(row)
     session.flush()
-    runs = [run_service.new_run(spec=spec, sweep_id=row.id) for _, spec in expanded]
+    runs = [
+        run_service.new_command_run(spec, sweep_id=row.id)
+        if isinstance(spec, CommandRunIn)
+        else run_service.new_run(spec=spec, sweep_id=row.id)
+        for _, spec in expanded
+    ]
     run_service.add_runs(session, runs)
     return row, runs
 
 
-def check_sizes(expanded: list[tuple[dict[str, Any], RunSpec]], *, max_run_gb: float) -> None:
+def check_sizes(expanded: list[tuple[dict[str, Any], RunSpec | CommandRunIn]], *, max_run_gb: float) -> None:
     """Every run fits a worker's memory cap, or SweepError at the grid key (or base field) that makes one too big.
 
     All combinations are checked before anything is stored: one too big refuses the whole sweep.
     """
     problems = _Problems()
     for varied, spec in expanded:
-        if spec.external:
-            continue
+        if isinstance(spec, CommandRunIn) or spec.external:
+            continue  # a command's size is its own business, as a script's
         try:
             check_fits(spec, max_gb=max_run_gb)
         except RunTooLarge as exc:
@@ -221,9 +257,11 @@ def check_sizes(expanded: list[tuple[dict[str, Any], RunSpec]], *, max_run_gb: f
 
 
 def varied_values(sweep: Sweep, run: Run) -> dict[str, Any]:
+    """The run's value of each grid key: in its spec, or a command run's launch config."""
     values: dict[str, Any] = {}
+    source = run.spec.get("config") if run.command is not None else run.spec
     for key in sweep.spec.get("grid", {}):
-        node: Any = run.spec
+        node: Any = source
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         values[key] = node

@@ -16,6 +16,9 @@ MLP = {"name": "tiny", "dataset": "mnist", "model": {"arch": "mlp", "hidden": [1
 START_CUDA = "no online worker takes cuda runs: start one with `trainboard worker --device cuda`"
 
 
+NO_COMMAND_RUNS = {"cmd-any": (0, 0), "cmd-cpu": (0, 0), "cmd-cuda": (0, 0)}
+
+
 def beat(client: TestClient, name: str, *, queues: list[str], session: str = "s1", **fields: Any) -> dict[str, Any]:
     body = {"host": "box", "devices": ["cpu"], "queues": queues, "session": session, **fields}
     response = client.put(f"/api/workers/{name}", json=body)
@@ -65,7 +68,7 @@ def test_a_worker_registers_and_is_listed_with_its_devices_and_run(client: TestC
         None,
     )
     assert body["online"] == 2 and body["offline_after_s"] == client.app.state.settings.stale_after_s  # type: ignore[attr-defined]
-    assert queues(client) == {"any": (1, 2), "cpu": (0, 1), "cuda": (0, 1)}
+    assert queues(client) == {"any": (1, 2), "cpu": (0, 1), "cuda": (0, 1), **NO_COMMAND_RUNS}
 
 
 def test_a_silent_worker_goes_offline_and_a_day_later_off_the_list(client: TestClient) -> None:
@@ -98,11 +101,11 @@ def test_a_worker_that_says_it_stops_is_offline_at_once(client: TestClient) -> N
 def test_queue_lengths_count_the_queued_runs_of_each_queue(client: TestClient) -> None:
     ids = [client.post("/api/runs", json={**MLP, "device": device}).json()["id"] for device in ("cuda", "cuda", "cpu")]
     client.post("/api/runs", json=MLP)
-    assert queues(client) == {"any": (1, 0), "cpu": (1, 0), "cuda": (2, 0)}
+    assert queues(client) == {"any": (1, 0), "cpu": (1, 0), "cuda": (2, 0), **NO_COMMAND_RUNS}
     assert overview(client)["queued"] == 4
     client.post(f"/api/runs/{ids[0]}/cancel")
     claim(client, ids[2], "w1")
-    assert queues(client) == {"any": (1, 0), "cpu": (0, 0), "cuda": (1, 0)}
+    assert queues(client) == {"any": (1, 0), "cpu": (0, 0), "cuda": (1, 0), **NO_COMMAND_RUNS}
     assert overview(client)["queued"] == 2
 
 

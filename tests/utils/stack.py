@@ -46,6 +46,11 @@ class Stack:
         self.processes[name] = process
         return process
 
+    def start_worker(self, name: str, *, code_dir: Path | None = None, env: dict[str, str] | None = None) -> None:
+        """A cpu worker named ``name@test``; with ``code_dir``, one that takes command runs (``--code DIR``)."""
+        code = ["--code", str(code_dir)] if code_dir is not None else []
+        self.start(name, "worker", "--device", "cpu", "--name", f"{name}@test", *code, env=env)
+
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
         process = self.processes.pop(name)
         if process.poll() is None:
@@ -108,11 +113,13 @@ def running_stack(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     worker_homes: bool = False,
+    code_dir: Path | None = None,
 ) -> Iterator[Stack]:
     """The API and ``workers`` worker processes on a fresh TRAINBOARD_HOME, embedded broker unless REDIS_URL.
 
     With ``worker_homes``, worker ``i`` keeps its files in ``tmp_path / f"home-worker{i}"``, as on a machine of its
     own: it shares only the broker with the API (the embedded broker's file is linked in; Redis is shared anyway).
+    With ``code_dir``, the workers take command runs too (``trainboard worker --code code_dir``).
     """
     port = free_port()
     home = tmp_path / "home"
@@ -141,7 +148,7 @@ def running_stack(
         stack.start("api", "api")
         for i in range(workers):
             own_env = _own_home(tmp_path / f"home-worker{i}", home) if worker_homes else None
-            stack.start(f"worker{i}", "worker", "--device", "cpu", "--name", f"worker{i}@test", env=own_env)
+            stack.start_worker(f"worker{i}", code_dir=code_dir, env=own_env)
         stack.wait_healthy()
         yield stack
     finally:

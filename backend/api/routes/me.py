@@ -14,7 +14,7 @@ router = APIRouter(tags=["me"])
 
 class Me(BaseModel):
     name: str
-    role: Literal["admin", "user", "read", "worker"]
+    role: Literal["admin", "user", "read", "worker", "run"]
     auth: Literal["none", "token", "tokens_file"]
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backend.api.deps import CeleryDep, LeaseHeader, RunId, SessionDep, SettingsDep, get_run_or_404
 from backend.api.run_request import parse_run_request, request_body_schema
 from backend.models import Run
-from backend.schemas import MAX_OFFSET, ClaimIn, ExternalRunIn, RunOut, StatusUpdate
+from backend.schemas import MAX_OFFSET, ClaimIn, CommandRunIn, ExternalRunIn, RunOut, StatusUpdate
 from backend.services import leases, queue, runs, workers
 from trainboard.estimate import RunTooLarge, check_fits
 from trainboard.settings import Settings
@@ -28,10 +28,15 @@ def create_run(
     and your own script posts its metrics, sending the reply's `lease` in `X-Trainboard-Lease`; such a run is
     either `{"external": true, "name", "tags", "config": {...any JSON mapping...}}` (what `trainboard.init`
     sends) or a full run spec. A spec whose estimated memory is over `TRAINBOARD_MAX_RUN_GB` is a 422 naming
-    the field to change."""
+    the field to change. A command run, `{"name", "command": [...], "config": {...}, "device", "gpus", "tags"}`,
+    is your own command, run by a worker started with `trainboard worker --code DIR`: each `{dotted.key}` of the
+    command is filled from `config` (a missing one is a 422 naming it), and the reply's `argv` is the filled
+    command."""
     request = parse_run_request(body)
     if isinstance(request, ExternalRunIn):
         run = runs.new_external_run(request)
+    elif isinstance(request, CommandRunIn):
+        run = runs.new_command_run(request)
     else:
         _check_fits(request, max_gb=settings.max_run_gb)
         run = runs.new_run(spec=request)
