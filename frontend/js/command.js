@@ -6,7 +6,8 @@
 import { getDotted } from "./spec.js";
 
 // {lr}, {optimizer.lr}, {data-dir}: the placeholders the API fills from the run's config
-const PLACEHOLDER = /\{([A-Za-z0-9_][\w-]*(?:\.[\w-]+)*)\}/g;
+// {dotted.key}, and {{ / }} for a literal brace (trainboard/command.py reads a command the same way)
+const PLACEHOLDER = /\{\{|\}\}|\{([\w-]+(?:\.[\w-]+)*)\}/g;
 const SAFE_WORD = /^[\w@%+=:,./{}-]+$/;
 const SPACE = /\s/;
 const DOUBLE_QUOTED_ESCAPES = new Set(['"', "\\", "$", "`"]);
@@ -69,7 +70,7 @@ export function joinCommand(argv) {
 export function placeholderKeys(argv) {
   const keys = [];
   for (const arg of argv || []) {
-    for (const match of String(arg).matchAll(PLACEHOLDER)) if (!keys.includes(match[1])) keys.push(match[1]);
+    for (const match of String(arg).matchAll(PLACEHOLDER)) if (match[1] && !keys.includes(match[1])) keys.push(match[1]);
   }
   return keys;
 }
@@ -90,6 +91,7 @@ export function argText(value) {
 export function fillCommand(argv, config) {
   return (argv || []).map((arg) =>
     String(arg).replace(PLACEHOLDER, (whole, key) => {
+      if (!key) return whole[0]; // {{ or }}: a literal brace
       const value = getDotted(config || {}, key);
       return value === undefined ? whole : argText(value);
     }),

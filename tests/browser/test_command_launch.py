@@ -2,23 +2,20 @@
 the config lacks flagged as typed, a grid over config keys sent as one sweep), Clone of a command run, and the
 command on the run page and in the runs table, at 1400 px and at a phone's 390 px.
 
-The form's requests are recorded as Chromium sends them. Until the API takes command runs, STAND_IN answers them
-here (201, with a real external run or sweep of this stack, so the pages that follow load), and a command run's
-reply is played by answering GET /api/runs/{id} with the command fields added; with STAND_IN = False the requests
-reach the API and the command runs are its own.
+The form's requests are recorded as Chromium sends them and reach the real API (no worker runs them: the tests
+check what was asked for and how the pages show it).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import Watch, screenshot
 from tests.browser.test_phone import OFFENDERS_JS
@@ -29,7 +26,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
-STAND_IN = True  # the command-run API is not on this branch yet: answer the form's POSTs here
 COMMAND = ["python", "train.py", "--lr", "{lr}", "--epochs", "{epochs}"]
 CONFIG = {"lr": 0.1, "epochs": 3}
 
@@ -41,10 +37,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield live
 
 
-def record_launches(page: Page, api: httpx.Client) -> list[tuple[str, Any]]:
-    """The launch form's POST /api/runs and /api/sweeps bodies, as ("runs" | "sweeps", body), in order. With
-    STAND_IN each is answered here, 201, as the API would (a real run or sweep of this stack, so the page it
-    lands on loads)."""
+def record_launches(page: Page) -> list[tuple[str, Any]]:
+    """The launch form's POST /api/runs and /api/sweeps bodies, as ("runs" | "sweeps", body), in order."""
     sent: list[tuple[str, Any]] = []
 
     def on_request(request: Any) -> None:
@@ -53,65 +47,15 @@ def record_launches(page: Page, api: httpx.Client) -> list[tuple[str, Any]]:
             sent.append((match.group(1), request.post_data_json))
 
     page.on("request", on_request)
-    if STAND_IN:
-        page.route(re.compile(r"/api/runs$"), lambda route: _stand_in(route, api, _stand_in_run))
-        page.route(re.compile(r"/api/sweeps$"), lambda route: _stand_in(route, api, _stand_in_sweep))
     return sent
 
 
-def _stand_in(route: Route, api: httpx.Client, answer: Any) -> None:
-    if route.request.method != "POST":
-        route.fallback()
-        return
-    route.fulfill(status=201, json=answer(api, route.request.post_data_json))
-
-
-def _stand_in_run(api: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-    run = api.post("/runs", json={"external": True, "name": body.get("name", "command"), "config": body["config"]})
-    assert run.status_code == 201, run.text
-    return {**run.json(), "command": body["command"], "gpus": body["gpus"], "external": False}
-
-
-def _stand_in_sweep(api: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
-    n = math.prod(len(values) for values in body["grid"].values())
-    base = {"external": True, "dataset": "mnist", "model": {"arch": "mlp", "hidden": [8]}, "epochs": 1}
-    sweep = api.post("/sweeps", json={"name": body["name"], "base": base, "grid": {"seed": list(range(n))}})
-    assert sweep.status_code == 201, sweep.text
-    return sweep.json()
-
-
 def command_run(api: httpx.Client, **fields: Any) -> dict[str, Any]:
-    """A command run as GET /api/runs/{id} answers it. Until the API takes command runs: a real external run whose
-    replies (play_command_run) carry the command fields."""
+    """A command run, created through the API, as GET /api/runs/{id} answers it."""
     body = {"name": "cmd run", "command": COMMAND, "config": CONFIG, "device": "cuda", "gpus": 2, **fields}
-    if not STAND_IN:
-        reply = api.post("/runs", json=body)
-        assert reply.status_code == 201, reply.text
-        return reply.json()
-    run = api.post("/runs", json={"external": True, "name": body["name"], "config": body["config"]}).json()
-    played = {"command": body["command"], "gpus": body["gpus"], "queue": f"cmd-{body['device']}", "external": False}
-    return {**run, **played}
-
-
-def play_command_run(page: Page, run: dict[str, Any]) -> None:
-    """The pages see `run` as a command run: its GET and its row in the runs list carry the command fields."""
-    if not STAND_IN:
-        return
-    added = {key: run[key] for key in ("command", "config", "gpus", "queue", "external")}
-
-    def one(route: Route) -> None:
-        if route.request.method != "GET":
-            route.fallback()
-            return
-        route.fulfill(response=(response := route.fetch()), json={**response.json(), **added})
-
-    def listed(route: Route) -> None:
-        response = route.fetch()
-        rows = [{**r, **added} if r["id"] == run["id"] else r for r in response.json()]
-        route.fulfill(response=response, json=rows)
-
-    page.route(re.compile(rf"/api/runs/{run['id']}$"), one)
-    page.route(re.compile(r"/api/runs\?"), listed)
+    reply = api.post("/runs", json=body)
+    assert reply.status_code == 201, reply.text
+    return reply.json()
 
 
 def choose_command_mode(page: Page) -> None:
@@ -125,7 +69,7 @@ def choose_command_mode(page: Page) -> None:
 def test_a_missing_placeholder_is_flagged_and_the_fixed_form_sends_the_argument_list(
     page: Page, stack: Stack, api: httpx.Client
 ) -> None:
-    sent = record_launches(page, api)
+    sent = record_launches(page)
     page.goto(f"{stack.url}/#/launch")
     choose_command_mode(page)
     command_error = page.locator('[data-field="command"] .field-error')
@@ -167,7 +111,7 @@ def test_a_missing_placeholder_is_flagged_and_the_fixed_form_sends_the_argument_
 
 
 def test_the_config_as_json_is_checked_and_comes_back_as_rows(page: Page, stack: Stack, api: httpx.Client) -> None:
-    sent = record_launches(page, api)
+    sent = record_launches(page)
     page.goto(f"{stack.url}/#/launch?mode=command")
     expect(page.locator('input[name="launch-mode"][value="command"]')).to_be_checked()
     page.check('[name="config-json-mode"]')
@@ -192,7 +136,7 @@ def test_the_config_as_json_is_checked_and_comes_back_as_rows(page: Page, stack:
 
 
 def test_a_grid_over_two_config_keys_is_one_sweep_of_four_runs(page: Page, stack: Stack, api: httpx.Client) -> None:
-    sent = record_launches(page, api)
+    sent = record_launches(page)
     page.goto(f"{stack.url}/#/launch")
     choose_command_mode(page)
     page.check('[name="grid-mode"]')
@@ -223,6 +167,11 @@ def test_a_grid_over_two_config_keys_is_one_sweep_of_four_runs(page: Page, stack
         )
     ]
     expect(page.locator('[data-testid="runs-table"] tbody tr')).to_have_count(4)
+    sweep_id = int(re.search(r"sweep_id=(\d+)", page.url).group(1))  # type: ignore[union-attr]
+    runs = api.get("/runs", params={"sweep_id": sweep_id}).json()
+    assert sorted(tuple(r["argv"]) for r in runs) == sorted(
+        ("python", "train.py", "--lr", lr, "--epochs", epochs) for lr in ("0.1", "0.01") for epochs in ("1", "2")
+    ), "each run's command is filled from its own config"
 
 
 def test_the_apis_refusal_lands_under_the_field_it_names_and_the_form_survives_a_reload(
@@ -260,8 +209,7 @@ def test_no_worker_that_runs_commands_is_said_next_to_the_device(page: Page, sta
 
 def test_clone_of_a_command_run_opens_the_command_form(page: Page, stack: Stack, api: httpx.Client) -> None:
     run = command_run(api, name="cloned cmd", command=["python", "train.py", "--out", "my dir", "--lr", "{lr}"])
-    play_command_run(page, run)
-    sent = record_launches(page, api)
+    sent = record_launches(page)
     page.goto(f"{stack.url}/#/launch?from={run['id']}")
     expect(page.locator('[name="command"]')).to_have_value("python train.py --out 'my dir' --lr {lr}")
     expect(page.locator('input[name="launch-mode"][value="command"]')).to_be_checked()
@@ -285,7 +233,6 @@ def test_clone_of_a_command_run_opens_the_command_form(page: Page, stack: Stack,
 
 def test_the_run_page_and_the_runs_table_show_the_command(page: Page, stack: Stack, api: httpx.Client) -> None:
     run = command_run(api, name="shown cmd")
-    play_command_run(page, run)
     page.goto(f"{stack.url}/#/runs/{run['id']}")
     expect(page.locator('[data-testid="run-command"] li')).to_have_text(
         ["python", "train.py", "--lr", "0.1", "--epochs", "3"]  # filled from the config: what the worker runs
@@ -317,7 +264,6 @@ def phone(browser: Browser, watch: Watch) -> Iterator[Page]:
 def test_command_form_and_run_page_fit_a_phone(phone: Page, stack: Stack, api: httpx.Client) -> None:
     long_arg = "--checkpoint_path_" + "x" * 100  # no place where a line may break
     run = command_run(api, name="phone cmd", command=[*COMMAND, long_arg])
-    play_command_run(phone, run)
     phone.goto(f"{stack.url}/#/launch?from={run['id']}")
     expect(phone.locator('[data-testid="argv"] li')).to_have_count(7)
     phone.check('[name="grid-mode"]')
