@@ -30,8 +30,11 @@ install: $(INSTALLED)
 up: $(RUNTIME)
 	$(BIN)/trainboard up
 
+# Two processes, each test module on one of them (its module-scoped stack stays in one process); each process has
+# its own Postgres database and Redis database (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: $(INSTALLED)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Break each guarantee in a scratch copy (tools/mutants.py) and check its tests fail; MUTANTS_ARGS="-k spool".
 mutants: $(INSTALLED)

@@ -21,7 +21,9 @@ POSTGRES_ADMIN_URL = os.environ.get("TRAINBOARD_TEST_POSTGRES", "postgresql+psyc
 # What a browser on this machine sends as Host (TestClient's default, "testserver", is refused like any name
 # that is not loopback or in TRAINBOARD_ALLOWED_HOSTS).
 LOCAL_URL = "http://127.0.0.1:8000"
-REDIS_TEST_URL = os.environ.get("TRAINBOARD_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# Each pytest-xdist worker (gw0, gw1, ...) flushes a Redis database of its own: 15, 14, ...
+_XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+REDIS_TEST_URL = os.environ.get("TRAINBOARD_TEST_REDIS", f"redis://127.0.0.1:6379/{15 - _XDIST_WORKER}")
 
 
 def require_admin_postgres() -> None:

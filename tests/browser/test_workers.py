@@ -37,8 +37,8 @@ def test_workers_page_lists_the_worker_and_its_queues(page: Page, stack: Stack, 
     expect(row).to_contain_text("cpu")
     expect(row).to_contain_text("idle")
     queues = page.locator('[data-testid="queues-table"] tbody tr')
-    expect(queues).to_have_count(3)
-    for queue, workers in (("any", "1"), ("cpu", "1"), ("cuda", "0")):
+    expect(queues).to_have_count(6)  # the built-in loop's three, and the command runs' three (no --code worker)
+    for queue, workers in (("any", "1"), ("cpu", "1"), ("cuda", "0"), ("cmd-any", "0"), ("cmd-cpu", "0")):
         expect(page.locator(f'[data-queue="{queue}"] td').nth(1)).to_have_text("0")
         expect(page.locator(f'[data-queue="{queue}"] td').nth(2)).to_have_text(workers)
     expect(page.locator('[data-testid="api-health"]')).to_contain_text("broker: sqlite (embedded)")

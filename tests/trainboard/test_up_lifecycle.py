@@ -185,7 +185,7 @@ def test_up_serves_the_dashboard_trains_a_run_and_ctrl_c_stops_everything(up: Up
     os.killpg(process.pid, signal.SIGINT)
     code = process.wait(timeout=30)
     assert code == 0, f"after Ctrl-C, up exited with {code}:\n{up.output()}"
-    assert _wait_gone(children, timeout=5) == [], f"orphans left behind:\n{up.output()}"
+    assert _wait_gone(children, timeout=15) == [], f"orphans left behind:\n{up.output()}"
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{up.url}/api/health", timeout=2)
 
@@ -202,7 +202,7 @@ def test_stopping_or_killing_up_leaves_nothing_running_and_the_run_resumes(up: U
     time.sleep(0.3)
     os.killpg(first.pid, signal.SIGTERM)
     assert first.wait(timeout=30) == 0, up.output()
-    assert _wait_gone(children, timeout=5) == [], f"orphans left behind:\n{up.output()}"
+    assert _wait_gone(children, timeout=15) == [], f"orphans left behind:\n{up.output()}"
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{up.url}/api/health", timeout=2)
 
