@@ -27,6 +27,9 @@ STOP_GRACE_S = 15.0  # how long `up` waits for its children after SIGTERM before
 ORPHAN_GRACE_S = 30.0  # how long an orphaned child may take to stop after its SIGTERM before it exits hard
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Set in a worker by its first stop signal while it trains: the run aborts at its next check (the reporter's
+# should_abort), leaves what it has not sent in the spool, and the worker exits (Celery's warm shutdown).
+WORKER_STOPPING = threading.Event()
 
 
 def die_with_parent() -> Callable[[], None]:
@@ -86,10 +89,12 @@ def stop_children(children: Sequence[subprocess.Popen[bytes]], *, grace_s: float
 def interrupt_training_on_stop() -> None:
     """Make SIGTERM/SIGINT stop a Celery worker now, even in the middle of a run (call once the worker is ready).
 
-    Celery's warm shutdown would finish the run first: minutes or hours, against an API that `up` is stopping
-    too. Instead the run is left `running` where it is; the API's reaper re-queues it once its heartbeat stops
-    (TRAINBOARD_STALE_AFTER_S), and the next worker resumes it from its last epoch checkpoint. An idle worker
-    gets Celery's own warm shutdown. Repeated signals are ignored.
+    Celery's warm shutdown alone would finish the run first: minutes or hours, against an API that `up` is
+    stopping too. Instead :data:`WORKER_STOPPING` aborts the run at its next check and the run is left `running`
+    where it is; the API's reaper re-queues it once its heartbeat stops (TRAINBOARD_STALE_AFTER_S), and the next
+    worker resumes it from its last epoch checkpoint. Then Celery's own warm shutdown ends the worker. Repeated
+    signals are ignored. (No exception is raised from the handler: it could land in a weakref callback or a
+    ``__del__``, where Python prints and drops it, and the run would train on with nobody to stop it.)
     """
     from celery.exceptions import WorkerShutdown
     from celery.worker import state
@@ -107,9 +112,7 @@ def interrupt_training_on_stop() -> None:
                 "stopping in the middle of a run: it stays 'running' until the API re-queues it, "
                 "then the next worker resumes it from its last checkpoint"
             )
-            # WorkerShutdown passes through the task's error handling (a SystemExit would be turned into a
-            # lost-worker failure) and ends the worker loop like Celery's own shutdown.
-            raise WorkerShutdown(1)
+            WORKER_STOPPING.set()
         previous = celery_handlers[signal.Signals(signum)]
         if callable(previous):
             previous(signum, frame)

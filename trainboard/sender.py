@@ -165,6 +165,12 @@ class PointSender:
                 break  # the batch stays at the head of the outbox
         return self._drain(drain_slice_s)
 
+    def spool_all(self) -> None:
+        """Move everything the outbox holds to the overflow store (the sender stops before the API is back)."""
+        if self.overflow is not None:
+            self.outbox.take()
+            self._spool_taken(self.overflow)
+
     def discard(self) -> None:
         """Send nothing more: what is queued or spooled, and what comes later, is dropped (the run is gone, or
         another attempt's)."""

@@ -7,13 +7,14 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from trainboard import lifecycle
 from trainboard.client import ApiError, Client
 from trainboard.settings import Settings
 from trainboard.spec import RunSpec
 from trainboard.system_metrics import enabled_by_env
 from worker.outcome import report_outcome
 from worker.reporter import CHECKPOINT_ARTIFACT, ApiReporter, deliver_leftover_spools
-from worker.run_log import RunLogging
+from worker.run_log import CLOSE_TIMEOUT_S, RunLogging
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
                 resume=resume,
             )
         except Aborted:
-            reporter.close()
+            reporter.close(wait_for_api=not lifecycle.WORKER_STOPPING.is_set())
             logger.info("run %s stopped: %s", run_id, reporter.abort_reason)
             if reporter.abort_reason != "cancelled":
                 return "preempted"
@@ -92,7 +93,7 @@ def execute_run(run_id: int, *, settings: Settings, worker_name: str) -> str:
                 **reporter.how_far(),
             )
         finally:
-            log.close()
+            log.close(timeout=0.0 if lifecycle.WORKER_STOPPING.is_set() else CLOSE_TIMEOUT_S)  # stopping: no wait
         reporter.close()
         result = {**summary.to_dict(), "stop_reason": reporter.finish_reason}
         return report_outcome(client, run_id, status="succeeded", summary=result, epoch=reporter.epoch)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trainboard import lifecycle
 from trainboard.client import ApiError, Client, format_detail
 from trainboard.sender import MAX_BATCH_POINTS, GaveUp, PointSender, call_with_retry
 from trainboard.system_metrics import SystemMonitor, SystemSampler
@@ -74,6 +75,7 @@ class ApiReporter(Callback):
         self._taken_over = False  # a 409: another attempt holds the run now
         self.finish_reason: str | None = None
         self._closing = threading.Event()
+        self._hurry = threading.Event()  # close() without waiting for the API: spool what is left and stop
         self._wake = threading.Event()
         # Until on_train_start says where the run starts, heartbeats leave the run's epoch and progress alone: a
         # resumed run keeps what the API has rather than falling back to 0 while the checkpoint loads.
@@ -128,7 +130,7 @@ class ApiReporter(Callback):
         self._call_with_retry(lambda: self.client.put_artifact(self.run_id, name, data))
 
     def should_abort(self) -> bool:
-        return self._aborted.is_set()
+        return self._aborted.is_set() or lifecycle.WORKER_STOPPING.is_set()
 
     def should_finish(self) -> bool:
         return self.finish_reason is not None
@@ -150,8 +152,10 @@ class ApiReporter(Callback):
 
     @property
     def abort_reason(self) -> str | None:
-        """Why training is aborted: the run was cancelled, or another worker took it over."""
-        return self._abort_reason if self._aborted.is_set() else None
+        """Why training is aborted: the run was cancelled, another worker took it over, or this one is stopping."""
+        if self._aborted.is_set():
+            return self._abort_reason
+        return "the worker is stopping" if lifecycle.WORKER_STOPPING.is_set() else None
 
     @property
     def api_up(self) -> bool:
@@ -163,9 +167,12 @@ class ApiReporter(Callback):
         """Points the API already had (a retried batch, a resumed attempt replaying history)."""
         return self.sender.duplicates
 
-    def close(self) -> None:
+    def close(self, *, wait_for_api: bool = True) -> None:
         """Deliver every queued and spooled point (waiting for the API if it is down), then stop the sender
-        thread and remove the run's empty spool."""
+        thread and remove the run's empty spool. Without ``wait_for_api`` (the worker is stopping), what is not
+        delivered yet goes to the spool, for the run's next attempt on this machine or any worker here."""
+        if not wait_for_api:
+            self._hurry.set()
         if self._monitor is not None:
             self._monitor.stop()
             self._sampler.close()
@@ -202,7 +209,9 @@ class ApiReporter(Callback):
             if (now - last_heartbeat >= HEARTBEAT_EVERY_S or summary_due) and not closing:
                 last_heartbeat = now
                 self._heartbeat()
-            if closing and self.sender.done:
+            if closing and (self.sender.done or self._hurry.is_set()):
+                if not self.sender.done:
+                    self.sender.spool_all()
                 return
             self._wake.wait(FLUSH_EVERY_S)
             self._wake.clear()

@@ -62,8 +62,8 @@ class RunLogging:
             )  # the epoch lines are INFO: the run's log has them whatever the worker prints
         logging.getLogger().addHandler(self._handler)
 
-    def close(self) -> None:
-        """Stop collecting and deliver the rest (for at most ``CLOSE_TIMEOUT_S``)."""
+    def close(self, *, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop collecting and deliver the rest (for at most ``timeout`` seconds)."""
         logging.getLogger().removeHandler(self._handler)
         self._ours.setLevel(self._level)
-        self.sender.close(CLOSE_TIMEOUT_S)
+        self.sender.close(timeout)

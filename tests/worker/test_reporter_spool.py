@@ -182,3 +182,29 @@ def test_leftover_spools_of_other_runs_are_delivered_unless_a_live_process_holds
     assert not (root / "3").exists()
     assert _spooled_points(root / "4") == 10 and _spooled_points(root / "5") == 10
     live.close()
+
+
+def test_a_stopping_worker_aborts_the_run_and_leaves_its_points_on_disk_without_waiting_for_the_api(
+    tmp_path: Path, client: Client, start_api: Callable[[], FakeApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up` stops everything, the API first: the worker's stop signal aborts the run at its next check, and
+    closing does not wait for an API that is not coming back; the next attempt here delivers the spool."""
+    from trainboard import lifecycle
+
+    spool_dir = tmp_path / "spool" / "5"
+    reporter = ApiReporter(client, 5, worker_name="w@test", spool_dir=spool_dir)  # nothing listens: API down
+    reporter.on_points([Point("loss", s, 0.5) for s in range(1, 1501)])
+    assert not reporter.should_abort()
+    monkeypatch.setattr(lifecycle, "WORKER_STOPPING", threading.Event())
+    lifecycle.WORKER_STOPPING.set()  # what the worker's stop-signal handler does
+    assert reporter.should_abort() and reporter.abort_reason == "the worker is stopping"
+    started = time.monotonic()
+    reporter.close(wait_for_api=False)
+    assert time.monotonic() - started < 5, "closing waited for the API"
+    assert _spooled_points(spool_dir) == 1500
+
+    api = start_api()
+    lifecycle.WORKER_STOPPING.clear()
+    resumed = ApiReporter(client, 5, worker_name="w@test", spool_dir=spool_dir)
+    resumed.close()
+    assert api.steps(5) == list(range(1, 1501))
