@@ -61,7 +61,7 @@ def new_run(*, spec: RunSpec, sweep_id: int | None = None) -> Run:
         queue=queue_for_device(spec.device),
         external=external,
         sweep_id=sweep_id,
-        tags="".join(f",{tag}" for tag in spec.tags) + ("," if spec.tags else ""),
+        tags=tags_column(spec.tags),
         dataset=spec.dataset,
         arch=spec.model.arch,
         batch_size=spec.batch_size,
@@ -90,7 +90,7 @@ def new_external_run(request: ExternalRunIn) -> Run:
         status="running",
         queue=queue_for_device("auto"),
         external=True,
-        tags="".join(f",{tag}" for tag in request.tags) + ("," if request.tags else ""),
+        tags=tags_column(request.tags),
         epoch=0,
         progress=0.0,
         attempts=0,
@@ -98,6 +98,11 @@ def new_external_run(request: ExternalRunIn) -> Run:
         created_at=now,
         started_at=now,
     )
+
+
+def tags_column(tags: list[str]) -> str:
+    """The run's tags as the ``tags`` column stores them: ",a,b," (a tag filter is a LIKE on ",tag,")."""
+    return "".join(f",{tag}" for tag in tags) + ("," if tags else "")
 
 
 def new_command_run(request: CommandRunIn, *, sweep_id: int | None = None) -> Run:
@@ -117,7 +122,7 @@ def new_command_run(request: CommandRunIn, *, sweep_id: int | None = None) -> Ru
         queue=queue_for_device("cuda" if request.gpus else request.device, command=True),
         external=False,
         sweep_id=sweep_id,
-        tags="".join(f",{tag}" for tag in request.tags) + ("," if request.tags else ""),
+        tags=tags_column(request.tags),
         epoch=0,
         progress=0.0,
         attempts=0,

@@ -94,3 +94,21 @@ def page(browser: Browser, stack: Stack, watch: Watch) -> Iterator[Page]:
     errors = list(watch.errors)
     context.close()
     assert errors == [], "the page logged errors during this test"
+
+
+@pytest.fixture
+def phone(browser: Browser, watch: Watch) -> Iterator[Page]:
+    """A phone: 390 x 844, touch, the page's viewport meta honoured; console errors fail the test."""
+    watch.errors.clear()
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.on("console", watch.on_console)
+    page.on("pageerror", watch.on_page_error)
+    yield page
+    page.wait_for_timeout(100)
+    errors = list(watch.errors)
+    context.close()
+    assert errors == [], "the page logged errors during this test"

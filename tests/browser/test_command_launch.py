@@ -22,7 +22,7 @@ from tests.browser.test_phone import OFFENDERS_JS
 from tests.utils.stack import Stack, running_stack
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    pass
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
@@ -244,21 +244,6 @@ def test_the_run_page_and_the_runs_table_show_the_command(page: Page, stack: Sta
     page.goto(f"{stack.url}/#/runs")
     row = page.locator(f'[data-testid="runs-table"] tr[data-run-id="{run["id"]}"]')
     expect(row.locator('[data-col="arch"]')).to_have_text("train.py")
-
-
-@pytest.fixture
-def phone(browser: Browser, watch: Watch) -> Iterator[Page]:
-    watch.errors.clear()
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.on("console", watch.on_console)
-    page.on("pageerror", watch.on_page_error)
-    yield page
-    page.wait_for_timeout(100)
-    errors = list(watch.errors)
-    context.close()
-    assert errors == [], "the page logged errors during this test"
 
 
 def test_command_form_and_run_page_fit_a_phone(phone: Page, stack: Stack, api: httpx.Client) -> None:

@@ -18,11 +18,11 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.helpers import Watch, screenshot
+from tests.browser.helpers import screenshot
 from tests.utils.stack import Stack, running_stack
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    pass
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
@@ -112,22 +112,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """API only: the tests play every run themselves."""
     with running_stack(tmp_path_factory.mktemp("phone"), workers=0) as live:
         yield live
-
-
-@pytest.fixture
-def phone(browser: Browser, watch: Watch) -> Iterator[Page]:
-    """A phone: 390 x 844, touch, the page's viewport meta honoured; console errors fail the test."""
-    watch.errors.clear()
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.on("console", watch.on_console)
-    page.on("pageerror", watch.on_page_error)
-    yield page
-    page.wait_for_timeout(100)
-    errors = list(watch.errors)
-    context.close()
-    assert errors == [], "the page logged errors during this test"
 
 
 # ---- playing the runs -----------------------------------------------------------------------------------------
