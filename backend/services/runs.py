@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, or_, select
@@ -50,30 +51,21 @@ SortKey = Literal[
 
 def new_run(*, spec: RunSpec, sweep_id: int | None = None) -> Run:
     """A Run row for ``spec`` (not yet added to a session)."""
-    external = spec.external
-    now = utcnow()
     spec_json = spec.model_dump(mode="json")
-    run = Run(
+    return _fresh_run(
+        tags=spec.tags,
+        started=spec.external,  # a script's run runs from the start; a worker's waits for a claim
         name=spec.display_name(),
         spec=spec_json,
         config=spec_json,  # a built-in run's config is its spec
-        status="running" if external else "queued",
         queue=queue_for_device(spec.device),
-        external=external,
+        external=spec.external,
         sweep_id=sweep_id,
-        tags=tags_column(spec.tags),
         dataset=spec.dataset,
         arch=spec.model.arch,
         batch_size=spec.batch_size,
         lr=spec.optimizer.lr,
-        epoch=0,
-        progress=0.0,
-        attempts=0,
-        event_seq=0,
-        created_at=now,
-        started_at=now if external else None,
     )
-    return run
 
 
 def new_external_run(request: ExternalRunIn) -> Run:
@@ -82,25 +74,35 @@ def new_external_run(request: ExternalRunIn) -> Run:
     Its ``spec`` holds only what a spec and such a run share (name, tags, external), so readers of ``spec`` find
     the run's name and tags there; the columns copied from a spec for the runs table stay empty.
     """
-    now = utcnow()
-    return Run(
+    return _fresh_run(
+        tags=request.tags,
+        started=True,
         name=request.name or EXTERNAL_RUN_NAME,
         spec={"name": request.name, "tags": list(request.tags), "external": True},
         config=request.config,
-        status="running",
         queue=queue_for_device("auto"),
         external=True,
-        tags=tags_column(request.tags),
+    )
+
+
+def _fresh_run(*, tags: Sequence[str], started: bool, **fields: Any) -> Run:
+    """A Run row no attempt has touched yet: no epoch, no progress, no event. ``started``: it runs from now (a
+    script's run), else it is queued for a worker."""
+    now = utcnow()
+    return Run(
+        **fields,
+        status="running" if started else "queued",
+        tags=tags_column(tags),
         epoch=0,
         progress=0.0,
         attempts=0,
         event_seq=0,
         created_at=now,
-        started_at=now,
+        started_at=now if started else None,
     )
 
 
-def tags_column(tags: list[str]) -> str:
+def tags_column(tags: Sequence[str]) -> str:
     """The run's tags as the ``tags`` column stores them: ",a,b," (a tag filter is a LIKE on ",tag,")."""
     return "".join(f",{tag}" for tag in tags) + ("," if tags else "")
 
@@ -110,24 +112,17 @@ def new_command_run(request: CommandRunIn, *, sweep_id: int | None = None) -> Ru
 
     Its ``spec`` holds the request as sent (so Clone finds everything there); ``config`` is what the placeholders
     are filled from, and what ``trainboard.init()`` in the command reads."""
-    now = utcnow()
-    name = request.name or " ".join(request.command)[:200]
-    return Run(
-        name=name,
+    return _fresh_run(
+        tags=request.tags,
+        started=False,
+        name=request.name or " ".join(request.command)[:200],
         spec=request.model_dump(mode="json"),
         config=request.config,
         command=list(request.command),
         gpus=request.gpus,
-        status="queued",
         queue=queue_for_device("cuda" if request.gpus else request.device, command=True),
         external=False,
         sweep_id=sweep_id,
-        tags=tags_column(request.tags),
-        epoch=0,
-        progress=0.0,
-        attempts=0,
-        event_seq=0,
-        created_at=now,
     )
 
 
