@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -19,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import Watch, screenshot
 from tests.browser.test_phone import OFFENDERS_JS
-from tests.utils.stack import Stack, running_stack
+from tests.utils.stack import Stack, api_only_stack
 
 if TYPE_CHECKING:
     pass
@@ -30,11 +29,7 @@ COMMAND = ["python", "train.py", "--lr", "{lr}", "--epochs", "{epochs}"]
 CONFIG = {"lr": 0.1, "epochs": 3}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """API only: no worker takes a run; the tests play the runs they show."""
-    with running_stack(tmp_path_factory.mktemp("command-ui"), workers=0) as live:
-        yield live
+stack = api_only_stack("command-ui")
 
 
 def record_launches(page: Page) -> list[tuple[str, Any]]:

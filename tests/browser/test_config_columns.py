@@ -4,7 +4,6 @@ config keys that differ, for runs whose scripts sent free-form configs (issue 14
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -13,18 +12,14 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import Watch, screenshot
 from tests.utils.leases import external_run
-from tests.utils.stack import Stack, running_stack
+from tests.utils.stack import Stack, api_only_stack
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
 TABLE = '[data-testid="runs-table"]'
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The API alone: the tests play the runs' scripts."""
-    with running_stack(tmp_path_factory.mktemp("columns"), workers=0) as live:
-        yield live
+stack = api_only_stack("columns")
 
 
 def script_run(api: httpx.Client, name: str, tag: str, config: dict[str, Any], summary: dict[str, Any]) -> int:

@@ -6,22 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page
 
-from tests.utils.stack import Stack, running_stack
+from tests.utils.stack import Stack, api_only_stack
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
 HOSTILE = '=HYPERLINK("http://x")'
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("csv"), workers=0) as live:
-        yield live
+stack = api_only_stack("csv")
 
 
 def _csv(page: Page, stack: Stack, module: str, call: str) -> list[list[str]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,18 +16,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import LEASES, TOKEN, Watch, png, screenshot
-from tests.utils.stack import Stack, running_stack
+from tests.utils.stack import Stack, api_only_stack
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
 OCTET = {"Content-Type": "application/octet-stream"}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """No worker: nothing here trains."""
-    with running_stack(tmp_path_factory.mktemp("keys"), workers=0) as live:
-        yield live
+stack = api_only_stack("keys")
 
 
 def script_run(api: httpx.Client, name: str, **spec: object) -> int:

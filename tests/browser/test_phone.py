@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -19,7 +18,7 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.helpers import screenshot
-from tests.utils.stack import Stack, running_stack
+from tests.utils.stack import Stack, api_only_stack
 
 if TYPE_CHECKING:
     pass
@@ -107,11 +106,7 @@ CHARTS_JS = """
 """
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """API only: the tests play every run themselves."""
-    with running_stack(tmp_path_factory.mktemp("phone"), workers=0) as live:
-        yield live
+stack = api_only_stack("phone")
 
 
 # ---- playing the runs -----------------------------------------------------------------------------------------

@@ -6,23 +6,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.utils.stack import Stack, running_stack
+from tests.utils.stack import Stack, api_only_stack
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
 BASE = {"external": True, "dataset": "mnist", "model": {"arch": "mlp", "hidden": [16]}}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("controls"), workers=0) as live:
-        yield live
+stack = api_only_stack("controls")
 
 
 def external_run(api: httpx.Client, name: str, **spec: object) -> dict:

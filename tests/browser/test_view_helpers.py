@@ -3,21 +3,17 @@ since CI has no Node.js. What the pages do with them is tested end to end in tes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page
 
-from tests.utils.stack import Stack, running_stack
+from tests.utils.stack import Stack, api_only_stack
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("helpers"), workers=0) as live:
-        yield live
+stack = api_only_stack("helpers")
 
 
 def _run(page: Page, stack: Stack, module: str, body: str) -> Any:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.helpers import png, screenshot
-from tests.utils.stack import Stack, running_stack
+from tests.utils.stack import Stack, api_only_stack
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
 
@@ -22,11 +21,7 @@ BASE = {"external": True, "dataset": "mnist", "model": {"arch": "mlp", "hidden":
 OCTET = {"Content-Type": "application/octet-stream"}
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The API alone: the tests play the runs' scripts."""
-    with running_stack(tmp_path_factory.mktemp("truth"), workers=0) as live:
-        yield live
+stack = api_only_stack("truth")
 
 
 def external_run(api: httpx.Client, name: str, **spec: Any) -> dict:

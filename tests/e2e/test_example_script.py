@@ -7,22 +7,18 @@ import math
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.utils.datasets import write_mnist
-from tests.utils.stack import REPO, Stack, running_stack
+from tests.utils.stack import REPO, Stack, api_only_stack
 
 EXAMPLE = REPO / "examples" / "pytorch_mnist.py"
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("example"), workers=0) as stack:
-        yield stack
+stack = api_only_stack("example")
 
 
 def test_the_pytorch_mnist_example_is_tracked_with_its_options_losses_and_output(stack: Stack, tmp_path: Path) -> None:

@@ -45,14 +45,11 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture
 def client(stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Client]:
     """The API found from the environment, as a user's script finds it; the working directory is a fresh folder."""
-    if "api" not in stack.processes:  # a test that stopped the API and failed before restarting it
-        stack.start("api", "api")
-        stack.wait_healthy()
     for name in ("TRAINBOARD_TOKEN", "TRAINBOARD_RUN_ID", "TRAINBOARD_LEASE", "TRAINBOARD_SYSTEM_METRICS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRAINBOARD_API_URL", stack.url)
     monkeypatch.chdir(tmp_path)
-    with Client(stack.url, token="") as client:
+    with stack.api_client() as client:
         yield client
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.utils.stack import REPO, Stack, running_stack
+from tests.utils.stack import REPO, Stack, api_only_stack
 from trainboard import Client
 
 pytest.importorskip("lightning", reason="the Lightning logger needs `pip install lightning` (in the dev extra)")
@@ -63,10 +62,7 @@ trainer.fit(Tiny(lr=0.05), DataLoader(data, batch_size=8), DataLoader(data, batc
 """
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("lightning"), workers=0) as stack:
-        yield stack
+stack = api_only_stack("lightning")
 
 
 def _fit(stack: Stack, tmp_path: Path, how: str) -> tuple[subprocess.CompletedProcess[str], int]:

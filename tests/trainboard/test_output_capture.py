@@ -11,23 +11,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.utils.stack import REPO, Stack, free_port, running_stack
+from tests.utils.stack import REPO, Stack, api_only_stack, free_port
 from trainboard.client import Client
 from trainboard.output_capture import LineSplitter, LogSender, OutputCapture
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("capture"), workers=0) as stack:
-        yield stack
+stack = api_only_stack("capture")
 
 
 @pytest.fixture
 def client(stack: Stack) -> Iterator[Client]:
-    if "api" not in stack.processes:  # a test that stopped the API and failed before restarting it
-        stack.start("api", "api")
-        stack.wait_healthy()
-    with Client(stack.url, token="") as client:
+    with stack.api_client() as client:
         yield client
 
 

@@ -9,24 +9,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.utils.stack import Stack, free_port, running_stack
+from tests.utils.stack import Stack, api_only_stack, free_port
 from trainboard import Client, start_run
 from trainboard.client import ApiError
 from trainboard.tracking import TrackedRun, TrackingError
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("tracking"), workers=0) as stack:
-        yield stack
+stack = api_only_stack("tracking")
 
 
 @pytest.fixture
 def client(stack: Stack) -> Iterator[Client]:
-    if "api" not in stack.processes:  # a test that stopped the API and failed before restarting it
-        stack.start("api", "api")
-        stack.wait_healthy()
-    with Client(stack.url, token="") as client:
+    with stack.api_client() as client:
         yield client
 
 

@@ -12,8 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+
+from trainboard.client import Client
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,6 +83,16 @@ class Stack:
                 logs = "\n".join(f"--- {name}\n{self.log(name)[-4000:]}" for name in names)
                 raise TimeoutError(f"workers not ready after {timeout} s\n{logs}")
             time.sleep(0.2)
+
+    @contextmanager
+    def api_client(self) -> Iterator[Client]:
+        """A Client of this stack's API, as a script has one; the API is started again first if a test stopped
+        it and failed before it could restart it."""
+        if "api" not in self.processes:
+            self.start("api", "api")
+            self.wait_healthy()
+        with Client(self.url, token="") as client:
+            yield client
 
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -159,3 +173,15 @@ def _own_home(worker_home: Path, api_home: Path) -> dict[str, str]:
     worker_home.mkdir(parents=True)
     (worker_home / "broker.sqlite").symlink_to(api_home / "broker.sqlite")  # SQLite follows it, locks included
     return {"TRAINBOARD_HOME": str(worker_home)}
+
+
+def api_only_stack(name: str) -> Any:
+    """A test module's ``stack`` fixture (``stack = api_only_stack("keys")``): the API alone on a fresh
+    TRAINBOARD_HOME, no worker: the module's tests play the runs' workers and scripts themselves."""
+
+    @pytest.fixture(scope="module")
+    def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+        with running_stack(tmp_path_factory.mktemp(name), workers=0) as live:
+            yield live
+
+    return stack
