@@ -15,7 +15,15 @@ RANKED_MAX_WIDTH = 256  # measured: ranking wins up to here (5-15x at 10-120 ste
 
 
 def metric_keys(session: Session, *, run_id: int) -> list[str]:
-    stmt = select(MetricPoint.key).where(MetricPoint.run_id == run_id).distinct().order_by(MetricPoint.key)
+    """The run's keys, from the widest rollup level (a few rows a key, as ``keys.key_stats`` reads them) rather
+    than a scan of every stored point."""
+    rollup = MetricRollup
+    stmt = (
+        select(rollup.key)
+        .where(rollup.run_id == run_id, rollup.width == ROLLUP_WIDTHS[-1])
+        .distinct()
+        .order_by(rollup.key)
+    )
     return list(session.scalars(stmt))
 
 
