@@ -97,8 +97,9 @@ def test_any_config_or_summary_key_becomes_a_sortable_column_kept_in_the_url(
     # a plain #/runs keeps the last choice (and puts it in the URL, to share); removing a column removes it
     page.goto(f"{stack.url}/#/runs?tag=cols&offset=0")
     page.goto(f"{stack.url}/#/runs")
+    # the previous view's header can still be on screen for a moment: wait for the new route's URL, not the header
+    expect(page).to_have_url(re.compile(r"#/runs\?.*cols=config\.lr,summary\.best_acc"))
     expect(page.locator(f'{TABLE} thead th[data-col="summary.best_acc"]')).to_be_visible()
-    assert "cols=config.lr,summary.best_acc" in page.url
     menu.locator("summary").click()
     menu.locator('input[value="config.lr"]').uncheck()
     expect(page.locator(f'{TABLE} thead th[data-col="config.lr"]')).to_have_count(0)
