@@ -300,10 +300,12 @@ class ScriptRun:
 
 
 def _deliver(run: ScriptRun, timeout: float) -> None:
-    """Every point, file and config change of ``run`` to the API, and no final status."""
+    """Every point, file, config change and the summary of ``run`` to the API, and no final status."""
     run._stop_helpers()
+    started = time.monotonic()
     run._uploads.wait(timeout, run._tracked.wake)
     run._tracked.flush(timeout)
+    run._tracked.flush_reports(max(1.0, timeout - (time.monotonic() - started)))
 
 
 def _create(

@@ -212,6 +212,18 @@ class TrackedRun:
             time.sleep(0.01)
         return True
 
+    def flush_reports(self, timeout: float) -> bool:
+        """Send the summary and config now if they changed since the last report, and wait until the API has them
+        (a script that ends without a final status of its own: a command run's worker reports how it ended)."""
+        deadline = time.monotonic() + timeout
+        while jsonable(dict(self.summary)) != self._summary_sent or self.config.unsent() is not None:
+            if not self._thread.is_alive() or time.monotonic() >= deadline:
+                return False
+            self._heartbeat_due = 0.0
+            self._wake.set()
+            time.sleep(0.02)
+        return True
+
     def finish(
         self,
         status: FinalStatus = "succeeded",
