@@ -63,6 +63,7 @@ class Run(Base):
     # worker: trainboard/command.py) and the GPUs it asks for; NULL for every other run.
     command: Mapped[list[str] | None] = mapped_column(JSON)
     gpus: Mapped[int | None] = mapped_column(Integer)
+    held_gpus: Mapped[list[str] | None] = mapped_column(JSON)  # this attempt's GPUs on its worker (their indices)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     queue: Mapped[str] = mapped_column(String(16), default="any")
     external: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -161,6 +162,7 @@ class Worker(Base):
     queues: Mapped[list[str]] = mapped_column(JSON)
     # Not a foreign key: a deleted run leaves a worker executing nothing the API knows of, not a failed heartbeat.
     run_id: Mapped[int | None] = mapped_column(Integer)
+    run_ids: Mapped[list[int] | None] = mapped_column(JSON)  # every run it executes (one per GPU at most)
     # A random id per worker process: a new one means the worker restarted, and started_at starts again.
     session: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

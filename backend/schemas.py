@@ -173,6 +173,9 @@ class RunOut(BaseModel):
         default=None, description="a command run's command, its {dotted.key} placeholders as given; else null"
     )
     gpus: int | None = Field(default=None, description="the GPUs a command run asks for; else null")
+    held_gpus: list[str] | None = Field(
+        default=None, description="the GPUs of its worker (indices) the current or last attempt holds; null: none"
+    )
     runs_ahead: int | None = Field(
         default=None, description="while queued: how many queued runs wait before this one in its queue"
     )
@@ -226,6 +229,9 @@ class ClaimIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     worker: str = Field(min_length=1, max_length=200, description="shown on the dashboard as the run's worker")
+    gpus: list[Annotated[str, Field(pattern=r"^\d{1,3}$")]] = Field(
+        default=[], max_length=64, description="the worker's GPUs (indices) this attempt holds, shown on the run page"
+    )
 
 
 class StatusUpdate(BaseModel):
@@ -370,6 +376,9 @@ class WorkerHeartbeat(BaseModel):
     gpus: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=64, description="GPU names")
     queues: list[QueueName] = Field(min_length=1, max_length=6, description="the queues it takes runs from")
     run_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="the run it is executing")
+    run_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default=[], max_length=64, description="every run it is executing (several on a worker with several GPUs)"
+    )
     session: str = Field(
         min_length=1, max_length=64, description="an id of this worker process: a new one starts `started_at` again"
     )
@@ -382,7 +391,8 @@ class WorkerOut(BaseModel):
     devices: list[str]
     gpus: list[str]
     queues: list[str]
-    run_id: int | None = Field(description="the run it is executing, if any")
+    run_id: int | None = Field(description="the run it is executing, if any (the first, when several)")
+    run_ids: list[int] = Field(default=[], description="every run it is executing")
     started_at: datetime = Field(description="when this worker process first reported")
     last_seen: datetime = Field(description="its last heartbeat")
     online: bool = Field(description="heard from within `offline_after_s`, and not shut down")

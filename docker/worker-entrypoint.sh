@@ -8,7 +8,8 @@
 # taken waits for one to free up rather than doubling up on a busy card.
 #
 # Nothing to claim, so the command runs as it is: CUDA_VISIBLE_DEVICES already set (you chose the
-# GPU, e.g. `docker run --gpus device=1`), a `--device cpu` worker, or no GPU in the container.
+# GPU, e.g. `docker run --gpus device=1`), a `--device cpu` worker, a worker given `--gpus` (it
+# schedules them itself: one run per GPU), or no GPU in the container.
 set -eu
 
 lock_dir="${TRAINBOARD_GPU_LOCK_DIR:-/var/lib/trainboard-gpu-locks}"
@@ -16,6 +17,7 @@ poll_s="${TRAINBOARD_GPU_POLL_S:-5}"
 
 case " $* " in
 *" --device cpu "* | *" --device=cpu "*) exec "$@" ;;
+*" --gpus "* | *" --gpus="*) exec "$@" ;; # the worker schedules the GPUs it is given itself
 esac
 if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then
     exec "$@"

@@ -52,9 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", help="bind address (default 127.0.0.1; anything else needs TRAINBOARD_TOKEN)")
     api.add_argument("--port", type=int, help="port (default $TRAINBOARD_PORT or 8000)")
 
-    worker = sub.add_parser("worker", help="start a Celery worker that trains runs, one at a time")
+    worker = sub.add_parser("worker", help="start a Celery worker that trains runs, one at a time (one a GPU)")
     worker.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     worker.add_argument("--name", help="worker name (default <device>-<pid>@<host>)")
+    worker.add_argument(
+        "--gpus",
+        metavar="0,1,…",
+        help="the GPUs it schedules (torch's indices, or all; default: all on a cuda worker): one run per "
+        "GPU at once, a command run asking for `gpus: 2` on two of them, never two runs on one GPU",
+    )
     worker.add_argument(
         "--code",
         type=Path,
@@ -162,7 +168,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     import worker.tasks  # noqa: F401 - registers the task with the app
     from trainboard.queue import declare_queues, make_celery, worker_queues
-    from worker import presence
+    from worker import gpus, presence
+    from worker.gpus import GpuError
 
     settings = _settings()
     device = args.device
@@ -178,14 +185,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
         os.environ["TRAINBOARD_CODE_DIR"] = str(args.code.resolve())  # the task's Settings read it
     else:
         os.environ.pop("TRAINBOARD_CODE_DIR", None)
+    try:
+        held = gpus.scheduled(args.gpus, device=device, seen=_cuda_device_count())
+    except GpuError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    gpus.configure(held, visible=os.environ.get("CUDA_VISIBLE_DEVICES"))
     queues = worker_queues(device, commands=args.code is not None)
     name = args.name or f"{device}-{os.getpid()}@{socket.gethostname()}"
     app = make_celery(settings)
     declare_queues(app)
+    # One run at a time in the worker's own thread; with several GPUs, a thread per GPU (worker/gpus.py).
+    pool = ["--pool=threads", f"--concurrency={len(held)}"] if len(held) > 1 else ["--pool=solo", "--concurrency=1"]
     argv = [
         "worker",
-        "--pool=solo",
-        "--concurrency=1",
+        *pool,
         f"--queues={','.join(queues)}",
         f"--hostname={name}",
         "--loglevel=INFO",
@@ -199,6 +213,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     presence.install(settings, name=name, queues=queues)  # the API's Workers page: registers once ready
     app.worker_main(argv)
     return 0
+
+
+def _cuda_device_count() -> int:
+    if not _cuda_available():
+        return 0
+    import torch
+
+    return int(torch.cuda.device_count())
 
 
 def _cuda_available() -> bool:

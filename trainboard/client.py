@@ -108,9 +108,11 @@ class Client:
     def cancel(self, run_id: int) -> dict[str, Any]:
         return self.request("POST", f"/runs/{run_id}/cancel")  # type: ignore[no-any-return]
 
-    def claim(self, run_id: int, worker: str) -> dict[str, Any]:
-        """Take a queued run: the reply is the run with this attempt's ``lease`` (set ``client.lease`` to it)."""
-        return self.request("POST", f"/runs/{run_id}/claim", json={"worker": worker})  # type: ignore[no-any-return]
+    def claim(self, run_id: int, worker: str, *, gpus: list[str] | None = None) -> dict[str, Any]:
+        """Take a queued run, holding ``gpus`` of the worker's: the reply is the run with this attempt's ``lease``
+        (set ``client.lease`` to it)."""
+        body: dict[str, Any] = {"worker": worker, "gpus": gpus or []}
+        return self.request("POST", f"/runs/{run_id}/claim", json=body)  # type: ignore[no-any-return]
 
     def report_status(self, run_id: int, **fields: Any) -> dict[str, Any]:
         return self.request("POST", f"/runs/{run_id}/status", json=fields)  # type: ignore[no-any-return]

@@ -4,7 +4,7 @@ from the config it was launched with, run in DIR with no shell, managed like a r
 The process gets the worker's environment without its secrets (token, tokens file, broker and database URLs),
 plus ``TRAINBOARD_RUN_ID``, ``TRAINBOARD_API_URL``, ``TRAINBOARD_LEASE`` (the attempt's lease: the only credential
 it needs, see ``backend/auth.py``), ``TRAINBOARD_ATTEMPT``, ``CUDA_VISIBLE_DEVICES`` (empty for a run without GPUs,
-else the first ``gpus`` of the worker's) and ``PYTHONUNBUFFERED=1``. Its stdout and stderr go, line by line, to the
+else the GPUs it holds: ``worker/gpus.py``) and ``PYTHONUNBUFFERED=1``. Its stdout and stderr go, line by line, to the
 worker's own output and to the run's log; ``TRAINBOARD_CAPTURE_OUTPUT=0`` tells a ``trainboard.init()`` inside not
 to capture them too (the worker does, so every line is in the log once).
 
@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from trainboard import lifecycle
 from trainboard.client import ApiError, Client
 from trainboard.command import CommandError, fill
 from trainboard.lifecycle import PARENT_ENV
@@ -39,14 +40,14 @@ SECRET_ENV = frozenset({"TRAINBOARD_TOKEN", "TRAINBOARD_TOKENS_FILE", "REDIS_URL
 SECRET_ENV |= {"TRAINBOARD_REDIS_URL", "TRAINBOARD_DATABASE_URL"}
 
 
-def run_command(client: Client, run: Mapping[str, Any], *, settings: Settings, code_dir: Path) -> str:
-    """Run the claimed command run ``run`` (``client`` holds its lease) to its end; returns the run's status."""
+def run_command(client: Client, run: Mapping[str, Any], *, settings: Settings, code_dir: Path, gpus: str = "") -> str:
+    """Run the claimed command run ``run`` (``client`` holds its lease) to its end, its process seeing the GPUs
+    ``gpus`` (a ``CUDA_VISIBLE_DEVICES`` value: those the run holds, see ``worker/gpus.py``); returns its status."""
     run_id = int(run["id"])
     try:
         launched = run["spec"].get("config") if isinstance(run["spec"].get("config"), dict) else run["config"]
         argv = fill(run["command"], launched)
-        gpus = visible_gpus(int(run.get("gpus") or 0))
-    except (CommandError, ValueError) as exc:
+    except CommandError as exc:
         return report_outcome(client, run_id, status="failed", error=str(exc))
     env = child_env(
         os.environ,
@@ -56,7 +57,8 @@ def run_command(client: Client, run: Mapping[str, Any], *, settings: Settings, c
         attempt=int(run["attempts"]),
         gpus=gpus,
     )
-    log = RunLogging(client, run_id, first_line=_log_end(client, run_id))
+    # Other runs may go on in this worker meanwhile (one per GPU): only this thread's records are about this run.
+    log = RunLogging(client, run_id, first_line=_log_end(client, run_id), this_thread_only=True)
 
     def tee(stream: str, line: str) -> None:
         print(f"[run {run_id}] {line}", file=sys.stderr if stream == "stderr" else sys.stdout, flush=True)
@@ -87,6 +89,9 @@ def _supervise(client: Client, run_id: int, process: CommandProcess, *, grace_s:
             if code is not None:
                 logger.info("run %s: the command exited with code %s", run_id, code)
                 return "exited", code
+            if lifecycle.WORKER_STOPPING.is_set():  # the run stays running: the reaper re-queues it
+                logger.warning("run %s: this worker is stopping: stopping its command", run_id)
+                return "preempted", process.stop(grace_s)
             try:
                 reply = client.report_status(run_id)
             except ApiError as exc:
@@ -129,22 +134,6 @@ def child_env(
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def visible_gpus(count: int) -> str:
-    """``CUDA_VISIBLE_DEVICES`` for a run asking for ``count`` GPUs: the first ``count`` of this worker's."""
-    if count == 0:
-        return ""
-    own = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if own is not None and own.strip():
-        available = [gpu.strip() for gpu in own.split(",") if gpu.strip()]
-    else:
-        from worker.presence import detect_devices
-
-        available = [str(index) for index in range(len(detect_devices()[1]))]
-    if len(available) < count:
-        raise ValueError(f"the run asks for {count} GPU(s); this worker has {len(available)}")
-    return ",".join(available[:count])
 
 
 def _log_end(client: Client, run_id: int) -> int:

@@ -21,6 +21,7 @@ import httpx
 
 from trainboard.client import ApiError, Client
 from trainboard.settings import Settings
+from worker import gpus
 
 logger = logging.getLogger(__name__)
 
@@ -28,17 +29,6 @@ HEARTBEAT_S = 5.0
 TIMEOUT_S = 5.0
 
 _current: Presence | None = None
-
-
-def detect_devices() -> tuple[list[str], list[str]]:
-    """(devices, GPU names) as torch sees them: ``["cpu"]`` and no GPUs on a machine without CUDA."""
-    try:
-        import torch
-    except ImportError:
-        return ["cpu"], []
-    if not torch.cuda.is_available():
-        return ["cpu"], []
-    return ["cpu", "cuda"], [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
 class Presence:
@@ -52,7 +42,8 @@ class Presence:
         self.gpus: list[str] = []
         self._settings = settings
         self._session = uuid.uuid4().hex  # tells the API this is a new process: its "since" starts again
-        self._run_id: int | None = None
+        self._run_ids: list[int] = []  # in the order they started; several on a worker with several GPUs
+        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._failing = False
@@ -64,12 +55,14 @@ class Presence:
     @contextmanager
     def executing(self, run_id: int) -> Iterator[None]:
         """While the block runs, heartbeats name ``run_id``; the API hears of the change at once."""
-        self._run_id = run_id
+        with self._lock:
+            self._run_ids.append(run_id)
         self._wake.set()
         try:
             yield
         finally:
-            self._run_id = None
+            with self._lock:
+                self._run_ids.remove(run_id)
             self._wake.set()
 
     def stop(self) -> None:
@@ -82,7 +75,9 @@ class Presence:
 
     def _beat_forever(self) -> None:
         try:
-            self.devices, self.gpus = detect_devices()
+            self.devices, names = gpus.detect_devices()
+            scheduled = gpus.pool().ids  # `--gpus`: the ones this worker gives runs
+            self.gpus = [f"{i}: {names[int(i)]}" for i in scheduled if int(i) < len(names)] if scheduled else names
         except Exception:  # noqa: BLE001 - a broken CUDA install: the worker still trains on the CPU
             logger.exception("could not list this machine's GPUs")
         with self._client() as client:
@@ -96,12 +91,15 @@ class Presence:
         return Client(self._settings.resolved_api_url, token, timeout=TIMEOUT_S)
 
     def _send(self, client: Client, *, stopping: bool = False) -> None:
+        with self._lock:
+            run_ids = list(self._run_ids)
         body: dict[str, Any] = {
             "host": socket.gethostname(),
             "devices": self.devices,
             "gpus": self.gpus,
             "queues": self.queues,
-            "run_id": self._run_id,
+            "run_id": run_ids[0] if run_ids else None,
+            "run_ids": run_ids,
             "session": self._session,
             "stopping": stopping,
         }

@@ -4,6 +4,7 @@ a failure) goes to the run's log on the API, through the sender a script's captu
 from __future__ import annotations
 
 import logging
+import threading
 
 from trainboard.client import Client
 from trainboard.output_capture import LogSender
@@ -17,14 +18,26 @@ CLOSE_TIMEOUT_S = 30.0
 ERROR_FLUSH_S = 5.0
 
 
+# The threads of runs that take only their own thread's records (command runs, several at once on a worker with
+# several GPUs): no other run's log takes theirs.
+_claimed_threads: set[int] = set()
+
+
 class RunLogHandler(logging.Handler):
     """Each record about the run, formatted as in the worker's own log, as lines of the run's log."""
 
-    def __init__(self, sender: LogSender) -> None:
+    def __init__(self, sender: LogSender, *, thread: int | None = None) -> None:
         super().__init__(logging.INFO)
         self.sender = sender
+        self.thread = thread  # only this thread's records; None: any thread another run has not claimed
         self.setFormatter(logging.Formatter(FORMAT))
         self.addFilter(about_the_run)
+        self.addFilter(self._from_this_run)
+
+    def _from_this_run(self, record: logging.LogRecord) -> bool:
+        if self.thread is not None:
+            return record.thread == self.thread
+        return record.thread not in _claimed_threads
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -51,9 +64,12 @@ class RunLogging:
     attempt's lease). An error (a failure's traceback) is delivered before the call that logged it returns, so
     it is in the log before the run's final status."""
 
-    def __init__(self, client: Client, run_id: int, *, first_line: int = 0) -> None:
+    def __init__(self, client: Client, run_id: int, *, first_line: int = 0, this_thread_only: bool = False) -> None:
         self.sender = LogSender(client, run_id, first_line=first_line)
-        self._handler = RunLogHandler(self.sender)
+        self._thread = threading.get_ident() if this_thread_only else None
+        if self._thread is not None:
+            _claimed_threads.add(self._thread)
+        self._handler = RunLogHandler(self.sender, thread=self._thread)
         self._ours = logging.getLogger("worker")
         self._level = self._ours.level
         if self._ours.getEffectiveLevel() > logging.INFO:
@@ -65,5 +81,6 @@ class RunLogging:
     def close(self, *, timeout: float = CLOSE_TIMEOUT_S) -> None:
         """Stop collecting and deliver the rest (for at most ``timeout`` seconds)."""
         logging.getLogger().removeHandler(self._handler)
+        _claimed_threads.discard(self._thread or 0)
         self._ours.setLevel(self._level)
         self.sender.close(timeout)

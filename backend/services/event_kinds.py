@@ -25,6 +25,7 @@ class StatusEventData(TypedDict):
     error: str | None
     stop_requested: str | None
     worker: str | None
+    held_gpus: list[str] | None
     attempts: int
     started_at: str | None
     finished_at: str | None

@@ -82,6 +82,7 @@ def status_event_data(run: Run) -> StatusEventData:
         "error": run.error,
         "stop_requested": run.finish_requested,
         "worker": run.worker,
+        "held_gpus": run.held_gpus,
         "attempts": run.attempts,
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,

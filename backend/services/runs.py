@@ -173,7 +173,7 @@ def list_runs(
     return list(session.scalars(stmt)), total
 
 
-def claim_run(session: Session, *, run_id: int, worker: str) -> tuple[Run, str] | None:
+def claim_run(session: Session, *, run_id: int, worker: str, gpus: list[str] | None = None) -> tuple[Run, str] | None:
     """Start an attempt of a queued run on ``worker``; returns the run and the attempt's lease (None: no run).
 
     An external run created without a lease (by a sweep) is claimed once by the script that trains it."""
@@ -190,6 +190,7 @@ def claim_run(session: Session, *, run_id: int, worker: str) -> tuple[Run, str] 
             run.attempts += 1
             run.started_at = run.started_at or now
         run.worker = worker
+        run.held_gpus = list(gpus) if gpus else None
         run.heartbeat_at = now
         append_status_event(session, run)
         session.commit()

@@ -44,7 +44,8 @@ def _apply_heartbeat(session: Session, *, name: str, beat: WorkerHeartbeat, now:
     elif worker.session != beat.session:
         worker.session, worker.started_at = beat.session, now
     worker.host, worker.devices, worker.gpus = beat.host, list(beat.devices), list(beat.gpus)
-    worker.queues, worker.run_id = list(beat.queues), beat.run_id
+    run_ids = list(beat.run_ids) or ([beat.run_id] if beat.run_id is not None else [])
+    worker.queues, worker.run_id, worker.run_ids = list(beat.queues), run_ids[0] if run_ids else None, run_ids
     worker.last_seen = now
     worker.stopped_at = now if beat.stopping else None
     session.commit()
@@ -118,6 +119,7 @@ def _out(worker: Worker, *, now: datetime, offline_after_s: float) -> WorkerOut:
         gpus=worker.gpus,
         queues=worker.queues,
         run_id=worker.run_id,
+        run_ids=worker.run_ids if worker.run_ids is not None else [r for r in [worker.run_id] if r is not None],
         started_at=_aware(worker.started_at),
         last_seen=last_seen,
         online=online,

@@ -46,10 +46,17 @@ export function commandCapacityWarning(overview, devices) {
   return `No online worker runs commands on ${missing.join(" or ")}: ${missing.length === 1 ? "this run" : "those runs"} will wait in the queue until one starts (${starts}).`;
 }
 
-/** "cpu", or "cuda · 2 × NVIDIA H200" (GPU names counted). */
+/** "cpu", or "cpu, cuda · 2 × NVIDIA H200 (GPUs 0, 2)" (GPU names counted; a worker names the GPUs it schedules
+ * "0: NVIDIA H200"). */
 export function devicesText(worker) {
   const counts = new Map();
-  for (const name of worker.gpus || []) counts.set(name, (counts.get(name) || 0) + 1);
+  const ids = [];
+  for (const gpu of worker.gpus || []) {
+    const [, id, name] = /^(\d+): (.*)$/.exec(gpu) || [null, null, gpu];
+    if (id !== null) ids.push(id);
+    counts.set(name, (counts.get(name) || 0) + 1);
+  }
   const gpus = [...counts].map(([name, n]) => (n > 1 ? `${n} × ${name}` : name));
-  return [(worker.devices || []).join(", "), ...gpus].filter(Boolean).join(" · ");
+  const which = ids.length ? ` (GPU${ids.length > 1 ? "s" : ""} ${ids.join(", ")})` : "";
+  return [(worker.devices || []).join(", "), ...gpus].filter(Boolean).join(" · ") + which;
 }

@@ -241,6 +241,19 @@ def test_the_run_page_and_the_runs_table_show_the_command(page: Page, stack: Sta
     expect(row.locator('[data-col="arch"]')).to_have_text("train.py")
 
 
+def test_the_run_page_says_which_gpus_of_its_worker_the_run_holds(page: Page, stack: Stack, api: httpx.Client) -> None:
+    run = command_run(api, name="on two gpus")
+    page.goto(f"{stack.url}/#/runs/{run['id']}")
+    expect(page.locator('[data-testid="run-command"] li').first).to_have_text("python")
+    expect(page.locator('[data-testid="held-gpus"]')).to_have_count(0)  # queued: it holds none yet
+    claimed = api.post(f"/runs/{run['id']}/claim", json={"worker": "gpu@box", "gpus": ["0", "2"]})
+    assert claimed.status_code == 200, claimed.text
+    expect(page.locator('[data-testid="held-gpus"]')).to_have_text("GPUs 0, 2")  # live, from the status event
+    expect(page.locator(".fact", has_text="worker").locator("dd")).to_have_text("gpu@box")
+    bad = api.post(f"/runs/{command_run(api)['id']}/claim", json={"worker": "w", "gpus": ["zero"]})
+    assert bad.status_code == 422 and "gpus" in bad.text
+
+
 def test_command_form_and_run_page_fit_a_phone(phone: Page, stack: Stack, api: httpx.Client) -> None:
     long_arg = "--checkpoint_path_" + "x" * 100  # no place where a line may break
     run = command_run(api, name="phone cmd", command=[*COMMAND, long_arg])

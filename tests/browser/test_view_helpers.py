@@ -834,3 +834,21 @@ def test_command_capacity_warning_needs_a_worker_with_code(page: Page, stack: St
     )
     assert told[2] == ""
     assert told[3] == told[0]
+
+
+def test_a_workers_devices_name_the_gpus_it_schedules(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "workers.js",
+        """[m.devicesText({devices: ['cpu']}),
+            m.devicesText({devices: ['cpu', 'cuda'], gpus: ['0: NVIDIA H200', '2: NVIDIA H200']}),
+            m.devicesText({devices: ['cpu', 'cuda'], gpus: ['1: A100']}),
+            m.devicesText({devices: ['cpu', 'cuda'], gpus: ['NVIDIA H200', 'NVIDIA H200']})]""",
+    )
+    assert told == [
+        "cpu",
+        "cpu, cuda · 2 × NVIDIA H200 (GPUs 0, 2)",
+        "cpu, cuda · A100 (GPU 1)",
+        "cpu, cuda · 2 × NVIDIA H200",
+    ]

@@ -116,7 +116,7 @@ def claim_run(run_id: RunId, claim: ClaimIn, session: SessionDep) -> RunOut:
     here) must come with every status, metric and artifact write of this attempt, in `X-Trainboard-Lease`.
     A run that is not queued is a 409 naming its status."""
     try:
-        claimed = runs.claim_run(session, run_id=run_id, worker=claim.worker)
+        claimed = runs.claim_run(session, run_id=run_id, worker=claim.worker, gpus=claim.gpus)
     except leases.WriteRefused as refused:
         raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
     if claimed is None:

@@ -92,6 +92,7 @@ export class RunHeader {
         ["attempts", String(run.attempts ?? 0)],
         ["queue", run.queue || "—"],
         ...(commandArgs(run) || run.gpus ? [["gpus", String(run.gpus ?? 0)]] : []),
+        ...(run.held_gpus?.length ? [["held", h("span", { dataset: { testid: "held-gpus" } }, `GPU${run.held_gpus.length > 1 ? "s" : ""} ${run.held_gpus.join(", ")}`)]] : []),
         ["created", when(run.created_at)],
         ["started", when(run.started_at)],
         ["finished", when(run.finished_at)],

@@ -52,6 +52,13 @@ export function mount(root) {
     healthNote,
   );
 
+  /** "#5 #6": each run the worker executes (one per GPU at most), or "idle". */
+  function runLinks(worker) {
+    const ids = worker.run_ids?.length ? worker.run_ids : worker.run_id ? [worker.run_id] : [];
+    if (!ids.length) return [h("span", { class: "muted" }, worker.online ? "idle" : "—")];
+    return ids.flatMap((id, i) => [...(i ? [" "] : []), h("a", { href: `#/runs/${id}` }, `#${id}`)]);
+  }
+
   function fillWorker(tr, worker) {
     tr.classList.toggle("offline", !worker.online);
     tr.replaceChildren(
@@ -60,7 +67,7 @@ export function mount(root) {
       h("td", {}, worker.host),
       h("td", {}, devicesText(worker)),
       h("td", { class: "mono" }, worker.queues.join(", ")),
-      h("td", { class: "mono" }, worker.run_id ? h("a", { href: `#/runs/${worker.run_id}` }, `#${worker.run_id}`) : h("span", { class: "muted" }, worker.online ? "idle" : "—")),
+      h("td", { class: "mono", dataset: { testid: "worker-runs" } }, ...runLinks(worker)),
       h("td", { class: "nowrap", title: localTime(worker.started_at) }, timeAgo(worker.started_at)),
       h("td", { class: "nowrap", title: localTime(worker.last_seen) }, timeAgo(worker.last_seen)),
     );
