@@ -6,6 +6,15 @@ import { errorText, get } from "./api.js";
 import { Chart, baseLayout } from "./charts.js";
 import { h } from "./dom.js";
 
+/** What the API needs (backend/services/importance.py): at least this many runs with a value of the metric. */
+export const MIN_RUNS = 3;
+
+/** The precheck's words for `n` runs with the metric and the keys that vary among them. */
+export function importanceProblem(metric, n, varied) {
+  if (n < MIN_RUNS) return `Importance needs at least ${MIN_RUNS} runs with a value of ${metric} (${n} so far).`;
+  return varied ? "" : `No config key varies among the runs with ${metric}.`;
+}
+
 export class ImportanceCard {
   /** id: the chart's data-chart; onMetric(metric) when the user picks another (for the URL). */
   constructor({ id, metric = "", onMetric = () => {} }) {
@@ -29,17 +38,19 @@ export class ImportanceCard {
   #pick() {
     this.metric = this.select.value;
     this.onMetric(this.metric);
-    this.update(this.runIds, this.options, this.freshness);
+    this.update(this.runIds, this.options, this.freshness, this.precheck);
   }
 
   /**
    * ids: the runs; options: the metrics to offer (e.g. summary.best_valid_acc, valid_acc); freshness: anything
-   * that changes when the runs' results may have (asked again only then).
+   * that changes when the runs' results may have (asked again only then); precheck(metric): why the API would
+   * refuse (too few runs with the metric, nothing varied), said here instead of a 422 in the console, or "".
    */
-  async update(ids, options, freshness = "") {
+  async update(ids, options, freshness = "", precheck = () => "") {
     this.runIds = ids;
     this.options = options;
     this.freshness = freshness;
+    this.precheck = precheck;
     if (!options.includes(this.metric)) this.metric = options[0] || this.metric;
     const offered = JSON.stringify([options, this.metric]);
     if (offered !== this.offered) {
@@ -51,6 +62,8 @@ export class ImportanceCard {
     if (asked === this.asked || !ids.length || !this.metric) return;
     this.asked = asked;
     const mine = ++this.loadNo;
+    const refused = precheck(this.metric);
+    if (refused) return this.#draw(null, refused);
     let found = null;
     let problem = "";
     try {

@@ -6,7 +6,7 @@
 import { errorText, getKeys, getMetrics, getRun } from "../../api.js";
 import { COLORS, Chart, baseLayout, fitLayout, whenPlotly } from "../../charts.js";
 import { TERMINAL, csvCell, h, whileVisible } from "../../dom.js";
-import { ImportanceCard } from "../../importance-chart.js";
+import { ImportanceCard, importanceProblem } from "../../importance-chart.js";
 import { replaceQuery } from "../../router.js";
 import { selection } from "../../selection.js";
 import { diffLabel, differingKeys, legendNames, runConfig } from "../../spec.js";
@@ -218,7 +218,16 @@ class ComparePage {
     summaryKeys.sort((a, b) => (b === "best_valid_acc") - (a === "best_valid_acc") || a.localeCompare(b));
     const logged = [...new Set(visible.flatMap((id) => this.keysOf.get(id) || []))].sort();
     const freshness = visible.map((id) => `${this.runs.get(id).status}:${this.runs.get(id).epoch}`).join();
-    return Promise.all([this.scatter.update(rows, keys[0]), this.importance.update(visible, [...summaryKeys.map((k) => `summary.${k}`), ...logged], freshness)]);
+    const options = [...summaryKeys.map((k) => `summary.${k}`), ...logged];
+    return Promise.all([this.scatter.update(rows, keys[0]), this.importance.update(visible, options, freshness, (metric) => this.#importanceProblem(visible, metric))]);
+  }
+
+  /** Why GET /importance would refuse these runs for `metric` (a 422), or "". */
+  #importanceProblem(visible, metric) {
+    const summaryKey = metric.startsWith("summary.") ? metric.slice("summary.".length) : null;
+    const has = (id) => (summaryKey ? Number.isFinite((this.runs.get(id).summary || {})[summaryKey]) : (this.keysOf.get(id) || []).includes(metric));
+    const withMetric = visible.filter(has);
+    return importanceProblem(metric, withMetric.length, differingKeys(withMetric.map((id) => runConfig(this.runs.get(id)))).length > 0);
   }
 
   async csv() {
