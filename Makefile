@@ -8,7 +8,7 @@ RUNTIME := $(VENV)/.installed-runtime
 INSTALLED := $(VENV)/.installed
 comma := ,
 
-.PHONY: up test lint format install clean mutants
+.PHONY: up test test-js lint format install clean mutants
 
 define pip_install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ up: $(RUNTIME)
 TEST_WORKERS ?= 0
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The frontend's pure helpers under Node's test runner (pytest runs them too, through tests/frontend/, when Node is
+# installed; the dashboard itself needs no Node.js).
+test-js:
+	node --test tests/frontend/
 
 # Break each guarantee in a scratch copy (tools/mutants.py) and check its tests fail; MUTANTS_ARGS="-k spool".
 mutants: $(INSTALLED)

@@ -16,7 +16,20 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.routes import artifacts, events, health, keys, logs, me, metrics, presets, runs, sweeps, workers
+from backend.api.routes import (
+    artifacts,
+    events,
+    health,
+    importance,
+    keys,
+    logs,
+    me,
+    metrics,
+    presets,
+    runs,
+    sweeps,
+    workers,
+)
 from backend.api.validation_errors import validation_error_response
 from backend.api_docs import install_docs
 from backend.auth import load_token_table
@@ -115,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix="/api")
     # Who may call which route is decided by RequestGuard, in front of every route, before any body is read.
-    for module in (health, me, runs, metrics, keys, logs, events, artifacts, sweeps, presets, workers):
+    for module in (health, me, runs, metrics, keys, logs, events, artifacts, sweeps, presets, workers, importance):
         api.include_router(module.router)
     app.include_router(api)
     install_docs(app)

@@ -410,3 +410,15 @@ class WorkersOut(BaseModel):
     online: int = Field(description="how many workers are online")
     queued: int = Field(description="runs waiting in all queues")
     offline_after_s: float = Field(description="a worker silent this long is offline")
+
+
+class ImportanceOut(BaseModel):
+    """How much each varied config key matters for a metric across runs (Optuna's PED-ANOVA)."""
+
+    metric: str
+    goal: Literal["maximize", "minimize"]
+    runs: list[int] = Field(description="the runs that have a value of the metric, which the importance is from")
+    skipped: list[int] = Field(description="runs asked for that have no value of the metric (yet)")
+    importance: dict[str, float] = Field(
+        description="config key (dotted) -> importance, largest first; they sum to 1, or are all 0 when every run ties"
+    )

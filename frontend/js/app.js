@@ -14,7 +14,7 @@ const routes = [
   { name: "runs", pattern: /^\/runs$/, load: () => import("./views/runs/page.js") },
   { name: "run", pattern: /^\/runs\/(\d+)$/, load: () => import("./views/run/page.js"), plotly: "basic", read: ([id]) => getRun(id) },
   { name: "launch", pattern: /^\/launch$/, load: () => import("./views/launch/page.js") },
-  { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare.js"), plotly: "basic" },
+  { name: "compare", pattern: /^\/compare$/, load: () => import("./views/compare/page.js"), plotly: "basic" },
   { name: "sweeps", pattern: /^\/sweeps$/, load: () => import("./views/sweeps.js") },
   { name: "sweep", pattern: /^\/sweeps\/(\d+)$/, load: () => import("./views/sweep/page.js"), plotly: "full" },
   { name: "report", pattern: /^\/report$/, load: () => import("./views/report.js"), plotly: "cartesian" },

@@ -650,7 +650,7 @@ def test_key_sections_x_axis_mapping_media_index_and_compare_picker(page: Page, 
     )
     assert entries == [{"step": 1, "file": "a.png", "caption": ""}, {"step": 3, "file": "c.png", "caption": "again"}]
     groups = _run(
-        page, stack, "views/compare.js", "m.pickerGroups(['valid/acc', 'loss', 'lr', 'train/loss', 'test_acc'])"
+        page, stack, "views/compare/picker.js", "m.pickerGroups(['valid/acc', 'loss', 'lr', 'train/loss', 'test_acc'])"
     )
     assert groups == [
         ["Per epoch", ["test_acc"]],

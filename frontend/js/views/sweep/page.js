@@ -8,6 +8,7 @@ import { replaceQuery } from "../../router.js";
 import { gridKeys, sweepDone, variedKeys } from "../../sweepdata.js";
 import { SweepCurves } from "./curves.js";
 import { SweepHeader } from "./header.js";
+import { mountImportance } from "./importance.js";
 import { SweepPlots } from "./plots.js";
 import { ResultsCard } from "./results.js";
 import { openRuns } from "./text.js";
@@ -36,6 +37,7 @@ class SweepPage {
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
     const { header, results, plots, curves } = this;
     root.append(this.notFound, header.head, header.summaryEl, results.el, plots.note, plots.parcoords.el, h("div", { class: "chart-grid" }, plots.heatmap.el, curves.chart.el));
+    mountImportance(root, this);
   }
 
   /** The heatmap's axes and the curves' metric live in the URL. */
