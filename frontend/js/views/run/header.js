@@ -1,17 +1,24 @@
-// The top of the run page: title, status, live dot and actions; the subtitle (a command run's: the arguments it
-// runs, filled from its config); progress, status in words, facts.
+// The top of the run page: title (its name edits in place), status, live dot and actions; the tags editor; the
+// subtitle (a command run's: the arguments it runs, filled from its config); progress, status in words, facts.
 
 import { when } from "../../clock.js";
 import { confirmAction } from "../../confirm.js";
+import { EditableName } from "../../curate/name.js";
+import { TagsEditor } from "../../curate/tags.js";
 import { TERMINAL, h, progressBar, statusBadge } from "../../dom.js";
 import { selection } from "../../selection.js";
 import { commandArgs, liveStateLabel, progressLabel, progressText, runSubtitle } from "./text.js";
 
 export class RunHeader {
-  /** onCancel: async, asks the API to cancel the run (once the user confirmed); the button stays disabled while it runs. */
-  constructor(runId, { onCancel }) {
+  /**
+   * onCancel: async, asks the API to cancel the run (once the user confirmed); the button stays disabled while it runs.
+   * onEdit(fields): async, PATCHes the run (name or tags) and returns it as the server has it now.
+   */
+  constructor(runId, { onCancel, onEdit }) {
     this.runId = runId;
     this.titleEl = h("h1", { class: "run-title" }, `Run #${runId}`);
+    this.nameEdit = new EditableName({ what: "run", onSave: (name) => onEdit({ name }) });
+    this.tagsEdit = new TagsEditor({ onSave: async (tags) => (await onEdit({ tags })).tags });
     this.badgeSlot = h("span", { dataset: { testid: "run-status" } });
     this.liveEl = h("span", { class: "live-dot", dataset: { state: "connecting" } }, "connecting");
     this.cancelButton = h("button", { type: "button", class: "danger", hidden: true, onclick: () => this.#cancel(onCancel) }, "Cancel run");
@@ -28,6 +35,7 @@ export class RunHeader {
       h("div", { class: "page-title" }, h("a", { href: "#/runs", class: "back", title: "All runs" }, "←"), this.titleEl, this.badgeSlot, this.liveEl),
       h("div", { class: "actions" }, this.selectButton, h("a", { class: "button", href: `#/launch?from=${runId}`, title: "Open the launch form with this run's spec" }, "Clone"), this.cancelButton),
     );
+    this.tagsRow = h("div", { class: "run-tags", hidden: true }, this.tagsEdit.el);
     this.subtitle = h("p", { class: "run-subtitle muted" });
     this.progressSlot = h("div", { class: "progress-wide" });
     this.progressText = h("div", { class: "progress-text", dataset: { testid: "progress-text" } });
@@ -37,7 +45,7 @@ export class RunHeader {
   }
 
   get elements() {
-    return [this.head, this.subtitle, this.progressCard];
+    return [this.head, this.tagsRow, this.subtitle, this.progressCard];
   }
 
   async #cancel(onCancel) {
@@ -58,7 +66,10 @@ export class RunHeader {
   }
 
   render(run) {
-    this.titleEl.replaceChildren(h("span", { class: "muted" }, `#${run.id} `), run.name);
+    if (!this.titleEl.contains(this.nameEdit.el) && !this.nameEdit.editing) this.titleEl.replaceChildren(h("span", { class: "muted" }, `#${run.id} `), this.nameEdit.el);
+    this.nameEdit.set(run.name);
+    this.tagsEdit.set(run.tags ?? (run.spec && run.spec.tags) ?? []);
+    this.tagsRow.hidden = false;
     this.badgeSlot.replaceChildren(statusBadge(run.status));
     this.cancelButton.hidden = TERMINAL.has(run.status);
     document.title = `#${run.id} ${run.name} · ${run.status} · trainboard`;
@@ -73,11 +84,11 @@ export class RunHeader {
   /** The built-in spec in words, or a command run's arguments as chips (text only: they come from the user). */
   #renderSubtitle(run) {
     const args = commandArgs(run);
+    const tags = run.tags ?? (run.spec && run.spec.tags) ?? []; // as they are now, not as launched
     if (!args) {
-      this.subtitle.textContent = runSubtitle(run.spec || {});
+      this.subtitle.textContent = runSubtitle({ ...(run.spec || {}), tags });
       return;
     }
-    const tags = run.tags ?? (run.spec && run.spec.tags) ?? [];
     const chips = h("ol", { class: "argv", dataset: { testid: "run-command" }, "aria-label": "The command it runs" }, args.map((arg) => h("li", { class: "chip mono" }, arg === "" ? "''" : arg)));
     this.subtitle.replaceChildren(chips, ...(tags.length ? [h("span", {}, `tags: ${tags.join(", ")}`)] : []));
   }

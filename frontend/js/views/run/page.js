@@ -1,8 +1,9 @@
 // Run view (#/runs/12), the page shell: reads the run and its metrics, then follows the live stream (SSE) and
 // hands each event to its piece: header (progress, ETA, status), notices, charts, summary and config, artifacts.
 
-import { ApiError, cancelRun, errorText, getMetrics, getRun } from "../../api.js";
+import { ApiError, cancelRun, errorText, getMetrics, getRun, patchRun } from "../../api.js";
 import { whenPlotly } from "../../charts.js";
+import { NotesPanel } from "../../curate/notes.js";
 import { TERMINAL, h, toast } from "../../dom.js";
 import { LiveStream, metricsOf } from "../../live.js";
 import { RunArtifacts } from "./artifacts.js";
@@ -31,7 +32,8 @@ class RunPage {
     this.destroyed = false;
     this.stream = null;
     this.timers = [];
-    this.header = new RunHeader(this.runId, { onCancel: () => this.#cancel() });
+    this.header = new RunHeader(this.runId, { onCancel: () => this.#cancel(), onEdit: (fields) => this.#edit(fields) });
+    this.notes = new NotesPanel({ onSave: (notes) => this.#edit({ notes }) });
     this.notices = new RunNotices();
     this.charts = new RunCharts(this);
     this.keyCharts = new KeyCharts(this.charts); // every other logged key, by section
@@ -39,7 +41,7 @@ class RunPage {
     this.artifacts = new RunArtifacts(this);
     this.log = new RunLog(this);
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
-    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.keyCharts.el, this.details.el, this.log.el, this.artifacts.el);
+    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, this.notes.el, h("div", { class: "chart-grid" }, this.charts.elements), this.keyCharts.el, this.details.el, this.log.el, this.artifacts.el);
     this.onVisibility = () => {
       if (!this.stream) return;
       if (document.visibilityState === "hidden") this.stream.suspend();
@@ -104,6 +106,7 @@ class RunPage {
       onInterrupted: (data) => this.notices.interrupted(data, this.run),
       onWarning: (data) => this.notices.warning(data),
       onLog: (data) => this.log.append(data),
+      onEdited: (data) => this.#onEdited(data),
       onState: (state) => this.header.setLiveState(state),
       onEnd: () => {
         this.artifacts.load();
@@ -127,6 +130,7 @@ class RunPage {
   #renderRun() {
     if (!this.run) return;
     this.header.render(this.run);
+    this.notes.set(this.run.notes);
     this.notices.render(this.run);
     this.details.renderSummary(this.run.summary);
   }
@@ -145,6 +149,23 @@ class RunPage {
     } else if (this.run.epoch !== before) {
       this.artifacts.load();
     }
+  }
+
+  /** Renamed, retagged, annotated or archived (here, or elsewhere: the stream's `edited` event). */
+  #onEdited(data) {
+    const { seq: _seq, ...fields } = data;
+    this.run = { ...this.run, ...fields };
+    this.#renderRun();
+  }
+
+  /** PATCH the run; returns it as the server has it now (a failure throws to the piece that asked). */
+  async #edit(fields) {
+    const run = await patchRun(this.runId, fields);
+    if (!this.destroyed) {
+      this.run = { ...this.run, name: run.name, tags: run.tags, notes: run.notes, archived: run.archived };
+      this.#renderRun();
+    }
+    return run;
   }
 
   async #cancel() {

@@ -1,16 +1,20 @@
-// The top of the sweep page: title, live dot and actions; the summary card (progress, status counts, the best run,
+// The top of the sweep page: title (its name edits in place), live dot and actions; the summary card (progress, status counts, the best run,
 // grid, method, early-termination rule, base spec).
 
 import { when } from "../../clock.js";
+import { EditableName } from "../../curate/name.js";
 import { STATUSES, h, pct, progressBar, statusBadge } from "../../dom.js";
 import { hrefFor } from "../../router.js";
 import { finishedCount, rowLabel } from "../../sweepdata.js";
 import { baseText, gridText, methodText, openRuns, ruleText } from "./text.js";
 
 export class SweepHeader {
-  /** onCancel(): "Cancel sweep" (shown while runs are open). */
-  constructor(sweepId, { onCancel }) {
-    this.titleEl = h("h1", {}, `Sweep #${sweepId}`);
+  /** onCancel(): "Cancel sweep" (shown while runs are open); onEdit(fields): async, PATCHes the sweep's name. */
+  constructor(sweepId, { onCancel, onEdit }) {
+    this.nameEdit = new EditableName({ what: "sweep", onSave: (name) => onEdit({ name }) });
+    this.idEl = h("span", { class: "muted" }, `#${sweepId} `);
+    this.presetEl = h("span", {});
+    this.titleEl = h("h1", {}, this.idEl, this.nameEdit.el, this.presetEl);
     this.liveEl = h("span", { class: "live-dot", dataset: { state: "connecting" } }, "loading");
     this.cancelButton = h("button", { type: "button", class: "danger", hidden: true, dataset: { testid: "cancel-sweep" }, onclick: onCancel }, "Cancel sweep");
     this.compareLink = h("a", { class: "button" }, "Compare all runs");
@@ -31,8 +35,8 @@ export class SweepHeader {
   /** varied: the keys that differ between runs (the best run is labelled by them). */
   render(sweep, varied) {
     const runIds = sweep.runs || [];
-    this.titleEl.replaceChildren(h("span", { class: "muted" }, `#${sweep.id} `), sweep.name);
-    if (sweep.preset) this.titleEl.append(" ", h("span", { class: "preset-id" }, sweep.preset));
+    this.nameEdit.set(sweep.name);
+    this.presetEl.replaceChildren(...(sweep.preset ? [" ", h("span", { class: "preset-id" }, sweep.preset)] : []));
     document.title = `sweep #${sweep.id} ${sweep.name} · trainboard`;
     this.cancelButton.hidden = openRuns(sweep.status_counts) === 0;
     this.compareLink.href = hrefFor("/compare", { ids: runIds });
