@@ -41,7 +41,7 @@ class RunPage {
     this.artifacts = new RunArtifacts(this);
     this.log = new RunLog(this);
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
-    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, this.notes.el, h("div", { class: "chart-grid" }, this.charts.elements), this.keyCharts.el, this.details.el, this.log.el, this.artifacts.el);
+    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.keyCharts.el, this.notes.el, this.details.el, this.log.el, this.artifacts.el);
     this.onVisibility = () => {
       if (!this.stream) return;
       if (document.visibilityState === "hidden") this.stream.suspend();
