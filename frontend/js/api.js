@@ -106,6 +106,7 @@ export const cancelRun = (id) => post(`/runs/${id}/cancel`);
 export const patchRun = async (id, body) => (await request(`/runs/${id}`, { method: "PATCH", body })).data;
 export const deleteRun = (id) => request(`/runs/${id}`, { method: "DELETE" });
 export const patchSweep = async (id, body) => (await request(`/sweeps/${id}`, { method: "PATCH", body })).data;
+export const deleteSweep = (id) => request(`/sweeps/${id}`, { method: "DELETE" });
 export const getMetrics = (id, query, opts) => get(`/runs/${id}/metrics`, query, opts);
 export const listArtifacts = (id) => get(`/runs/${id}/artifacts`);
 /** Every key the run logged: [{key, count, last_step, last_value}], sorted by key. */

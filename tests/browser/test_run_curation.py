@@ -3,6 +3,8 @@ the runs table with an Undo, delete after a confirmation; a sweep's name and not
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
@@ -133,6 +135,29 @@ def test_bulk_delete_asks_first_and_leaves_a_running_run(page: Page, stack: Stac
     assert api.get(f"/runs/{running}").json()["status"] == "running"
 
 
+def test_the_run_page_archives_with_undo_and_deletes_after_asking(page: Page, stack: Stack, api: httpx.Client) -> None:
+    run_id = _run(api, "page actions", finished=False)
+    page.goto(f"{stack.url}/#/runs/{run_id}")
+    delete = page.locator('[data-action="delete-run"]')
+    expect(page.get_by_test_id("edit-name")).to_have_text("page actions")
+    expect(delete).to_be_hidden()  # a running run is cancelled first
+
+    page.locator('[data-action="archive-run"]').click()
+    expect(page.locator(".page-title .tag-archived")).to_be_visible()
+    assert api.get(f"/runs/{run_id}").json()["archived"] is True
+    page.locator('[data-action="toast-action"]', has_text="Undo").click()
+    expect(page.locator(".page-title .tag-archived")).to_be_hidden()
+    expect(page.locator('[data-action="archive-run"]')).to_have_text("Archive")
+    assert api.get(f"/runs/{run_id}").json()["archived"] is False
+
+    assert api.post(f"/runs/{run_id}/status", json={"status": "succeeded"}).status_code == 200
+    expect(delete).to_be_visible()
+    delete.click()
+    page.get_by_test_id("confirm").locator('[data-confirm="yes"]').click()
+    expect(page).to_have_url(re.compile(r"#/runs$"))
+    assert api.get(f"/runs/{run_id}").status_code == 404
+
+
 def test_a_sweeps_name_and_notes_edit_on_its_page(page: Page, stack: Stack, api: httpx.Client) -> None:
     body = {"name": "lr grid", "base": {"external": True, "epochs": 1}, "grid": {"batch_size": [16, 32]}}
     sweep = api.post("/sweeps", json=body).json()
@@ -150,3 +175,21 @@ def test_a_sweeps_name_and_notes_edit_on_its_page(page: Page, stack: Stack, api:
     expect(page.get_by_test_id("notes-view").locator("em")).to_have_text("batch 16")
     got = api.get(f"/sweeps/{sweep['id']}").json()
     assert (got["name"], got["notes"]) == ("lr grid, second try", "- *batch 16* wins\n- `lr` next")
+
+    page.locator('[data-action="archive-sweep"]').click()
+    expect(page.locator(".toast", has_text="Archived sweep")).to_be_visible()
+    assert all(api.get(f"/runs/{r}").json()["archived"] for r in sweep["runs"])
+    page.goto(f"{stack.url}/#/sweeps")
+    sweeps = page.locator('[data-testid="sweeps-table"] tbody tr')
+    expect(sweeps.filter(has_text="second try")).to_have_count(0)
+    page.get_by_test_id("archived-sweeps").click()
+    expect(sweeps.filter(has_text="second try")).to_have_count(1)
+
+    assert api.post(f"/sweeps/{sweep['id']}/cancel").status_code == 200
+    page.goto(f"{stack.url}/#/sweeps/{sweep['id']}")
+    page.locator('[data-action="delete-sweep"]').click()
+    expect(page.get_by_test_id("confirm")).to_contain_text("its 2 runs")
+    page.get_by_test_id("confirm").locator('[data-confirm="yes"]').click()
+    expect(page).to_have_url(re.compile(r"#/sweeps$"))
+    assert api.get(f"/sweeps/{sweep['id']}").status_code == 404
+    assert all(api.get(f"/runs/{r}").status_code == 404 for r in sweep["runs"])

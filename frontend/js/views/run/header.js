@@ -13,8 +13,9 @@ export class RunHeader {
   /**
    * onCancel: async, asks the API to cancel the run (once the user confirmed); the button stays disabled while it runs.
    * onEdit(fields): async, PATCHes the run (name or tags) and returns it as the server has it now.
+   * onArchive(): archive or restore the run; onDelete(): ask, then delete the run (shown once it finished).
    */
-  constructor(runId, { onCancel, onEdit }) {
+  constructor(runId, { onCancel, onEdit, onArchive, onDelete }) {
     this.runId = runId;
     this.titleEl = h("h1", { class: "run-title" }, `Run #${runId}`);
     this.nameEdit = new EditableName({ what: "run", onSave: (name) => onEdit({ name }) });
@@ -22,6 +23,9 @@ export class RunHeader {
     this.badgeSlot = h("span", { dataset: { testid: "run-status" } });
     this.liveEl = h("span", { class: "live-dot", dataset: { state: "connecting" } }, "connecting");
     this.cancelButton = h("button", { type: "button", class: "danger", hidden: true, onclick: () => this.#cancel(onCancel) }, "Cancel run");
+    this.archiveButton = h("button", { type: "button", dataset: { action: "archive-run" }, onclick: () => onArchive() }, "Archive");
+    this.deleteButton = h("button", { type: "button", class: "danger", hidden: true, dataset: { action: "delete-run" }, onclick: () => onDelete() }, "Delete…");
+    this.archivedEl = h("span", { class: "tag tag-archived", hidden: true, title: "hidden from the runs table unless Archived is on" }, "archived");
     this.selectButton = h("button", {
       type: "button",
       onclick: () => {
@@ -32,8 +36,8 @@ export class RunHeader {
     this.head = h(
       "div",
       { class: "page-head" },
-      h("div", { class: "page-title" }, h("a", { href: "#/runs", class: "back", title: "All runs" }, "←"), this.titleEl, this.badgeSlot, this.liveEl),
-      h("div", { class: "actions" }, this.selectButton, h("a", { class: "button", href: `#/launch?from=${runId}`, title: "Open the launch form with this run's spec" }, "Clone"), this.cancelButton),
+      h("div", { class: "page-title" }, h("a", { href: "#/runs", class: "back", title: "All runs" }, "←"), this.titleEl, this.badgeSlot, this.archivedEl, this.liveEl),
+      h("div", { class: "actions" }, this.selectButton, h("a", { class: "button", href: `#/launch?from=${runId}`, title: "Open the launch form with this run's spec" }, "Clone"), this.archiveButton, this.cancelButton, this.deleteButton),
     );
     this.tagsRow = h("div", { class: "run-tags", hidden: true }, this.tagsEdit.el);
     this.subtitle = h("p", { class: "run-subtitle muted" });
@@ -72,6 +76,9 @@ export class RunHeader {
     this.tagsRow.hidden = false;
     this.badgeSlot.replaceChildren(statusBadge(run.status));
     this.cancelButton.hidden = TERMINAL.has(run.status);
+    this.deleteButton.hidden = !TERMINAL.has(run.status); // a queued or running run is cancelled first
+    this.archiveButton.textContent = run.archived ? "Restore" : "Archive";
+    this.archivedEl.hidden = !run.archived;
     document.title = `#${run.id} ${run.name} · ${run.status} · trainboard`;
     this.#renderSubtitle(run);
     const detail = run.status_detail; // the API's words: in the run itself, and in each status event since

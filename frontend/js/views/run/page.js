@@ -1,11 +1,13 @@
 // Run view (#/runs/12), the page shell: reads the run and its metrics, then follows the live stream (SSE) and
 // hands each event to its piece: header (progress, ETA, status), notices, charts, summary and config, artifacts.
 
-import { ApiError, cancelRun, errorText, getMetrics, getRun, patchRun } from "../../api.js";
+import { ApiError, cancelRun, deleteRun, errorText, getMetrics, getRun, patchRun } from "../../api.js";
+import { confirmAction } from "../../confirm.js";
 import { whenPlotly } from "../../charts.js";
 import { NotesPanel } from "../../curate/notes.js";
 import { TERMINAL, h, toast } from "../../dom.js";
 import { LiveStream, metricsOf } from "../../live.js";
+import { navigate } from "../../router.js";
 import { RunArtifacts } from "./artifacts.js";
 import { RunCharts } from "./charts.js";
 import { RunDetails } from "./details.js";
@@ -32,7 +34,12 @@ class RunPage {
     this.destroyed = false;
     this.stream = null;
     this.timers = [];
-    this.header = new RunHeader(this.runId, { onCancel: () => this.#cancel(), onEdit: (fields) => this.#edit(fields) });
+    this.header = new RunHeader(this.runId, {
+      onCancel: () => this.#cancel(),
+      onEdit: (fields) => this.#edit(fields),
+      onArchive: () => this.#archive(),
+      onDelete: () => this.#delete(),
+    });
     this.notes = new NotesPanel({ onSave: (notes) => this.#edit({ notes }) });
     this.notices = new RunNotices();
     this.charts = new RunCharts(this);
@@ -166,6 +173,29 @@ class RunPage {
       this.#renderRun();
     }
     return run;
+  }
+
+  /** Archive (or restore) the run; the toast's Undo puts it back. */
+  async #archive(archived = !(this.run && this.run.archived)) {
+    try {
+      await this.#edit({ archived });
+      const undo = { label: "Undo", onClick: () => this.#archive(!archived) };
+      toast(archived ? `Archived run #${this.runId}: the runs table hides it` : `Restored run #${this.runId}`, "info", 10000, undo);
+    } catch (error) {
+      toast(`Could not ${archived ? "archive" : "restore"}: ${errorText(error)}`, "error");
+    }
+  }
+
+  async #delete() {
+    const asked = { title: `Delete run #${this.runId}?`, message: "Its metrics, events, log and files are deleted for good; this cannot be undone.", yes: "Yes, delete", keep: "Keep it" };
+    if (!(await confirmAction(asked))) return;
+    try {
+      await deleteRun(this.runId);
+      toast(`Deleted run #${this.runId}`);
+      navigate("/runs");
+    } catch (error) {
+      toast(`Could not delete: ${errorText(error)}`, "error");
+    }
   }
 
   async #cancel() {
