@@ -4,7 +4,8 @@ Three modes, from the settings:
 - no token (the laptop default, loopback only): every caller is the anonymous admin;
 - ``TRAINBOARD_TOKEN``: one shared secret, whose holder is an admin;
 - ``TRAINBOARD_TOKENS_FILE``: one token a line, ``name role secret`` (``#`` starts a comment), roles ``admin``,
-  ``user`` (launch, cancel, read), ``read`` (dashboards and reads only) and ``worker`` (claim runs and report on
+  ``user`` (launch, cancel, read, and rename, tag, annotate, archive or delete any run or sweep: runs have no
+  owner), ``read`` (dashboards and reads only) and ``worker`` (claim runs and report on
   them). With a file, ``TRAINBOARD_TOKEN`` is only what this process itself presents (a worker's secret).
 
 The table here is checked by ``request_guard`` before a route runs and before any body byte is read. A route

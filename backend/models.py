@@ -17,6 +17,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -47,6 +48,8 @@ class Sweep(Base):
     name: Mapped[str] = mapped_column(String(200))
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     preset: Mapped[str | None] = mapped_column(String(32))
+    notes: Mapped[str] = mapped_column(Text, server_default="")  # Markdown, shown as text on the page
+    archived: Mapped[bool] = mapped_column(Boolean, server_default=false(), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -93,6 +96,9 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Curation (PATCH /runs/{id}): the user's Markdown notes, and whether the runs table hides the run by default.
+    notes: Mapped[str] = mapped_column(Text, server_default="")
+    archived: Mapped[bool] = mapped_column(Boolean, server_default=false(), index=True)
 
 
 class MetricPoint(Base):

@@ -28,6 +28,7 @@ MAX_SUMMARY_DEPTH = 16  # its status event wraps it in more levels, all within b
 MAX_CONFIG_BYTES = 65_536
 MAX_CONFIG_DEPTH = 16
 EXTERNAL_RUN_NAME = "external run"  # the name of an external run created without one
+MAX_NOTES_BYTES = 65_536  # a run's or a sweep's Markdown notes, as UTF-8: pages of prose, not a data store
 
 
 def bounded_json(value: dict[str, Any], *, what: str, max_depth: int, max_bytes: int) -> dict[str, Any]:
@@ -176,6 +177,11 @@ class RunOut(BaseModel):
     held_gpus: list[str] | None = Field(
         default=None, description="the GPUs of its worker (indices) the current or last attempt holds; null: none"
     )
+    tags: list[str] = Field(
+        default=[], description="the run's tags as they are now (PATCH changes them; `spec` keeps the launched ones)"
+    )
+    notes: str = Field(default="", description="the user's Markdown notes (PATCH)")
+    archived: bool = Field(default=False, description="hidden from `GET /runs` unless `archived=true|all` (PATCH)")
     runs_ahead: int | None = Field(
         default=None, description="while queued: how many queued runs wait before this one in its queue"
     )
@@ -193,6 +199,14 @@ class RunOut(BaseModel):
     def _config_or_spec(cls, config: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
         """Every run stores its config (a migration gave older runs their spec); a missing one is the spec."""
         return info.data.get("spec") if config is None else config
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_list(cls, tags: str | list[str] | None) -> list[str]:
+        """The ``tags`` column stores ",a,b," (backend/services/runs.py: tags_column)."""
+        if isinstance(tags, str):
+            return [tag for tag in tags.split(",") if tag]
+        return list(tags or [])
 
     @field_validator("summary")
     @classmethod
@@ -422,3 +436,57 @@ class ImportanceOut(BaseModel):
     importance: dict[str, float] = Field(
         description="config key (dotted) -> importance, largest first; they sum to 1, or are all 0 when every run ties"
     )
+
+
+def _notes_within_limit(notes: str | None) -> str | None:
+    if notes is not None and len(notes.encode()) > MAX_NOTES_BYTES:
+        raise ValueError(f"notes are at most {MAX_NOTES_BYTES:,} bytes (UTF-8), these are {len(notes.encode()):,}")
+    return notes
+
+
+def _name_not_blank(name: str | None) -> str | None:
+    if name is not None and not name.strip():
+        raise ValueError("a name cannot be blank")
+    return None if name is None else name.strip()
+
+
+class RunPatch(BaseModel):
+    """What a user may change about a run after the fact; a field left out (or null) stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH, description="1 to 200 characters")
+    tags: list[Tag] | None = Field(
+        default=None, max_length=MAX_TAGS, description=f"the whole new list (at most {MAX_TAGS}, 1 to 64 characters)"
+    )
+    notes: str | None = Field(default=None, description=f"Markdown, at most {MAX_NOTES_BYTES:,} bytes")
+    archived: bool | None = Field(default=None, description="true hides the run from the runs table by default")
+
+    _name = field_validator("name")(_name_not_blank)
+    _notes = field_validator("notes")(_notes_within_limit)
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, tags: list[str] | None) -> list[str] | None:
+        """Tags are stored as ",a,b,", so a comma cannot be part of one; repeats are dropped, order kept."""
+        if tags is None:
+            return None
+        for tag in tags:
+            if "," in tag:
+                raise ValueError(f"a tag cannot contain a comma: {tag!r}")
+            if not tag.strip():
+                raise ValueError("a tag cannot be blank")
+        return list(dict.fromkeys(tag.strip() for tag in tags))
+
+
+class SweepPatch(BaseModel):
+    """What a user may change about a sweep; archiving a sweep archives its runs (and restoring restores them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH, description="1 to 200 characters")
+    notes: str | None = Field(default=None, description=f"Markdown, at most {MAX_NOTES_BYTES:,} bytes")
+    archived: bool | None = Field(default=None, description="true hides the sweep and its runs by default")
+
+    _name = field_validator("name")(_name_not_blank)
+    _notes = field_validator("notes")(_notes_within_limit)

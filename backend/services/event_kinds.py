@@ -15,6 +15,7 @@ class EventKind(StrEnum):
     INTERRUPTED = "interrupted"  # the run's worker stopped responding (InterruptedEventData)
     WARNING = "warning"  # something the user should know that does not stop the run (WarningEventData)
     LOG = "log"  # new lines of the run's log (LogEventData)
+    EDITED = "edited"  # a user renamed, retagged, annotated, archived or restored the run (EditedEventData)
 
 
 class StatusEventData(TypedDict):
@@ -59,4 +60,13 @@ class LogEventData(TypedDict):
     refused: NotRequired[int]  # present once the log is at its limit: how many lines it refused so far
 
 
-EventData = StatusEventData | MetricsEventData | InterruptedEventData | WarningEventData | LogEventData
+class EditedEventData(TypedDict):
+    name: str
+    tags: list[str]
+    notes: str
+    archived: bool
+
+
+EventData = (
+    StatusEventData | MetricsEventData | InterruptedEventData | WarningEventData | LogEventData | EditedEventData
+)

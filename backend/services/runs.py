@@ -48,6 +48,8 @@ SortKey = Literal[
     "duration_s",
 ]
 
+ArchivedFilter = Literal["false", "true", "all"]  # the runs table's default hides archived runs
+
 
 def new_run(*, spec: RunSpec, sweep_id: int | None = None) -> Run:
     """A Run row for ``spec`` (not yet added to a session)."""
@@ -147,9 +149,12 @@ def list_runs(
     descending: bool = True,
     limit: int = 50,
     offset: int = 0,
+    archived: ArchivedFilter = "false",
 ) -> tuple[list[Run], int]:
-    """One page of runs matching the filters, and how many match in all."""
+    """One page of runs matching the filters, and how many match in all; archived runs only when asked for."""
     stmt = select(Run)
+    if archived != "all":
+        stmt = stmt.where(Run.archived.is_(archived == "true"))
     if status:
         stmt = stmt.where(Run.status.in_(status.split(",")))
     if tag:

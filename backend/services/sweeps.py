@@ -310,7 +310,7 @@ def score(value: Any) -> float | None:
 
 
 def sweep_page(
-    session: Session, *, preset: str | None = None, limit: int = 50, offset: int = 0
+    session: Session, *, preset: str | None = None, limit: int = 50, offset: int = 0, archived: str = "false"
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of sweeps, newest first, each with its run ids, status counts and best run; and the total.
 
@@ -318,6 +318,8 @@ def sweep_page(
     stored best accuracy), rather than every run's full results.
     """
     stmt = select(Sweep)
+    if archived != "all":
+        stmt = stmt.where(Sweep.archived.is_(archived == "true"))
     if preset == "any":
         stmt = stmt.where(Sweep.preset.is_not(None))
     elif preset:
@@ -345,6 +347,8 @@ def sweep_page(
             "id": s.id,
             "name": s.name,
             "preset": s.preset,
+            "notes": s.notes or "",
+            "archived": bool(s.archived),
             "spec": json_safe(s.spec),
             "created_at": s.created_at,
             "runs": runs[s.id],

@@ -102,6 +102,11 @@ export async function listRuns(query, opts) {
 
 export const getRun = (id, opts) => get(`/runs/${id}`, undefined, opts);
 export const cancelRun = (id) => post(`/runs/${id}/cancel`);
+/** PATCH /runs/{id}: any of name, tags, notes, archived; returns the run. */
+export const patchRun = async (id, body) => (await request(`/runs/${id}`, { method: "PATCH", body })).data;
+export const deleteRun = (id) => request(`/runs/${id}`, { method: "DELETE" });
+export const patchSweep = async (id, body) => (await request(`/sweeps/${id}`, { method: "PATCH", body })).data;
+export const deleteSweep = (id) => request(`/sweeps/${id}`, { method: "DELETE" });
 export const getMetrics = (id, query, opts) => get(`/runs/${id}/metrics`, query, opts);
 export const listArtifacts = (id) => get(`/runs/${id}/artifacts`);
 /** Every key the run logged: [{key, count, last_step, last_value}], sorted by key. */

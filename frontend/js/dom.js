@@ -107,10 +107,19 @@ export function eta(run, now = Date.now()) {
   return (spent * (1 - p)) / p;
 }
 
-export function toast(message, kind = "info", ms = 5000) {
+export function toast(message, kind = "info", ms = 5000, action = null) {
   const box = document.getElementById("toasts");
   if (!box) return;
   const item = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+  if (action) {
+    // e.g. "Archived 3 runs · Undo": the button acts once, then the toast goes
+    const button = h("button", { type: "button", class: "toast-action link-button", dataset: { action: "toast-action" } }, action.label);
+    button.addEventListener("click", () => {
+      item.remove();
+      action.onClick();
+    });
+    item.append(" · ", button);
+  }
   box.append(item);
   setTimeout(() => item.remove(), ms);
 }

@@ -62,10 +62,10 @@ export class SeriesStore {
  * skipped by their seq.
  */
 export class LiveStream {
-  constructor(runId, { after = 0, onStatus, onMetrics, onInterrupted, onWarning, onLog, onEnd, onState } = {}) {
+  constructor(runId, { after = 0, onStatus, onMetrics, onInterrupted, onWarning, onLog, onEdited, onEnd, onState } = {}) {
     this.runId = runId;
     this.lastId = after;
-    this.handlers = { onStatus, onMetrics, onInterrupted, onWarning, onLog, onEnd, onState };
+    this.handlers = { onStatus, onMetrics, onInterrupted, onWarning, onLog, onEdited, onEnd, onState };
     this.source = null;
     this.closed = false;
     this.failures = 0;
@@ -100,6 +100,7 @@ export class LiveStream {
     source.addEventListener("warning", (e) => this.dispatch(e, this.handlers.onWarning));
     // new lines of the run's log: {first_line, lines}
     source.addEventListener("log", (e) => this.dispatch(e, this.handlers.onLog));
+    source.addEventListener("edited", (e) => this.dispatch(e, this.handlers.onEdited)); // renamed, retagged, notes
     source.addEventListener("end", () => {
       this.close("ended");
       if (this.handlers.onEnd) this.handlers.onEnd();

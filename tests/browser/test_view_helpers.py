@@ -237,6 +237,7 @@ def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) 
         "tag": "",
         "sweep_id": "",
         "q": "",
+        "archived": False,
         "sort": "id",
         "order": "desc",
         "limit": 50,
@@ -244,7 +245,8 @@ def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) 
         "cols": [],
     }
     # defaults stay out of the URL (hrefFor drops empty values), so a plain #/runs stays plain
-    assert set(told["plain"]) == {"status", "tag", "sweep_id", "q", "sort", "order", "limit", "offset", "cols"}
+    plain_keys = {"status", "tag", "sweep_id", "q", "archived", "sort", "order", "limit", "offset", "cols"}
+    assert set(told["plain"]) == plain_keys
     assert all(value in ("", None) for value in told["plain"].values())
     assert told["url"]["status"] == "failed,queued"
     assert told["api"] == {
@@ -257,7 +259,7 @@ def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) 
         "limit": 100,
         "offset": 200,
     }
-    assert told["back"] == {**told["api"], "status": ["failed", "queued"], "cols": []}
+    assert told["back"] == {**told["api"], "status": ["failed", "queued"], "archived": False, "cols": []}
     assert told["filtered"] == [True, False]
 
 

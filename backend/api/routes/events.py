@@ -58,7 +58,8 @@ async def stream_events(
     ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events for one run: `status` events (status, epoch, progress, summary, error) and `metrics`
-    events (`{"<key>": {"step": [...], "value": [...]}}` with only new points). Each event has an id; reconnect
+    events (`{"<key>": {"step": [...], "value": [...]}}` with only new points), and `edited` events (the run's
+    `name`, `tags`, `notes` and `archived` after a PATCH). Each event has an id; reconnect
     with `Last-Event-ID` to get exactly what you missed. A finished run replays its history, then sends `end`."""
     get_run_or_404(session, run_id)
     session.close()

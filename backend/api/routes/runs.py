@@ -1,4 +1,4 @@
-"""Runs: launch, list, inspect, cancel, and the status reports workers send."""
+"""Runs: launch, list, inspect, edit, delete, cancel, and the status reports workers send."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from backend.api.deps import CeleryDep, LeaseHeader, RunId, SessionDep, SettingsDep, get_run_or_404
 from backend.api.run_request import parse_run_request, request_body_schema
 from backend.models import Run
-from backend.schemas import MAX_OFFSET, ClaimIn, CommandRunIn, ExternalRunIn, RunOut, StatusUpdate
-from backend.services import leases, queue, runs, workers
+from backend.schemas import MAX_OFFSET, ClaimIn, CommandRunIn, ExternalRunIn, RunOut, RunPatch, StatusUpdate
+from backend.services import curation, leases, queue, runs, workers
 from trainboard.estimate import RunTooLarge, check_fits
 from trainboard.settings import Settings
 from trainboard.spec import RunSpec
@@ -70,8 +70,10 @@ def list_runs(
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    archived: Annotated[runs.ArchivedFilter, Query(description="hidden (false), only them (true), or all")] = "false",
 ) -> list[RunOut]:
-    """List runs, newest first, one page at a time. The total count is in the `X-Total-Count` header."""
+    """List runs, newest first, one page at a time; archived runs only with `archived=true` (only them) or
+    `archived=all`. The total count is in the `X-Total-Count` header."""
     page, total = runs.list_runs(
         session,
         status=status_,
@@ -82,6 +84,7 @@ def list_runs(
         descending=order == "desc",
         limit=limit,
         offset=offset,
+        archived=archived,
     )
     response.headers["X-Total-Count"] = str(total)
     return _with_places(session, settings, page)
@@ -99,6 +102,29 @@ def _with_places(session: Session, settings: Settings, page: list[Run]) -> list[
     places = workers.queue_places(session, page, offline_after_s=settings.stale_after_s)
     out = [RunOut.model_validate(run) for run in page]
     return [run.model_copy(update=asdict(places[run.id])) if run.id in places else run for run in out]
+
+
+@router.patch("/{run_id}", response_model=RunOut)
+def edit_run(run_id: RunId, patch: RunPatch, session: SessionDep, settings: SettingsDep) -> RunOut:
+    """Rename a run, replace its tags, write its Markdown notes, or archive it (`"archived": true` hides it from
+    the runs table until restored with `false`). Fields left out stay as they are; a bad one is a 422 naming it.
+    An open run page hears of the change on the live stream (an `edited` event)."""
+    try:
+        run = curation.edit_run(session, run_id=run_id, patch=patch)
+    except curation.CurationRefused as refused:
+        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
+    return _with_places(session, settings, [run])[0]
+
+
+@router.delete("/{run_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_run(run_id: RunId, session: SessionDep, settings: SettingsDep) -> Response:
+    """Delete a finished run for good: its metrics, events, log and artifact files go and their space is freed.
+    A queued or running run is a 409: cancel it first."""
+    try:
+        curation.delete_run(session, run_id=run_id, artifacts_root=settings.artifacts_dir)
+    except curation.CurationRefused as refused:
+        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut)

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from backend.api.deps import CeleryDep, SessionDep, SettingsDep, SweepId
 from backend.finite import json_safe
 from backend.models import Run, Sweep
-from backend.schemas import MAX_OFFSET
-from backend.services import queue
+from backend.schemas import MAX_OFFSET, SweepPatch
+from backend.services import curation, queue
 from backend.services import runs as run_service
+from backend.services.runs import ArchivedFilter
 from backend.services.sweeps import SweepError, SweepIn, create_sweep, results, sweep_page
 
 router = APIRouter(tags=["sweeps"])
@@ -28,6 +29,8 @@ def sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
         "id": sweep.id,
         "name": sweep.name,
         "preset": sweep.preset,
+        "notes": sweep.notes or "",
+        "archived": bool(sweep.archived),
         "spec": json_safe(sweep.spec),  # rows of older versions may hold NaN or infinity
         "created_at": sweep.created_at,
         "runs": sorted(row["run_id"] for row in rows),
@@ -69,10 +72,12 @@ def list_sweeps(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    archived: Annotated[ArchivedFilter, Query(description="hidden (false), only them (true), or all")] = "false",
 ) -> list[dict[str, Any]]:
     """Sweeps, newest first, one page at a time, each with its run ids, status counts and best run (the results
-    table is in `GET /sweeps/{id}`). The total count is in the `X-Total-Count` header."""
-    page, total = sweep_page(session, preset=preset, limit=limit, offset=offset)
+    table is in `GET /sweeps/{id}`); archived ones only with `archived=true|all`. The total count is in the
+    `X-Total-Count` header."""
+    page, total = sweep_page(session, preset=preset, limit=limit, offset=offset, archived=archived)
     response.headers["X-Total-Count"] = str(total)
     return page
 
@@ -84,6 +89,28 @@ def get_sweep(sweep_id: SweepId, session: SessionDep) -> dict[str, Any]:
     if sweep is None:
         raise HTTPException(status_code=404, detail=f"sweep {sweep_id} not found")
     return sweep_out(session, sweep)
+
+
+@router.patch("/sweeps/{sweep_id}")
+def edit_sweep(sweep_id: SweepId, patch: SweepPatch, session: SessionDep) -> dict[str, Any]:
+    """Rename a sweep, write its Markdown notes, or archive it: `"archived": true` hides the sweep and all its
+    runs from the lists until restored with `false`. Fields left out stay as they are."""
+    try:
+        sweep = curation.edit_sweep(session, sweep_id=sweep_id, patch=patch)
+    except curation.CurationRefused as refused:
+        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
+    return sweep_out(session, sweep)
+
+
+@router.delete("/sweeps/{sweep_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_sweep(sweep_id: SweepId, session: SessionDep, settings: SettingsDep) -> Response:
+    """Delete a sweep and every run of it, with their metrics, events, logs and files. A sweep with a queued or
+    running run is a 409 naming them: cancel the sweep first."""
+    try:
+        curation.delete_sweep(session, sweep_id=sweep_id, artifacts_root=settings.artifacts_dir)
+    except curation.CurationRefused as refused:
+        raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/sweeps/{sweep_id}/cancel")

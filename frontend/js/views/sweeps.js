@@ -1,5 +1,5 @@
 // Sweeps view (#/sweeps): the newest sweeps (a hundred, more on request) with their progress and best run,
-// refreshed every 3 s while visible.
+// refreshed every 3 s while visible; the "Archived" toggle shows the archived ones instead.
 
 import { errorText, request } from "../api.js";
 import { ago } from "../clock.js";
@@ -24,6 +24,13 @@ const COLUMNS = [
 export function mount(root) {
   let destroyed = false;
   let limit = PAGE;
+  let archived = false;
+  const archivedToggle = h("button", { type: "button", class: "chip chip-archived", "aria-pressed": "false", dataset: { testid: "archived-sweeps" }, title: "Show the archived sweeps instead of the others" }, "Archived");
+  archivedToggle.addEventListener("click", () => {
+    archived = !archived;
+    archivedToggle.setAttribute("aria-pressed", String(archived));
+    load();
+  });
   const rows = new Map(); // sweep id -> <tr>
   const countEl = h("span", { class: "muted", dataset: { testid: "sweeps-total" } });
   const tbody = h("tbody");
@@ -53,7 +60,7 @@ export function mount(root) {
       "div",
       { class: "page-head" },
       h("div", { class: "page-title" }, h("h1", {}, "Sweeps"), countEl),
-      h("div", { class: "actions" }, h("a", { class: "button", href: "#/report" }, "Report"), h("a", { class: "button", href: "#/launch?grid=1" }, "+ New sweep")),
+      h("div", { class: "actions" }, archivedToggle, h("a", { class: "button", href: "#/report" }, "Report"), h("a", { class: "button", href: "#/launch?grid=1" }, "+ New sweep")),
     ),
     errorBanner,
     h("div", { class: "card table-card" }, h("div", { class: "table-scroll" }, table), empty),
@@ -87,7 +94,7 @@ export function mount(root) {
     let sweeps;
     let total;
     try {
-      const reply = await request("/sweeps", { query: { limit } });
+      const reply = await request("/sweeps", { query: { limit, archived: archived ? "true" : undefined } });
       sweeps = reply.data;
       total = Number(reply.headers.get("X-Total-Count"));
       if (!Number.isFinite(total)) total = sweeps.length;
@@ -99,10 +106,10 @@ export function mount(root) {
     }
     if (destroyed) return;
     errorBanner.hidden = true;
-    const noun = total === 1 ? "sweep" : "sweeps";
+    const noun = `${archived ? "archived " : ""}${total === 1 ? "sweep" : "sweeps"}`;
     countEl.textContent = total > sweeps.length ? `newest ${sweeps.length} of ${total} ${noun}` : `${total} ${noun}`;
     more.hidden = total <= sweeps.length || limit >= MAX_LIMIT;
-    empty.hidden = total > 0;
+    empty.hidden = total > 0 || archived;
     syncRows(tbody, rows, sweeps, {
       id: (sweep) => sweep.id,
       dataset: (sweep) => ({ sweepId: String(sweep.id) }),

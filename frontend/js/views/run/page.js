@@ -1,10 +1,13 @@
 // Run view (#/runs/12), the page shell: reads the run and its metrics, then follows the live stream (SSE) and
 // hands each event to its piece: header (progress, ETA, status), notices, charts, summary and config, artifacts.
 
-import { ApiError, cancelRun, errorText, getMetrics, getRun } from "../../api.js";
+import { ApiError, cancelRun, deleteRun, errorText, getMetrics, getRun, patchRun } from "../../api.js";
+import { confirmAction } from "../../confirm.js";
 import { whenPlotly } from "../../charts.js";
+import { NotesPanel } from "../../curate/notes.js";
 import { TERMINAL, h, toast } from "../../dom.js";
 import { LiveStream, metricsOf } from "../../live.js";
+import { navigate } from "../../router.js";
 import { RunArtifacts } from "./artifacts.js";
 import { RunCharts } from "./charts.js";
 import { RunDetails } from "./details.js";
@@ -31,7 +34,13 @@ class RunPage {
     this.destroyed = false;
     this.stream = null;
     this.timers = [];
-    this.header = new RunHeader(this.runId, { onCancel: () => this.#cancel() });
+    this.header = new RunHeader(this.runId, {
+      onCancel: () => this.#cancel(),
+      onEdit: (fields) => this.#edit(fields),
+      onArchive: () => this.#archive(),
+      onDelete: () => this.#delete(),
+    });
+    this.notes = new NotesPanel({ onSave: (notes) => this.#edit({ notes }) });
     this.notices = new RunNotices();
     this.charts = new RunCharts(this);
     this.keyCharts = new KeyCharts(this.charts); // every other logged key, by section
@@ -39,7 +48,7 @@ class RunPage {
     this.artifacts = new RunArtifacts(this);
     this.log = new RunLog(this);
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
-    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.keyCharts.el, this.details.el, this.log.el, this.artifacts.el);
+    root.append(this.notFound, ...this.header.elements, ...this.notices.elements, h("div", { class: "chart-grid" }, this.charts.elements), this.keyCharts.el, this.notes.el, this.details.el, this.log.el, this.artifacts.el);
     this.onVisibility = () => {
       if (!this.stream) return;
       if (document.visibilityState === "hidden") this.stream.suspend();
@@ -104,6 +113,7 @@ class RunPage {
       onInterrupted: (data) => this.notices.interrupted(data, this.run),
       onWarning: (data) => this.notices.warning(data),
       onLog: (data) => this.log.append(data),
+      onEdited: (data) => this.#onEdited(data),
       onState: (state) => this.header.setLiveState(state),
       onEnd: () => {
         this.artifacts.load();
@@ -127,6 +137,7 @@ class RunPage {
   #renderRun() {
     if (!this.run) return;
     this.header.render(this.run);
+    this.notes.set(this.run.notes);
     this.notices.render(this.run);
     this.details.renderSummary(this.run.summary);
   }
@@ -144,6 +155,46 @@ class RunPage {
       this.charts.renderEmpty();
     } else if (this.run.epoch !== before) {
       this.artifacts.load();
+    }
+  }
+
+  /** Renamed, retagged, annotated or archived (here, or elsewhere: the stream's `edited` event). */
+  #onEdited(data) {
+    const { seq: _seq, ...fields } = data;
+    this.run = { ...this.run, ...fields };
+    this.#renderRun();
+  }
+
+  /** PATCH the run; returns it as the server has it now (a failure throws to the piece that asked). */
+  async #edit(fields) {
+    const run = await patchRun(this.runId, fields);
+    if (!this.destroyed) {
+      this.run = { ...this.run, name: run.name, tags: run.tags, notes: run.notes, archived: run.archived };
+      this.#renderRun();
+    }
+    return run;
+  }
+
+  /** Archive (or restore) the run; the toast's Undo puts it back. */
+  async #archive(archived = !(this.run && this.run.archived)) {
+    try {
+      await this.#edit({ archived });
+      const undo = { label: "Undo", onClick: () => this.#archive(!archived) };
+      toast(archived ? `Archived run #${this.runId}: the runs table hides it` : `Restored run #${this.runId}`, "info", 10000, undo);
+    } catch (error) {
+      toast(`Could not ${archived ? "archive" : "restore"}: ${errorText(error)}`, "error");
+    }
+  }
+
+  async #delete() {
+    const asked = { title: `Delete run #${this.runId}?`, message: "Its metrics, events, log and files are deleted for good; this cannot be undone.", yes: "Yes, delete", keep: "Keep it" };
+    if (!(await confirmAction(asked))) return;
+    try {
+      await deleteRun(this.runId);
+      toast(`Deleted run #${this.runId}`);
+      navigate("/runs");
+    } catch (error) {
+      toast(`Could not delete: ${errorText(error)}`, "error");
     }
   }
 

@@ -1,4 +1,4 @@
-// The runs table's filter bar: status chips, search, tag and sweep. Each change updates the shared state and
+// The runs table's filter bar: status chips, search, tag, sweep and the "Archived" toggle. Each change updates the shared state and
 // calls `changed()`; typing waits 300 ms.
 
 import { get } from "../../api.js";
@@ -28,6 +28,22 @@ export class RunsFilters {
       state.sweep_id = this.sweepSelect.value;
       changed();
     });
+    this.archivedToggle = h(
+      "button",
+      {
+        type: "button",
+        class: "chip chip-archived",
+        "aria-pressed": String(state.archived),
+        title: "Show the archived runs instead of the others",
+        dataset: { testid: "archived-filter" },
+        onclick: () => {
+          state.archived = !state.archived;
+          this.archivedToggle.setAttribute("aria-pressed", String(state.archived));
+          changed();
+        },
+      },
+      "Archived",
+    );
     this.resetButton = h("button", { type: "button", class: "link-button", onclick: () => this.#reset() }, "Reset");
     this.el = h(
       "div",
@@ -36,6 +52,7 @@ export class RunsFilters {
       this.search,
       this.tagInput,
       this.sweepSelect,
+      this.archivedToggle,
       this.resetButton,
     );
   }
@@ -60,7 +77,8 @@ export class RunsFilters {
   }
 
   #reset() {
-    Object.assign(this.state, { status: [], tag: "", sweep_id: "", q: "", offset: 0 });
+    Object.assign(this.state, { status: [], tag: "", sweep_id: "", q: "", archived: false, offset: 0 });
+    this.archivedToggle.setAttribute("aria-pressed", "false");
     this.search.value = "";
     this.tagInput.value = "";
     this.sweepSelect.value = "";

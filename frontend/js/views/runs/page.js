@@ -6,6 +6,7 @@ import { h, whileVisible } from "../../dom.js";
 import { navigate, replaceQuery } from "../../router.js";
 import { selection } from "../../selection.js";
 import { BulkCancel } from "./bulk-cancel.js";
+import { BulkCurate } from "./bulk-curate.js";
 import { columnStore, sortRuns } from "./columns.js";
 import { ColumnsMenu } from "./columns-menu.js";
 import { RunsFilters } from "./filters.js";
@@ -26,7 +27,8 @@ export function mount(root, route) {
   const compareButton = h("button", { type: "button", class: "primary", onclick: () => navigate("/compare", { ids: selection.ids() }) }, "Compare");
   const clearButton = h("button", { type: "button", onclick: () => selection.clear() }, "Clear selection");
   const bulkCancel = new BulkCancel({ reload: load });
-  const head = pageHead(countLabel, [clearButton, bulkCancel.button, compareButton]);
+  const bulkCurate = new BulkCurate(state, { reload: load });
+  const head = pageHead(countLabel, [clearButton, bulkCancel.button, ...bulkCurate.buttons, compareButton]);
   const filters = new RunsFilters(state, page, { changed });
   const columnsMenu = new ColumnsMenu(state, { changed: columnsChanged });
   filters.el.append(columnsMenu.el);
@@ -63,7 +65,7 @@ export function mount(root, route) {
       }
       errorBanner.hidden = true;
       const filtered = isFiltered(state);
-      countLabel.textContent = countText(result.total, filtered);
+      countLabel.textContent = countText(result.total, filtered, state.archived);
       columnsMenu.update(result.runs);
       table.render(sortsInPage(state) ? sortRuns(result.runs, state.sort, state.order) : result.runs, result.total, filtered);
       refreshSelection();
@@ -81,6 +83,7 @@ export function mount(root, route) {
     clearButton.hidden = ids.length === 0;
     table.refreshSelection(ids);
     bulkCancel.refresh(ids, table.runs);
+    bulkCurate.refresh(ids, table.runs);
   }
 
   document.addEventListener("trainboard:selection", refreshSelection);

@@ -40,6 +40,7 @@ export function readState(query, storedCols = "") {
     tag: query.tag || "",
     sweep_id: query.sweep_id || "",
     q: query.q || "",
+    archived: query.archived === "true", // the archived runs instead of the others
     sort: SERVER_SORTS.has(query.sort) || cols.includes(query.sort) ? query.sort : "id",
     order: query.order === "asc" ? "asc" : "desc",
     limit: PAGE_SIZES.includes(limit) ? limit : DEFAULT_LIMIT,
@@ -60,6 +61,7 @@ export function urlQuery(state) {
     tag: state.tag,
     sweep_id: state.sweep_id,
     q: state.q,
+    archived: state.archived ? "true" : "",
     sort: state.sort === "id" ? "" : state.sort,
     order: state.order === "desc" ? "" : state.order,
     limit: state.limit === DEFAULT_LIMIT ? "" : state.limit,
@@ -72,11 +74,11 @@ export function urlQuery(state) {
 export function apiQuery(state) {
   const { status, tag, sweep_id, q, limit, offset } = state;
   const [sort, order] = sortsInPage(state) ? ["id", "desc"] : [state.sort, state.order];
-  return { status: status.join(","), tag, sweep_id, q, sort, order, limit, offset };
+  return { status: status.join(","), tag, sweep_id, q, sort, order, limit, offset, ...(state.archived ? { archived: "true" } : {}) };
 }
 
 export function isFiltered(state) {
-  return Boolean(state.status.length || state.tag || state.sweep_id || state.q);
+  return Boolean(state.status.length || state.tag || state.sweep_id || state.q || state.archived);
 }
 
 /** A click on a sortable header: the same column flips its order, another starts in its natural order. */
@@ -90,9 +92,9 @@ export function lastPageOffset(total, limit) {
   return Math.max(0, Math.floor((total - 1) / limit) * limit);
 }
 
-/** "1,234 runs", "1 run match" */
-export function countText(total, filtered) {
-  return `${total.toLocaleString("en-US")} ${total === 1 ? "run" : "runs"}${filtered ? " match" : ""}`;
+/** "1,234 runs", "1 run match", "3 archived runs" */
+export function countText(total, filtered, archived = false) {
+  return `${total.toLocaleString("en-US")} ${archived ? "archived " : ""}${total === 1 ? "run" : "runs"}${filtered ? " match" : ""}`;
 }
 
 /** The pager's "51–100 of 1,234". */
@@ -103,7 +105,7 @@ export function rangeText(offset, shown, total) {
 
 /** What a row shows; an unfinished run's also changes every second, as its duration does. */
 export function rowSignature(run, now = Date.now()) {
-  const shown = JSON.stringify([run.status, run.epoch, run.progress, run.summary, run.config, run.name, run.started_at, run.finished_at, run.stop_requested]);
+  const shown = JSON.stringify([run.status, run.epoch, run.progress, run.summary, run.config, run.name, run.tags, run.archived, run.started_at, run.finished_at, run.stop_requested]);
   return shown + (TERMINAL.has(run.status) ? "" : Math.floor(now / 1000));
 }
 

@@ -177,16 +177,17 @@ export class RunsTable {
     tr.replaceChildren(h("td", { class: "select-col" }, box), ...this.columns.map((c) => cells[c.key]), h("td", { class: "actions-col" }, this.#cancelButton(run)));
   }
 
-  /** Under the name: tags (a click filters by one), the sweep, external, early stop. */
+  /** Under the name: tags (a click filters by one), the sweep, external, early stop, archived. */
   #tags(run) {
-    const tags = (run.spec && run.spec.tags) || [];
-    if (!(tags.length || run.sweep_id || run.external || run.stop_requested)) return null;
+    const tags = run.tags ?? ((run.spec && run.spec.tags) || []); // as they are now (PATCH), not as launched
+    if (!(tags.length || run.sweep_id || run.external || run.stop_requested || run.archived)) return null;
     return h(
       "div",
       { class: "tags" },
       tags.map((tag) => h("button", { type: "button", class: "tag", title: `Show runs tagged ${tag}`, onclick: () => this.actions.onTag(tag) }, tag)),
       run.sweep_id ? h("a", { class: "tag tag-sweep", href: hrefFor("/runs", { sweep_id: run.sweep_id }) }, `sweep #${run.sweep_id}`) : null,
       run.external ? h("span", { class: "tag tag-external", title: "tracked by your own script" }, "external") : null,
+      run.archived ? h("span", { class: "tag tag-archived", title: "hidden from the runs table unless Archived is on" }, "archived") : null,
       // stopped by the sweep's early-termination rule: a finished run, not a failure
       run.stop_requested && run.status !== "cancelled"
         ? h("span", { class: "tag tag-early", title: run.stop_requested }, run.status === "running" ? "finishing early" : "stopped early")

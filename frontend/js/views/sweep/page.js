@@ -1,10 +1,11 @@
 // Sweep view (#/sweeps/12), the page shell: the results table, parallel coordinates, a heatmap over two varied keys
 // and the runs' curves overlaid — all refreshed every 2 s while any run of the sweep is unfinished.
 
-import { ApiError, errorText, get, post } from "../../api.js";
+import { ApiError, deleteSweep, errorText, get, patchSweep, post } from "../../api.js";
 import { confirmAction, sweepCancelQuestion } from "../../confirm.js";
+import { NotesPanel } from "../../curate/notes.js";
 import { h, toast, whileVisible } from "../../dom.js";
-import { replaceQuery } from "../../router.js";
+import { navigate, replaceQuery } from "../../router.js";
 import { gridKeys, sweepDone, variedKeys } from "../../sweepdata.js";
 import { SweepCurves } from "./curves.js";
 import { SweepHeader } from "./header.js";
@@ -30,13 +31,19 @@ class SweepPage {
     this.sweep = null;
     this.stopPolling = null;
     const syncQuery = () => this.#syncQuery();
-    this.header = new SweepHeader(this.sweepId, { onCancel: () => this.#cancel() });
+    this.header = new SweepHeader(this.sweepId, {
+      onCancel: () => this.#cancel(),
+      onEdit: (fields) => this.#edit(fields),
+      onArchive: () => this.#archive(),
+      onDelete: () => this.#delete(),
+    });
+    this.notes = new NotesPanel({ onSave: (notes) => this.#edit({ notes }) });
     this.results = new ResultsCard(this.sweepId);
     this.plots = new SweepPlots(this.sweepId, route.query, { onAxes: syncQuery });
     this.curves = new SweepCurves(this.sweepId, this, route.query.metric, { onMetric: syncQuery });
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
     const { header, results, plots, curves } = this;
-    root.append(this.notFound, header.head, header.summaryEl, results.el, plots.note, plots.parcoords.el, h("div", { class: "chart-grid" }, plots.heatmap.el, curves.chart.el));
+    root.append(this.notFound, header.head, header.summaryEl, this.notes.el, results.el, plots.note, plots.parcoords.el, h("div", { class: "chart-grid" }, plots.heatmap.el, curves.chart.el));
     mountImportance(root, this);
   }
 
@@ -71,11 +78,46 @@ class SweepPage {
     const keys = gridKeys(sweep);
     const varied = variedKeys(sweep);
     this.header.render(sweep, varied);
+    this.notes.set(sweep.notes);
     this.results.render(sweep, keys);
     this.plots.render(sweep, keys, varied);
     this.curves.update(sweep, varied);
     const done = sweepDone(sweep);
     this.header.setLive(done ? "ended" : "live", done ? "finished" : "live (every 2 s)");
+  }
+
+  /** PATCH the sweep's name or notes; the page shows what the server kept. */
+  async #edit(fields) {
+    const sweep = await patchSweep(this.sweepId, fields);
+    if (!this.destroyed && this.sweep) {
+      this.sweep = { ...this.sweep, name: sweep.name, notes: sweep.notes, archived: sweep.archived };
+      this.header.render(this.sweep, variedKeys(this.sweep));
+    }
+    return sweep;
+  }
+
+  /** Archive (or restore) the sweep and all its runs; the toast's Undo puts them back. */
+  async #archive(archived = !(this.sweep && this.sweep.archived)) {
+    try {
+      await this.#edit({ archived });
+      const undo = { label: "Undo", onClick: () => this.#archive(!archived) };
+      toast(archived ? `Archived sweep #${this.sweepId} and its runs` : `Restored sweep #${this.sweepId} and its runs`, "info", 10000, undo);
+    } catch (error) {
+      toast(`Could not ${archived ? "archive" : "restore"} the sweep: ${errorText(error)}`, "error");
+    }
+  }
+
+  async #delete() {
+    const n = (this.sweep && this.sweep.runs ? this.sweep.runs : []).length;
+    const asked = { title: `Delete sweep #${this.sweepId}?`, message: `It and its ${n} ${n === 1 ? "run" : "runs"} (metrics, events, logs, files) are deleted for good; this cannot be undone.`, yes: "Yes, delete", keep: "Keep it" };
+    if (!(await confirmAction(asked))) return;
+    try {
+      await deleteSweep(this.sweepId);
+      toast(`Deleted sweep #${this.sweepId}`);
+      navigate("/sweeps");
+    } catch (error) {
+      toast(`Could not delete the sweep: ${errorText(error)}`, "error");
+    }
   }
 
   async #cancel() {
