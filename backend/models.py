@@ -48,6 +48,8 @@ class Sweep(Base):
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     preset: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set when the sweep is cancelled: a run of it ending later launches no further runs (parallel, tpe).
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Run(Base):
