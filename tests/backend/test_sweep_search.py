@@ -13,6 +13,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from backend.services.reaper import reap_stale_runs
+from tests.backend.test_reaper_external import _age
 from tests.utils.leases import claim
 
 BASE = {"dataset": "mnist", "model": {"arch": "mlp", "hidden": [16]}, "epochs": 3, "external": True}
@@ -198,3 +200,16 @@ def test_optuna_median_pruner_stops_a_run_worse_than_the_finished_ones(client: T
     assert stopped and stopped.startswith("optuna median pruner at step 2: score 0.2")  # median there: 0.7
     assert _post_point(client, late, leases[late], 1, 0.45)["stop_requested"] is None
     assert _post_point(client, late, leases[late], 2, 0.75)["stop_requested"] is None  # above the median
+
+
+def test_a_run_the_reaper_fails_leaves_its_place_to_the_next(client: TestClient) -> None:
+    body = {"base": BASE, "method": "random", "n": 3, "parallel": 1, "grid": {"batch_size": [16, 32]}}
+    sweep = client.post("/api/sweeps", json=body).json()
+    [silent] = sweep["runs"]
+    _age(client, silent, 3600)
+    state = client.app.state  # type: ignore[attr-defined]
+    assert reap_stale_runs(state.sessionmaker, celery=state.celery, stale_after_s=20, external_timeout_s=180) == [
+        silent
+    ]
+    after = _sweep(client, sweep["id"])
+    assert len(after["runs"]) == 2 and _open(after) == [max(after["runs"])]
