@@ -10,6 +10,7 @@ more than ``parallel`` together.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from celery import Celery
@@ -33,6 +34,7 @@ from backend.services.sweeps import (
 )
 from trainboard.spec import RunSpec
 
+logger = logging.getLogger(__name__)
 OPEN = ("queued", "running")
 
 
@@ -58,6 +60,12 @@ def launch_next(session: Session, celery: Celery, *, sweep_id: int | None) -> li
         return []
     row = session.get(Sweep, sweep_id, with_for_update=True, populate_existing=True)
     if row is None or row.stopped_at is not None:
+        session.rollback()
+        return []
+    try:
+        SweepIn.model_validate(row.spec)
+    except ValidationError:  # a spec an older version stored, which this one no longer reads: launch nothing
+        logger.warning("sweep %s: its stored spec is not a valid sweep now; no further runs launched", sweep_id)
         session.rollback()
         return []
     runs = _runs(session, sweep_id)

@@ -59,7 +59,7 @@ class SweepIn(BaseModel):
     parallel: int | None = Field(default=None, ge=1, le=MAX_SWEEP_RUNS, description="at most this many at once")
     metric: str = Field(default=DEFAULT_METRIC, min_length=1, max_length=64, description="what tpe optimises")
     goal: Literal["maximize", "minimize"] = "maximize"
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    seed: int = 0
     early_termination: EarlyTermination | None = None
 
     @field_validator("base")

@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.helpers import screenshot
 from tests.browser.test_command_launch import record_launches
 from tests.browser.test_sweeps_report import chart_data, claim, status, wait_traces
+from tests.browser.test_view_helpers import _run
 from tests.utils.stack import Stack, api_only_stack
 
 pytestmark = pytest.mark.browser  # needs Chromium: the `chromium` fixture of conftest.py
@@ -149,3 +150,51 @@ def test_sweep_page_best_so_far_rank_by_a_summary_key_and_add_runs(page: Page, s
     page.click('[data-testid="add-runs"]')
     expect(rows).to_have_count(6)  # n 4 → 6, two at once
     assert api.get(f"/sweeps/{sweep['id']}").json()["spec"]["n"] == 6
+
+
+def test_search_settings_and_ranking_helpers(page: Page, stack: Stack) -> None:
+    search = "{method: 'tpe', n: '8', parallel: '', metric: 'loss', goal: 'minimize', ranges: RANGES}"
+    ranges = "[{key: 'lr', min: '0.001', max: '1', log: true, integer: false}]"
+    request = "{kind: 'run', body: {name: 'mine', command: ['python', 't.py'], config: {lr: 0.1}}}"
+    built = _run(page, stack, "views/launch/search.js", f"m.withSearch({request}, {search.replace('RANGES', ranges)})")
+    assert built == {
+        "kind": "sweep",
+        "body": {
+            "name": "mine",
+            "base": {"command": ["python", "t.py"], "config": {"lr": 0.1}},
+            "grid": {"lr": {"min": 0.001, "max": 1, "log": True, "integer": False}},
+            "method": "tpe",
+            "n": 8,
+            "metric": "loss",
+            "goal": "minimize",
+        },
+    }
+    grid = _run(page, stack, "views/launch/search.js", "m.withSearch({kind: 'run', body: {a: 1}}, m.defaultSearch())")
+    assert grid == {"kind": "run", "body": {"a": 1}}  # a grid of one value: one run, as before
+    bad = "{method: 'random', n: '0', parallel: 'x', metric: 'm', goal: 'maximize', ranges: [{key: 'lr', min: '0', max: '1', log: true, integer: false}]}"  # noqa: E501
+    assert _run(page, stack, "views/launch/search.js", f"m.searchProblems({bad}, {{hasGrid: false}})") == [
+        "runs: '0' is not a whole number from 1 to 256",
+        "at most at once: 'x' is not a whole number ≥ 1 (blank: all at once)",
+        "lr: a log scale needs low > 0",
+    ]
+    empty = "{method: 'tpe', n: '3', parallel: '', metric: 'm', goal: 'maximize', ranges: []}"
+    assert _run(page, stack, "views/launch/search.js", f"m.searchProblems({empty}, {{hasGrid: false}})") == [
+        "nothing to search: add a range, or give a field several values"
+    ]
+
+    rows = (
+        "[{run_id: 1, status: 'succeeded', finished_at: '2026-01-01T00:00:03Z', score: 0.5, summary: {f1: 0.2}},"
+        " {run_id: 2, status: 'succeeded', finished_at: '2026-01-01T00:00:01Z', score: 0.9, summary: {}},"
+        " {run_id: 3, status: 'running', finished_at: null, score: 0.1, summary: {f1: 0.7}},"
+        " {run_id: 4, status: 'failed', finished_at: '2026-01-01T00:00:02Z', score: null, summary: {f1: 0.4}}]"
+    )
+    sweep = "{metric: 'loss', goal: 'minimize', summary_keys: ['f1']}"
+    best = _run(page, stack, "views/sweep/ranking.js", f"m.bestSoFar({rows}, m.rankMetric({sweep}))")
+    assert best == {"trial": [1, 2], "value": [0.9, 0.5], "best": [0.9, 0.5], "runIds": [2, 1]}  # finished order
+    ranked = _run(
+        page,
+        stack,
+        "views/sweep/ranking.js",
+        f"m.rankedRows({rows}, m.rankMetric({sweep}, 'summary.f1', 'maximize')).map((r) => [r.run_id, r.best])",
+    )
+    assert ranked == [[3, True], [4, False], [1, False], [2, False]]  # no f1: last
