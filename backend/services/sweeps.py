@@ -302,6 +302,17 @@ def score(value: Any) -> float | None:
     return number(value)
 
 
+def _best_by_score(session: Session, *, sweep: Sweep) -> tuple[float, int] | None:
+    """The best run of a sweep by its metric's score (what results() marks), or None."""
+    _, goal = objective(sweep)
+    scored = scores(session, sweep=sweep, runs=list(session.scalars(select(Run).where(Run.sweep_id == sweep.id))))
+    if not scored:
+        return None
+    sign = -1.0 if goal == "maximize" else 1.0
+    run_id = min(scored, key=lambda r: (sign * scored[r], r))
+    return scored[run_id], run_id
+
+
 def sweep_page(
     session: Session, *, preset: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int]:
@@ -333,6 +344,12 @@ def sweep_page(
         acc = score(stored)
         if acc is not None and (sweep_id not in best or acc > best[sweep_id][0]):
             best[sweep_id] = (acc, run_id)  # ties go to the lower id, as in results()
+    for s in sweeps:
+        if objective(s) != (DEFAULT_METRIC, "maximize"):  # a sweep of another metric: its runs' scores decide
+            best.pop(s.id, None)
+            best_by_score = _best_by_score(session, sweep=s)
+            if best_by_score is not None:
+                best[s.id] = best_by_score
     page = [
         {
             "id": s.id,

@@ -213,3 +213,12 @@ def test_a_run_the_reaper_fails_leaves_its_place_to_the_next(client: TestClient)
     ]
     after = _sweep(client, sweep["id"])
     assert len(after["runs"]) == 2 and _open(after) == [max(after["runs"])]
+
+
+def test_the_sweeps_list_names_the_best_run_by_the_sweeps_metric(client: TestClient) -> None:
+    body = {"base": BASE, "grid": {"batch_size": [16, 32, 64]}, "metric": "loss", "goal": "minimize"}
+    sweep = client.post("/api/sweeps", json=body).json()
+    for run_id, loss in zip(sweep["runs"], (0.4, 0.2, 0.3), strict=True):
+        _finish(client, run_id, {"loss": loss, "best_valid_acc": loss})  # the best accuracy is not the best loss
+    [listed] = client.get("/api/sweeps").json()
+    assert listed["best_run_id"] == sweep["runs"][1] == _sweep(client, sweep["id"])["best_run_id"]
