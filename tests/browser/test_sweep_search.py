@@ -60,9 +60,15 @@ def test_a_random_search_with_a_log_range_is_launched_from_the_form(
     row.locator('[name="range-max"]').fill("0.1")
     expect(launch).to_have_text("Launch 6 runs")
     expect(page.locator('[data-testid="run-count"]')).to_contain_text("at most 2 at once")
+    page.reload()  # the search settings are kept for the session, as the fields are
+    expect(page.locator('select[name="search-method"]')).to_have_value("random")
+    expect(page.locator('[name="range-key"]')).to_have_value("optimizer.lr")
+    expect(page.locator('[name="range-log"]')).to_be_checked()
+    expect(launch).to_have_text("Launch 6 runs")
     screenshot(page, "launch_random_search")
     launch.click()
     expect(page).to_have_url(re.compile(r"sweep_id=\d+"))
+    expect(page.locator(".toast").last).to_contain_text("launched: 6 runs, 2 started now")
     kind, body = sent[-1]
     assert kind == "sweeps"
     assert body["method"] == "random" and body["n"] == 6 and body["parallel"] == 2

@@ -9,14 +9,14 @@ import { commandFieldFor, commandRequest, defaultCommandModel, restoredCommandMo
 import { FIELDS, FIELD_KEYS, SECTIONS, defaultModel, restoredModel, visible } from "./fields.js";
 import { MAX_SWEEP_RUNS, buildRequest, errorMessage, fieldFor, runCount } from "./request.js";
 import { SearchPanel } from "./search-panel.js";
-import { searchCount, searchProblems, withSearch } from "./search.js";
+import { defaultSearch, restoredSearch, searchCount, searchProblems, withSearch } from "./search.js";
 import { widget } from "./widgets.js";
 
 const STORE_KEY = "trainboard.launch";
 
 export class LaunchForm {
   /** mode: "builtin" | "command"; onSubmit(): the Launch button (or Enter); onChange(form): after each edit and each redraw. */
-  constructor({ model, gridMode, mode = "builtin", commandModel = defaultCommandModel() }, { onSubmit, onChange = null }) {
+  constructor({ model, gridMode, mode = "builtin", commandModel = defaultCommandModel(), search = defaultSearch() }, { onSubmit, onChange = null }) {
     this.onChange = onChange;
     this.model = model;
     this.gridMode = gridMode;
@@ -37,7 +37,7 @@ export class LaunchForm {
       this.render();
     });
     this.gridHint = h("small", { class: "muted" });
-    this.search = new SearchPanel(() => this.#updateDerived());
+    this.search = new SearchPanel(() => this.#updateDerived(), search);
     this.banner = h("div", { class: "banner banner-error", hidden: true, role: "alert", dataset: { testid: "form-error" } });
     this.sectionsEl = h("div", { class: "form-sections" });
     this.countEl = h("div", { class: "run-count", dataset: { testid: "run-count" } });
@@ -187,7 +187,7 @@ export class LaunchForm {
     this.launchButton.textContent = problems ? `Fix ${problems === 1 ? "1 problem" : `${problems} problems`} to launch` : n === 1 ? "Launch run" : `Launch ${n} runs`;
     this.preview.textContent = `POST /api/${kind === "sweep" ? "sweeps" : "runs"}\n${JSON.stringify(body, null, 2)}`;
     try {
-      sessionStorage.setItem(STORE_KEY, JSON.stringify({ model: this.model, grid: this.gridMode, mode: this.mode, command: this.command.model }));
+      sessionStorage.setItem(STORE_KEY, JSON.stringify({ model: this.model, grid: this.gridMode, mode: this.mode, command: this.command.model, search: this.search.state }));
     } catch {
       /* storage disabled */
     }
@@ -267,6 +267,7 @@ export function initialForm(route) {
         gridMode: state.gridMode || Boolean(saved.grid),
         mode: route.query.mode ? state.mode : saved.mode === "command" ? "command" : "builtin",
         commandModel: restoredCommandModel(saved.command),
+        search: restoredSearch(saved.search),
       };
     }
   } catch {

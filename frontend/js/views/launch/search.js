@@ -8,6 +8,21 @@ export function defaultSearch() {
   return { method: "grid", n: "10", parallel: "", metric: "valid_acc", goal: "maximize", ranges: [] };
 }
 
+/** Settings saved in the session: the known fields of the right kinds; anything else keeps its default. */
+export function restoredSearch(saved) {
+  const search = defaultSearch();
+  if (!saved || typeof saved !== "object") return search;
+  if (METHODS[saved.method]) search.method = saved.method;
+  for (const key of ["n", "parallel", "metric"]) if (typeof saved[key] === "string") search[key] = saved[key];
+  if (saved.goal === "minimize") search.goal = "minimize";
+  if (Array.isArray(saved.ranges)) {
+    search.ranges = saved.ranges
+      .filter((r) => r && typeof r === "object")
+      .map((r) => ({ key: String(r.key ?? ""), min: String(r.min ?? ""), max: String(r.max ?? ""), log: Boolean(r.log), integer: Boolean(r.integer) }));
+  }
+  return search;
+}
+
 /** A new range row: a key to draw, its low and high bound, log scale, integers only. */
 export function newRange(key = "") {
   return { key, min: "", max: "", log: false, integer: false };
