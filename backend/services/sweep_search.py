@@ -69,7 +69,12 @@ def launch_next(session: Session, celery: Celery, *, sweep_id: int | None) -> li
         session.rollback()
         return []
     runs = _runs(session, sweep_id)
-    launched = _launch(session, row, runs=runs)
+    try:
+        launched = _launch(session, row, runs=runs)
+    except SweepError as exc:  # a tpe proposal the base's rules refuse (its space was checked by random draws)
+        logger.warning("sweep %s: its next run is not valid (%s); it launches no more", sweep_id, exc.msg)
+        session.rollback()
+        return []
     if not launched:
         session.rollback()  # the sweep's lock goes
     queue.enqueue(celery, launched)
