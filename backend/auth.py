@@ -74,6 +74,7 @@ RULES: tuple[tuple[str, re.Pattern[str], frozenset[Role], str], ...] = tuple(
         ("DELETE", _RUN, LAUNCHERS, "deleting runs"),
         ("POST", r"/api/sweeps", LAUNCHERS, "launching sweeps"),
         ("POST", r"/api/sweeps/[^/]+/cancel", LAUNCHERS, "cancelling sweeps"),
+        ("POST", r"/api/sweeps/[^/]+/runs", LAUNCHERS, "adding runs to sweeps"),
         ("PATCH", r"/api/sweeps/[^/]+", LAUNCHERS, "editing sweeps"),
         ("DELETE", r"/api/sweeps/[^/]+", LAUNCHERS, "deleting sweeps"),
         ("POST", r"/api/presets/[^/]+", LAUNCHERS, "launching presets"),

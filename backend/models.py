@@ -51,6 +51,8 @@ class Sweep(Base):
     notes: Mapped[str] = mapped_column(Text, server_default="")  # Markdown, shown as text on the page
     archived: Mapped[bool] = mapped_column(Boolean, server_default=false(), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set when the sweep is cancelled: a run of it ending later launches no further runs (parallel, tpe).
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Run(Base):

@@ -1,6 +1,8 @@
-"""Early termination of weak runs in a sweep: the median stopping rule and asynchronous successive halving.
+"""Early termination of weak runs in a sweep: the median stopping rule, asynchronous successive halving, and
+Optuna's median pruner (``optuna-median``: ``services/sweep_pruner.py``).
 
-Decided in the API when a run reports a new `valid_acc`, so it works the same for any number of workers.
+Decided in the API when a run reports a new `valid_acc` (``optuna-median``: a new point of the sweep's `metric`),
+so it works the same for any number of workers.
 A run finished early is not a failure: its worker finishes the current epoch, keeps its best epoch so far, and the
 run ends `succeeded` with the reason in `Run.finish_requested` (the API's `stop_requested`, and its summary's
 `stop_reason`).
@@ -16,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.models import MetricPoint, Run, Sweep
+from backend.services.sweep_pruner import prune_reason
+from backend.services.sweep_scores import objective
 
 METRIC = "valid_acc"
 
@@ -23,10 +27,12 @@ METRIC = "valid_acc"
 class EarlyTermination(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    method: Literal["median", "asha"] = "median"
+    method: Literal["median", "asha", "optuna-median"] = "median"
     min_epochs: int = Field(default=2, ge=1, le=1000, description="never stop a run before this epoch")
     reduction_factor: int = Field(default=3, ge=2, le=10, description="asha: keep the top 1/factor at each rung")
-    min_peers: int = Field(default=2, ge=1, le=100, description="median: judge only against this many runs or more")
+    min_peers: int = Field(
+        default=2, ge=1, le=100, description="median: judge only against this many runs (optuna-median: finished runs)"
+    )
 
 
 def _best_by_epoch(session: Session, run_ids: list[int], epoch: int) -> dict[int, float]:
@@ -68,15 +74,23 @@ def decide(rule: EarlyTermination, *, run_id: int, epoch: int, scores: dict[int,
     return None
 
 
-def check(session: Session, *, run: Run, epochs: list[int]) -> str | None:
-    """After new valid_acc points of ``run``: the reason to stop it, if its sweep's rule says so."""
-    if run.sweep_id is None or run.finish_requested or not epochs:
+def check(session: Session, *, run: Run, new_points: list[tuple[str, int]]) -> str | None:
+    """After new points (key, step) of ``run``: the reason to stop it, if its sweep's rule says so."""
+    if run.sweep_id is None or run.finish_requested or not new_points:
         return None
     sweep = session.get(Sweep, run.sweep_id)
     spec = (sweep.spec if sweep else {}).get("early_termination")
-    if not spec:
+    if not sweep or not spec:
         return None
     rule = EarlyTermination.model_validate(spec)
+    metric = objective(sweep)[0] if rule.method == "optuna-median" else METRIC
+    steps = [step for key, step in new_points if key == metric]
+    if not steps:
+        return None
+    if rule.method == "optuna-median":
+        return prune_reason(
+            session, sweep=sweep, run=run, step=max(steps), min_epochs=rule.min_epochs, min_peers=rule.min_peers
+        )
     run_ids = list(session.scalars(select(Run.id).where(Run.sweep_id == run.sweep_id)))
-    epoch = max(epochs)
+    epoch = max(steps)
     return decide(rule, run_id=run.id, epoch=epoch, scores=_best_by_epoch(session, run_ids, epoch))

@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.models import Run, RunEvent, utcnow
-from backend.services import queue
+from backend.services import queue, sweep_search
 from backend.services.event_kinds import EventKind
 from backend.services.events import append_event, append_status_event, locked_run
 
@@ -45,7 +45,18 @@ def reap_stale_runs(
     reaped = _requeue_runs_of_silent_workers(factory, celery=celery, stale_after_s=stale_after_s)
     if external_timeout_s is not None:
         reaped += fail_silent_external_runs(factory, timeout_s=external_timeout_s)
+    _continue_sweeps(factory, celery=celery, run_ids=reaped)
     return reaped
+
+
+def _continue_sweeps(factory: sessionmaker[Session], *, celery: Celery, run_ids: list[int]) -> None:
+    """A run that failed here leaves its place in its sweep (``parallel``, tpe) to the sweep's next run."""
+    if not run_ids:
+        return
+    with factory() as session:
+        ended = select(Run.sweep_id).where(Run.id.in_(run_ids), Run.status == "failed", Run.sweep_id.is_not(None))
+        for sweep_id in sorted({sweep_id for sweep_id in session.scalars(ended) if sweep_id is not None}):
+            sweep_search.launch_next(session, celery, sweep_id=sweep_id)
 
 
 def fail_silent_external_runs(factory: sessionmaker[Session], *, timeout_s: float) -> list[int]:

@@ -1,5 +1,6 @@
-"""Sweeps: a base spec (or a command run) and a grid (or random samples) of dotted keys, expanded into one run per
-combination."""
+"""Sweeps: a base spec (or a command run) and a grid, random samples or TPE trials over dotted keys, one run each.
+
+Launching, and the runs a sweep launches later (``parallel``, TPE, added runs): ``services/sweep_search.py``."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from sqlalchemy.orm import Session
 from backend.finite import json_safe, non_finite_path
 from backend.models import Run, Sweep
 from backend.schemas import CommandRunIn
-from backend.services import runs as run_service
 from backend.services.early_termination import EarlyTermination
+from backend.services.sweep_scores import DEFAULT_METRIC, number, objective, scores
 from trainboard.command import CommandError
 from trainboard.estimate import RunTooLarge, check_fits
 from trainboard.spec import RunSpec, set_dotted
@@ -53,8 +54,11 @@ class SweepIn(BaseModel):
     name: str = Field(default="sweep", min_length=1, max_length=200)
     base: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any] | Range] = Field(default_factory=dict)
-    method: Literal["grid", "random"] = "grid"
-    n: int | None = Field(default=None, ge=1, le=MAX_SWEEP_RUNS, description="random sweeps: how many runs")
+    method: Literal["grid", "random", "tpe"] = "grid"
+    n: int | None = Field(default=None, ge=1, le=MAX_SWEEP_RUNS, description="random and tpe: the budget of runs")
+    parallel: int | None = Field(default=None, ge=1, le=MAX_SWEEP_RUNS, description="at most this many at once")
+    metric: str = Field(default=DEFAULT_METRIC, min_length=1, max_length=64, description="what tpe optimises")
+    goal: Literal["maximize", "minimize"] = "maximize"
     seed: int = 0
     early_termination: EarlyTermination | None = None
 
@@ -81,9 +85,11 @@ class SweepIn(BaseModel):
             if isinstance(values, list) and not 1 <= len(values) <= MAX_VALUES_PER_KEY:
                 raise ValueError(f"grid.{key}: give between 1 and {MAX_VALUES_PER_KEY} values")
             if isinstance(values, Range) and self.method == "grid":
-                raise ValueError(f"grid.{key}: a range needs method 'random'")
-        if self.method == "random" and self.n is None:
-            raise ValueError("n: a random sweep needs n, the number of runs")
+                raise ValueError(f"grid.{key}: a range needs method 'random' or 'tpe'")
+        if self.method != "grid" and self.n is None:
+            raise ValueError(f"n: a {self.method} sweep needs n, the number of runs")
+        if self.method == "tpe" and not self.grid:
+            raise ValueError("grid: a tpe sweep needs at least one key to search")
         return self
 
 
@@ -146,7 +152,8 @@ def _combination(varied: dict[str, Any]) -> str:
 
 
 def combinations(sweep: SweepIn) -> list[dict[str, Any]]:
-    """The varied values of each run: the cartesian product, or ``n`` random draws."""
+    """The varied values of each run: the cartesian product, or ``n`` random draws (a tpe sweep's too: they check
+    its base and its ranges before it starts; its runs' values come from TPE)."""
     keys = list(sweep.grid)
     if sweep.method == "grid":
         lists = [v for k in keys if isinstance(v := sweep.grid[k], list)]
@@ -168,15 +175,18 @@ def _draw(rng: random.Random, values: list[Any] | Range) -> Any:
     return round(drawn) if values.integer else drawn
 
 
-def expand(sweep: SweepIn) -> list[tuple[dict[str, Any], RunSpec | CommandRunIn]]:
-    """Validated runs, one per combination; invalid ones raise SweepError naming every problem and its field.
+def expand(
+    sweep: SweepIn, combos: list[dict[str, Any]] | None = None
+) -> list[tuple[dict[str, Any], RunSpec | CommandRunIn]]:
+    """Validated runs, one per combination (``combos``, else all of the sweep's); invalid ones raise SweepError
+    naming every problem and its field.
 
     A base with a ``command`` is a command run: the grid's keys are keys of its ``config`` (dotted), and each
     run's command is filled from its own config."""
     command = "command" in sweep.base
     expanded: list[tuple[dict[str, Any], RunSpec | CommandRunIn]] = []
     problems = _Problems()
-    for varied in combinations(sweep):
+    for varied in combinations(sweep) if combos is None else combos:
         data = copy.deepcopy(sweep.base)
         target = data.setdefault("config", {}) if command else data
         for key, value in varied.items():
@@ -221,25 +231,6 @@ def _command_run(data: dict[str, Any], varied: dict[str, Any], problems: _Proble
     return run
 
 
-def create_sweep(
-    session: Session, *, sweep: SweepIn, max_run_gb: float, preset: str | None = None
-) -> tuple[Sweep, list[Run]]:
-    """Store the sweep and its runs in one commit (the caller enqueues them afterwards)."""
-    expanded = expand(sweep)
-    check_sizes(expanded, max_run_gb=max_run_gb)
-    row = Sweep(name=sweep.name, spec=sweep.model_dump(mode="json"), preset=preset)
-    session.add(row)
-    session.flush()
-    runs = [
-        run_service.new_command_run(spec, sweep_id=row.id)
-        if isinstance(spec, CommandRunIn)
-        else run_service.new_run(spec=spec, sweep_id=row.id)
-        for _, spec in expanded
-    ]
-    run_service.add_runs(session, runs)
-    return row, runs
-
-
 def check_sizes(expanded: list[tuple[dict[str, Any], RunSpec | CommandRunIn]], *, max_run_gb: float) -> None:
     """Every run fits a worker's memory cap, or SweepError at the grid key (or base field) that makes one too big.
 
@@ -269,8 +260,13 @@ def varied_values(sweep: Sweep, run: Run) -> dict[str, Any]:
 
 
 def results(session: Session, *, sweep: Sweep) -> list[dict[str, Any]]:
-    """One row per run, best validation accuracy first; the best finished run is marked."""
+    """One row per run, the best score first (``services/sweep_scores.py``); the best finished run is marked.
+
+    Each row carries the run's ``score`` and its numeric ``summary`` (a script's own keys too), so a page can rank
+    by any of them, and ``finished_at``, the order of the best-so-far curve."""
     runs = list(session.scalars(select(Run).where(Run.sweep_id == sweep.id)))
+    scored = scores(session, sweep=sweep, runs=runs)
+    _, goal = objective(sweep)
     rows = []
     for run in runs:
         summary = json_safe(run.summary or {})  # rows of older versions may hold NaN or infinity
@@ -281,6 +277,8 @@ def results(session: Session, *, sweep: Sweep) -> list[dict[str, Any]]:
                 "status": run.status,
                 "epoch": run.epoch,
                 "values": varied_values(sweep, run),
+                "score": scored.get(run.id),
+                "summary": {k: v for k, v in summary.items() if score(v) is not None},
                 "best_valid_acc": summary.get("best_valid_acc"),
                 "best_epoch": summary.get("best_epoch"),
                 "test_acc_at_best": summary.get("test_acc_at_best"),
@@ -288,25 +286,31 @@ def results(session: Session, *, sweep: Sweep) -> list[dict[str, Any]]:
                 "n_params": summary.get("n_params"),
                 "duration_s": summary.get("duration_s"),
                 "stop_reason": run.finish_requested,
+                "finished_at": run.finished_at,
                 "best": False,
             }
         )
-
-    def order(row: dict[str, Any]) -> tuple[bool, float, int]:
-        acc = score(row["best_valid_acc"])
-        return (acc is None, -(acc or 0.0), int(row["run_id"]))
-
-    rows.sort(key=order)
-    if rows and score(rows[0]["best_valid_acc"]) is not None:
+    sign = -1.0 if goal == "maximize" else 1.0
+    rows.sort(key=lambda row: (row["score"] is None, sign * (row["score"] or 0.0), int(row["run_id"])))
+    if rows and rows[0]["score"] is not None:
         rows[0]["best"] = True
     return rows
 
 
 def score(value: Any) -> float | None:
-    """A summary's accuracy as a number that can win: finite, and a number (a script may send anything)."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    """A summary's number as one that can win: finite, and a number (a script may send anything)."""
+    return number(value)
+
+
+def _best_by_score(session: Session, *, sweep: Sweep) -> tuple[float, int] | None:
+    """The best run of a sweep by its metric's score (what results() marks), or None."""
+    _, goal = objective(sweep)
+    scored = scores(session, sweep=sweep, runs=list(session.scalars(select(Run).where(Run.sweep_id == sweep.id))))
+    if not scored:
         return None
-    return float(value)
+    sign = -1.0 if goal == "maximize" else 1.0
+    run_id = min(scored, key=lambda r: (sign * scored[r], r))
+    return scored[run_id], run_id
 
 
 def sweep_page(
@@ -342,6 +346,12 @@ def sweep_page(
         acc = score(stored)
         if acc is not None and (sweep_id not in best or acc > best[sweep_id][0]):
             best[sweep_id] = (acc, run_id)  # ties go to the lower id, as in results()
+    for s in sweeps:
+        if objective(s) != (DEFAULT_METRIC, "maximize"):  # a sweep of another metric: its runs' scores decide
+            best.pop(s.id, None)
+            best_by_score = _best_by_score(session, sweep=s)
+            if best_by_score is not None:
+                best[s.id] = best_by_score
     page = [
         {
             "id": s.id,

@@ -89,16 +89,28 @@ function dimension(axis, rows) {
   return dim;
 }
 
-/** Rows with a best valid accuracy: the ones a results plot can draw. */
-export function scoredRows(rows) {
-  return rows.filter((r) => typeof r.best_valid_acc === "number" && Number.isFinite(r.best_valid_acc));
+/**
+ * What the results plots colour and rank by: by default the best valid accuracy, in %; the sweep page may pick its
+ * metric's score or any summary key (views/sweep/ranking.js). goal: which end is best.
+ */
+export const VALID_ACC = { key: "best_valid_acc", label: "best valid acc (%)", short: "valid %", title: "Best valid accuracy (%)", scale: 100, goal: "maximize", get: (r) => r.best_valid_acc };
+
+/** A row's value of the metric, scaled (a % for accuracies), or null when it has none. */
+export function metricValue(row, metric = VALID_ACC) {
+  const v = metric.get(row);
+  return typeof v === "number" && Number.isFinite(v) ? metric.scale * v : null;
 }
 
-/** The parallel-coordinates trace: one axis per varied key, the last one best valid accuracy (%), lines coloured by it. */
-export function parcoordsTrace(sweep, rows, keys) {
-  const scored = scoredRows(rows);
+/** Rows with a value of the metric (best valid accuracy by default): the ones a results plot can draw. */
+export function scoredRows(rows, metric = VALID_ACC) {
+  return rows.filter((r) => metricValue(r, metric) !== null);
+}
+
+/** The parallel-coordinates trace: one axis per varied key, the last one the metric, lines coloured by it. */
+export function parcoordsTrace(sweep, rows, keys, metric = VALID_ACC) {
+  const scored = scoredRows(rows, metric);
   const axes = keys.map((key) => axisFor(sweep, key, rows));
-  const acc = scored.map((r) => 100 * r.best_valid_acc);
+  const acc = scored.map((r) => metricValue(r, metric));
   const lo = acc.length ? Math.min(...acc) : 0;
   const hi = acc.length ? Math.max(...acc) : 100;
   return {
@@ -106,15 +118,16 @@ export function parcoordsTrace(sweep, rows, keys) {
     line: {
       color: acc,
       colorscale: "Viridis",
+      reversescale: metric.goal === "minimize", // the best is bright either way
       cmin: lo,
       cmax: hi === lo ? lo + 1 : hi,
       showscale: true,
       // xpad: clear of the last axis's label ("best valid acc (%)"), centred on the plot's right edge
-      colorbar: { title: { text: "valid %", side: "right" }, thickness: 12, xpad: 64 },
+      colorbar: { title: { text: metric.short, side: "right" }, thickness: 12, xpad: 64 },
     },
     dimensions: [
       ...axes.map((axis) => dimension(axis, scored)),
-      { label: "best valid acc (%)", values: acc, range: [Math.floor(lo - 0.5), Math.ceil(hi + 0.5)] },
+      { label: metric.label, values: acc, range: metric.scale === 100 ? [Math.floor(lo - 0.5), Math.ceil(hi + 0.5)] : [lo, hi === lo ? lo + 1 : hi] },
     ],
     labelangle: 0,
     labelside: "top",
@@ -126,20 +139,21 @@ export function parcoordsTrace(sweep, rows, keys) {
  * Best valid accuracy (%) over two keys: z[y][x]. A cell several runs fall in (a third key varies) shows
  * their best; `count` tells how many runs each cell holds.
  */
-export function heatmapData(sweep, rows, xKey, yKey) {
+export function heatmapData(sweep, rows, xKey, yKey, metric = VALID_ACC) {
   const xAxis = axisFor(sweep, xKey, rows);
   const yAxis = yKey ? axisFor(sweep, yKey, rows) : null;
   const ny = yAxis ? yAxis.values.length : 1;
   const z = Array.from({ length: ny }, () => new Array(xAxis.values.length).fill(null));
   const runIds = Array.from({ length: ny }, () => new Array(xAxis.values.length).fill(null));
   const count = Array.from({ length: ny }, () => new Array(xAxis.values.length).fill(0));
-  for (const row of scoredRows(rows)) {
+  const better = metric.goal === "minimize" ? (a, b) => a < b : (a, b) => a > b;
+  for (const row of scoredRows(rows, metric)) {
     const x = xAxis.position(row.values[xKey]);
     const y = yAxis ? yAxis.position(row.values[yKey]) : 0;
     if (x < 0 || y < 0) continue;
-    const value = 100 * row.best_valid_acc;
+    const value = metricValue(row, metric);
     count[y][x] += 1;
-    if (z[y][x] === null || value > z[y][x]) {
+    if (z[y][x] === null || better(value, z[y][x])) {
       z[y][x] = value;
       runIds[y][x] = row.run_id;
     }
@@ -147,7 +161,7 @@ export function heatmapData(sweep, rows, xKey, yKey) {
   return { xAxis, yAxis, z, runIds, count, multiple: count.flat().some((n) => n > 1) };
 }
 
-export function heatmapTrace(data) {
+export function heatmapTrace(data, metric = VALID_ACC) {
   const { xAxis, yAxis, z, runIds } = data;
   return {
     type: "heatmap",
@@ -156,11 +170,12 @@ export function heatmapTrace(data) {
     z,
     customdata: runIds,
     colorscale: "Viridis",
-    colorbar: { title: { text: "valid %", side: "right" }, thickness: 12 },
+    reversescale: metric.goal === "minimize",
+    colorbar: { title: { text: metric.short, side: "right" }, thickness: 12 },
     xgap: 2,
     ygap: 2,
-    texttemplate: "%{z:.1f}",
-    hovertemplate: `${xAxis.label}=%{x}<br>${yAxis ? `${yAxis.label}=%{y}<br>` : ""}best valid %{z:.2f} %<br>run #%{customdata}<extra></extra>`,
+    texttemplate: metric.scale === 100 ? "%{z:.1f}" : "%{z:.3g}",
+    hovertemplate: `${xAxis.label}=%{x}<br>${yAxis ? `${yAxis.label}=%{y}<br>` : ""}${metric.label} %{z:.4g}<br>run #%{customdata}<extra></extra>`,
     hoverongaps: false,
   };
 }

@@ -27,9 +27,11 @@ export class ResultsTable {
    * @param {string[]} o.keys     the grid keys (columns of varied values)
    * @param {number} [o.epochs]   the base spec's epochs, for "3/25" (unless epochs is itself varied)
    * @param {boolean} [o.compact] the report's version: no duration or stop-reason columns
+   * @param {object} [o.rank]      the metric the rows are ranked by (views/sweep/ranking.js), a column of its own
    */
-  constructor({ keys, epochs, compact = false }) {
+  constructor({ keys, epochs, compact = false, rank = null }) {
     this.keys = keys;
+    this.rank = rank;
     this.epochs = epochs;
     this.compact = compact;
     this.sort = null; // {key, dir} or null: the server's order (best first)
@@ -54,6 +56,7 @@ export class ResultsTable {
       { key: "status", label: "Status" },
       { key: "epoch", label: "Epoch", num: true },
       ...this.keys.map((key) => ({ key: `values.${key}`, label: shortKey(key), title: key, hl: true })),
+      ...(this.rank ? [{ key: "rank_value", label: this.rank.label, title: `ranked by ${this.rank.label}`, num: true }] : []),
       ...METRIC_COLUMNS.filter((c) => !this.compact || c.key !== "duration_s"),
     ];
     if (!this.compact) cols.push({ key: "stop_reason", label: "Stop reason", title: "why the sweep's early-termination rule stopped the run" });
@@ -125,11 +128,12 @@ export class ResultsTable {
     tr.dataset.status = row.status;
     const epochs = this.keys.includes("epochs") ? row.values.epochs : this.epochs;
     const cells = [
-      h("td", { class: "rank" }, row.best ? h("span", { class: "best-mark", title: "best validation accuracy of the sweep" }, "★ best") : this.sort ? "" : String(i + 1)),
+      h("td", { class: "rank" }, row.best ? h("span", { class: "best-mark", title: this.rank ? `best ${this.rank.label} of the sweep` : "best validation accuracy of the sweep" }, "★ best") : this.sort ? "" : String(i + 1)),
       h("td", { class: "num mono nowrap" }, h("a", { href: `#/runs/${row.run_id}`, title: row.name }, `#${row.run_id}`)),
       h("td", { class: "nowrap" }, statusBadge(row.status), " ", earlyStopTag(row)),
       h("td", { class: "num mono nowrap" }, epochs ? `${row.epoch}/${epochs}` : String(row.epoch ?? "—")),
       ...this.keys.map((key) => h("td", { class: "mono hl", dataset: { key } }, formatValue(row.values[key]))),
+      ...(this.rank ? [h("td", { class: "num mono nowrap", dataset: { col: "rank_value" } }, row.rank_value === null ? "—" : formatValue(Number(row.rank_value.toPrecision(4))))] : []),
       ...METRIC_COLUMNS.filter((c) => !this.compact || c.key !== "duration_s").map((c) => h("td", { class: "num mono nowrap", dataset: { col: c.key } }, c.cell(row))),
     ];
     if (!this.compact) {

@@ -129,6 +129,9 @@ def test_roles_decide_what_a_token_may_do(with_roles: TestClient) -> None:
     assert with_roles.post("/api/runs", json={"epochs": 1}, headers=gpu).status_code == 403
     assert with_roles.post("/api/presets/fig1", params={"scale": "quick"}, headers=viewer).status_code == 403
     assert with_roles.post("/api/sweeps", json={}, headers=gpu).status_code == 403
+    more = with_roles.post("/api/sweeps/1/runs", json={"n": 1}, headers=viewer)
+    assert more.json()["detail"] == "viewer has role read: adding runs to sweeps needs role admin or user"
+    assert with_roles.post("/api/sweeps/1/runs", json={"n": 1}, headers=alice).status_code == 404  # let through
     assert with_roles.get("/api/runs", headers=viewer).json() == [], "nothing was stored by the refused launches"
 
     run = with_roles.post("/api/runs", json={"epochs": 1}, headers=alice)

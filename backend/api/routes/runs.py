@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from backend.api.deps import CeleryDep, LeaseHeader, RunId, SessionDep, SettingsDep, get_run_or_404
 from backend.api.run_request import parse_run_request, request_body_schema
 from backend.models import Run
-from backend.schemas import MAX_OFFSET, ClaimIn, CommandRunIn, ExternalRunIn, RunOut, RunPatch, StatusUpdate
-from backend.services import curation, leases, queue, runs, workers
+from backend.schemas import MAX_OFFSET, TERMINAL, ClaimIn, CommandRunIn, ExternalRunIn, RunOut, RunPatch, StatusUpdate
+from backend.services import curation, leases, queue, runs, sweep_search, workers
 from trainboard.estimate import RunTooLarge, check_fits
 from trainboard.settings import Settings
 from trainboard.spec import RunSpec
@@ -128,12 +128,21 @@ def delete_run(run_id: RunId, session: SessionDep, settings: SettingsDep) -> Res
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut)
-def cancel_run(run_id: RunId, session: SessionDep) -> RunOut:
-    """Cancel a run. A queued run never starts; a running one stops within seconds and keeps its metrics."""
+def cancel_run(run_id: RunId, session: SessionDep, celery: CeleryDep) -> RunOut:
+    """Cancel a run. A queued run never starts; a running one stops within seconds and keeps its metrics.
+    A run of a sweep with `parallel` (or tpe) leaves its place to the sweep's next run."""
     run = runs.cancel_run(session, run_id=run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    return RunOut.model_validate(run)
+    return _after_report(session, celery, run)
+
+
+def _after_report(session: Session, celery: CeleryDep, run: Run) -> RunOut:
+    """The reply; a run that has ended lets its sweep launch its next runs."""
+    out = RunOut.model_validate(run)
+    if out.status in TERMINAL:
+        sweep_search.launch_next(session, celery, sweep_id=run.sweep_id)
+    return out
 
 
 @router.post("/{run_id}/claim", response_model=RunOut)
@@ -152,7 +161,9 @@ def claim_run(run_id: RunId, claim: ClaimIn, session: SessionDep) -> RunOut:
 
 
 @router.post("/{run_id}/status", response_model=RunOut)
-def report_status(run_id: RunId, update: StatusUpdate, session: SessionDep, lease: LeaseHeader = None) -> RunOut:
+def report_status(
+    run_id: RunId, update: StatusUpdate, session: SessionDep, celery: CeleryDep, lease: LeaseHeader = None
+) -> RunOut:
     """The attempt holding the run's lease (a worker, or your script for an external run) reports progress,
     the outcome and the summary here. Without the lease: 403; with a stale one (the run was re-queued and
     claimed again): 409, and the caller must stop. `running` comes only from a claim; a finished or cancelled
@@ -165,4 +176,4 @@ def report_status(run_id: RunId, update: StatusUpdate, session: SessionDep, leas
         raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    return RunOut.model_validate(run)
+    return _after_report(session, celery, run)

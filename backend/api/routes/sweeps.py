@@ -14,7 +14,9 @@ from backend.schemas import MAX_OFFSET, SweepPatch
 from backend.services import curation, queue
 from backend.services import runs as run_service
 from backend.services.runs import ArchivedFilter
-from backend.services.sweeps import SweepError, SweepIn, create_sweep, results, sweep_page
+from backend.services.sweep_scores import objective
+from backend.services.sweep_search import MoreRuns, add_more, create_sweep, stop
+from backend.services.sweeps import SweepError, SweepIn, results, sweep_page
 
 router = APIRouter(tags=["sweeps"])
 
@@ -25,6 +27,7 @@ def sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
+    metric, goal = objective(sweep)
     return {
         "id": sweep.id,
         "name": sweep.name,
@@ -36,6 +39,10 @@ def sweep_out(session: SessionDep, sweep: Sweep) -> dict[str, Any]:
         "runs": sorted(row["run_id"] for row in rows),
         "status_counts": counts,
         "best_run_id": next((row["run_id"] for row in rows if row["best"]), None),
+        "metric": metric,
+        "goal": goal,
+        "summary_keys": sorted({key for row in rows for key in row["summary"]}),
+        "stopped": sweep.stopped_at is not None,
         "results": rows,
     }
 
@@ -59,7 +66,10 @@ def launch_sweep(
 @router.post("/sweeps", status_code=status.HTTP_201_CREATED)
 def post_sweep(sweep: SweepIn, session: SessionDep, celery: CeleryDep, settings: SettingsDep) -> dict[str, Any]:
     """Launch a sweep: `{"name", "base": <run spec>, "grid": {"<dotted key>": [values, ...]}}` makes one run per
-    combination; `"method": "random"` with `n` draws n runs (values from lists, or `{"min", "max", "log"}`)."""
+    combination; `"method": "random"` with `n` draws n runs (values from lists, or `{"min", "max", "log",
+    "integer"}`); `"method": "tpe"` with `n` runs Optuna's TPE over the same space, each next run proposed from
+    the scores of the runs so far (`metric`, default `valid_acc`, and `goal`: `maximize` or `minimize`).
+    `parallel` caps how many runs of the sweep are queued or running at once; the next start as runs end."""
     return sweep_out(session, launch_sweep(session, celery, settings, sweep, None))
 
 
@@ -115,11 +125,30 @@ def delete_sweep(sweep_id: SweepId, session: SessionDep, settings: SettingsDep) 
 
 @router.post("/sweeps/{sweep_id}/cancel")
 def cancel_sweep(sweep_id: SweepId, session: SessionDep) -> dict[str, Any]:
-    """Cancel every run of the sweep that has not finished."""
+    """Cancel every run of the sweep that has not finished; it launches no more (adding runs starts it again)."""
     sweep = session.get(Sweep, sweep_id)
     if sweep is None:
         raise HTTPException(status_code=404, detail=f"sweep {sweep_id} not found")
+    stop(session, sweep=sweep)
     run_ids = session.scalars(select(Run.id).where(Run.sweep_id == sweep_id)).all()
     for run_id in run_ids:
         run_service.cancel_run(session, run_id=run_id)
+    return sweep_out(session, sweep)
+
+
+@router.post("/sweeps/{sweep_id}/runs", status_code=status.HTTP_201_CREATED)
+def add_sweep_runs(
+    sweep_id: SweepId, more: MoreRuns, session: SessionDep, celery: CeleryDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Grow a sweep: `{"n": 4}` adds 4 runs to a random or tpe sweep's budget; `{"grid": {"<key>": [values]}}`
+    adds values to a grid (or tpe) sweep's key, and so the combinations they make. A cancelled sweep starts again.
+    The runs start now, up to the sweep's `parallel`."""
+    sweep = session.get(Sweep, sweep_id)
+    if sweep is None:
+        raise HTTPException(status_code=404, detail=f"sweep {sweep_id} not found")
+    try:
+        add_more(session, celery, sweep=sweep, more=more, max_run_gb=settings.max_run_gb)
+    except SweepError as exc:
+        session.rollback()
+        raise HTTPException(status_code=422, detail=exc.details) from exc
     return sweep_out(session, sweep)

@@ -92,8 +92,7 @@ def _series_by_key(new_rows: list[NewRow]) -> MetricsEventData:
 
 def _check_early_termination(session: Session, *, run: Run, new_rows: list[NewRow]) -> None:
     """A new epoch of the sweep's metric may end the run early: it finishes its epoch and succeeds."""
-    new_epochs = [step for key, step, _ in new_rows if key == early_termination.METRIC]
-    reason = early_termination.check(session, run=run, epochs=new_epochs)
+    reason = early_termination.check(session, run=run, new_points=[(key, step) for key, step, _ in new_rows])
     if reason:
         run.finish_requested = reason
         append_status_event(session, run)

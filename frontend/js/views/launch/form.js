@@ -8,13 +8,15 @@ import { CommandFields } from "./command-fields.js";
 import { commandFieldFor, commandRequest, defaultCommandModel, restoredCommandModel } from "./command-model.js";
 import { FIELDS, FIELD_KEYS, SECTIONS, defaultModel, restoredModel, visible } from "./fields.js";
 import { MAX_SWEEP_RUNS, buildRequest, errorMessage, fieldFor, runCount } from "./request.js";
+import { SearchPanel } from "./search-panel.js";
+import { defaultSearch, restoredSearch, searchCount, searchProblems, withSearch } from "./search.js";
 import { widget } from "./widgets.js";
 
 const STORE_KEY = "trainboard.launch";
 
 export class LaunchForm {
   /** mode: "builtin" | "command"; onSubmit(): the Launch button (or Enter); onChange(form): after each edit and each redraw. */
-  constructor({ model, gridMode, mode = "builtin", commandModel = defaultCommandModel() }, { onSubmit, onChange = null }) {
+  constructor({ model, gridMode, mode = "builtin", commandModel = defaultCommandModel(), search = defaultSearch() }, { onSubmit, onChange = null }) {
     this.onChange = onChange;
     this.model = model;
     this.gridMode = gridMode;
@@ -35,6 +37,7 @@ export class LaunchForm {
       this.render();
     });
     this.gridHint = h("small", { class: "muted" });
+    this.search = new SearchPanel(() => this.#updateDerived(), search);
     this.banner = h("div", { class: "banner banner-error", hidden: true, role: "alert", dataset: { testid: "form-error" } });
     this.sectionsEl = h("div", { class: "form-sections" });
     this.countEl = h("div", { class: "run-count", dataset: { testid: "run-count" } });
@@ -49,6 +52,7 @@ export class LaunchForm {
         "aside",
         { class: "launch-side card" },
         h("label", { class: "switch" }, this.gridToggle, h("span", {}, "Grid search"), this.gridHint),
+        this.search.el,
         this.countEl,
         h("div", { class: "actions" }, this.launchButton, resetButton),
         h("details", { class: "preview" }, h("summary", {}, "Request body"), this.preview),
@@ -88,6 +92,7 @@ export class LaunchForm {
     this.serverErrors.clear();
     this.sectionsEl.replaceChildren(...(this.mode === "command" ? this.#commandSections() : this.#builtinSections()));
     this.gridToggle.checked = this.gridMode;
+    this.search.el.hidden = !this.gridMode;
     this.modeSwitch.set(this.mode);
     this.gridHint.textContent =
       this.mode === "command" ? "a config value takes several values (comma-separated); one run per combination" : "every field takes several values; one run per combination";
@@ -142,11 +147,20 @@ export class LaunchForm {
   problemCount() {
     let n = 0;
     for (const [key, { wrap }] of this.widgets) if (!wrap.hidden) n += (this.problems.get(key) || []).length;
-    return n;
+    return n + this.#searchProblems().length;
+  }
+
+  /** The search panel's problems (grid mode only: it is hidden otherwise). */
+  #searchProblems() {
+    return this.gridMode ? searchProblems(this.search.state, { hasGrid: this.#plainRequest().kind === "sweep" }) : [];
+  }
+
+  #plainRequest() {
+    return this.mode === "command" ? commandRequest(this.command.model, this.gridMode) : buildRequest(this.model, this.gridMode);
   }
 
   request() {
-    return this.mode === "command" ? commandRequest(this.command.model, this.gridMode) : buildRequest(this.model, this.gridMode);
+    return this.gridMode ? withSearch(this.#plainRequest(), this.search.state) : this.#plainRequest();
   }
 
   /** After each edit: which fields apply, the run count, the button's words, the preview; kept for the session. */
@@ -155,13 +169,15 @@ export class LaunchForm {
     if (this.mode === "command") this.#commandProblems();
     const request = this.request();
     const { kind, body } = request;
-    const { n, factors } = runCount(request);
+    const { n, factors } = (this.gridMode && searchCount(this.search.state)) || runCount(request);
     const problems = this.problemCount();
+    this.search.showProblems(this.#searchProblems());
     this.countEl.replaceChildren(
       ...[
         h("strong", { dataset: { testid: "n-runs" } }, `${n} ${n === 1 ? "run" : "runs"}`),
         factors.length ? h("span", { class: "muted" }, ` = ${factors.join(" × ")}`) : null,
         kind === "sweep" ? h("div", { class: "muted small-text" }, "launched as one sweep (POST /api/sweeps)") : null,
+        kind === "sweep" && body.parallel ? h("div", { class: "muted small-text" }, `at most ${body.parallel} at once; the next start as runs end`) : null,
         n > MAX_SWEEP_RUNS ? h("div", { class: "small-text" }, `a sweep may have at most ${MAX_SWEEP_RUNS} runs`) : null,
         problems ? h("div", { class: "form-problems", dataset: { testid: "form-problems" } }, `The form has ${problems === 1 ? "1 problem" : `${problems} problems`} (under the fields): the count is of the valid values only.`) : null,
       ].filter(Boolean),
@@ -171,7 +187,7 @@ export class LaunchForm {
     this.launchButton.textContent = problems ? `Fix ${problems === 1 ? "1 problem" : `${problems} problems`} to launch` : n === 1 ? "Launch run" : `Launch ${n} runs`;
     this.preview.textContent = `POST /api/${kind === "sweep" ? "sweeps" : "runs"}\n${JSON.stringify(body, null, 2)}`;
     try {
-      sessionStorage.setItem(STORE_KEY, JSON.stringify({ model: this.model, grid: this.gridMode, mode: this.mode, command: this.command.model }));
+      sessionStorage.setItem(STORE_KEY, JSON.stringify({ model: this.model, grid: this.gridMode, mode: this.mode, command: this.command.model, search: this.search.state }));
     } catch {
       /* storage disabled */
     }
@@ -251,6 +267,7 @@ export function initialForm(route) {
         gridMode: state.gridMode || Boolean(saved.grid),
         mode: route.query.mode ? state.mode : saved.mode === "command" ? "command" : "builtin",
         commandModel: restoredCommandModel(saved.command),
+        search: restoredSearch(saved.search),
       };
     }
   } catch {

@@ -41,7 +41,8 @@ export function mount(root, route) {
     try {
       if (kind === "sweep") {
         const sweep = await post("/sweeps", body);
-        toast(`Sweep #${sweep.id} launched: ${sweep.runs.length} runs`);
+        const planned = Math.max(body.n || 0, sweep.runs.length);
+        toast(`Sweep #${sweep.id} launched: ${planned} runs${planned > sweep.runs.length ? `, ${sweep.runs.length} started now` : ""}`);
         navigate("/runs", { sweep_id: sweep.id });
       } else {
         const run = await post("/runs", body);

@@ -1,16 +1,21 @@
-// Sweep view (#/sweeps/12), the page shell: the results table, parallel coordinates, a heatmap over two varied keys
-// and the runs' curves overlaid — all refreshed every 2 s while any run of the sweep is unfinished.
+// Sweep view (#/sweeps/12), the page shell: the results table, parallel coordinates, a heatmap over two varied keys,
+// the best-so-far curve and the runs' curves overlaid — all ranked by the sweep's metric or a summary key ("Rank
+// by"), refreshed every 2 s while any run of the sweep is unfinished; "Add runs" grows the sweep.
 
 import { ApiError, deleteSweep, errorText, get, patchSweep, post } from "../../api.js";
 import { confirmAction, sweepCancelQuestion } from "../../confirm.js";
 import { NotesPanel } from "../../curate/notes.js";
 import { h, toast, whileVisible } from "../../dom.js";
 import { navigate, replaceQuery } from "../../router.js";
-import { gridKeys, sweepDone, variedKeys } from "../../sweepdata.js";
+import { VALID_ACC, gridKeys, sweepDone, variedKeys } from "../../sweepdata.js";
+import { AddRuns } from "./add-runs.js";
+import { BestSoFarChart } from "./best.js";
 import { SweepCurves } from "./curves.js";
 import { SweepHeader } from "./header.js";
 import { mountImportance } from "./importance.js";
 import { SweepPlots } from "./plots.js";
+import { RankBy } from "./rank.js";
+import { rankedRows } from "./ranking.js";
 import { ResultsCard } from "./results.js";
 import { openRuns } from "./text.js";
 
@@ -18,9 +23,7 @@ const POLL_MS = 2000;
 
 export function mount(root, route) {
   const page = new SweepPage(root, route);
-  page.refresh().then(() => {
-    if (!page.destroyed && page.sweep && !sweepDone(page.sweep)) page.stopPolling = whileVisible(() => page.refresh(), POLL_MS);
-  });
+  page.refresh().then(() => page.poll());
   return () => page.destroy();
 }
 
@@ -38,19 +41,35 @@ class SweepPage {
       onDelete: () => this.#delete(),
     });
     this.notes = new NotesPanel({ onSave: (notes) => this.#edit({ notes }) });
-    this.results = new ResultsCard(this.sweepId);
+    this.rank = new RankBy(route.query, () => {
+      syncQuery();
+      this.#render();
+    });
+    this.addRuns = new AddRuns(this.sweepId, (sweep) => {
+      this.sweep = sweep;
+      this.#render();
+      this.poll();
+    });
+    this.best = new BestSoFarChart(this.sweepId);
+    this.results = new ResultsCard(this.sweepId, [this.rank.el]);
     this.plots = new SweepPlots(this.sweepId, route.query, { onAxes: syncQuery });
     this.curves = new SweepCurves(this.sweepId, this, route.query.metric, { onMetric: syncQuery });
     this.notFound = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
-    const { header, results, plots, curves } = this;
-    root.append(this.notFound, header.head, header.summaryEl, this.notes.el, results.el, plots.note, plots.parcoords.el, h("div", { class: "chart-grid" }, plots.heatmap.el, curves.chart.el));
+    const { header, results, plots, curves, best } = this;
+    const tools = h("div", { class: "sweep-tools" }, this.addRuns.el);
+    root.append(this.notFound, header.head, header.summaryEl, this.notes.el, tools, results.el, plots.note, plots.parcoords.el, h("div", { class: "chart-grid" }, best.el, plots.heatmap.el, curves.chart.el));
     mountImportance(root, this);
+  }
+
+  /** Poll every 2 s while the sweep has unfinished runs (again after runs are added). */
+  poll() {
+    if (!this.destroyed && !this.stopPolling && this.sweep && !sweepDone(this.sweep)) this.stopPolling = whileVisible(() => this.refresh(), POLL_MS);
   }
 
   /** The heatmap's axes and the curves' metric live in the URL. */
   #syncQuery() {
     const { x, y } = this.plots.selected;
-    replaceQuery({ x, y, metric: this.curves.metric === "valid_acc" ? "" : this.curves.metric });
+    replaceQuery({ x, y, metric: this.curves.metric === "valid_acc" ? "" : this.curves.metric, ...this.rank.query });
   }
 
   async refresh() {
@@ -79,8 +98,13 @@ class SweepPage {
     const varied = variedKeys(sweep);
     this.header.render(sweep, varied);
     this.notes.set(sweep.notes);
-    this.results.render(sweep, keys);
-    this.plots.render(sweep, keys, varied);
+    this.rank.update(sweep);
+    this.addRuns.update(sweep);
+    const metric = this.rank.metric;
+    const rows = metric === VALID_ACC ? sweep.results || [] : rankedRows(sweep.results || [], metric);
+    this.results.render(sweep, keys, rows, metric);
+    this.plots.render(sweep, keys, varied, rows, metric);
+    this.best.render(rows, metric);
     this.curves.update(sweep, varied);
     const done = sweepDone(sweep);
     this.header.setLive(done ? "ended" : "live", done ? "finished" : "live (every 2 s)");
@@ -144,7 +168,7 @@ class SweepPage {
       h("a", { href: "#/sweeps" }, "All sweeps"),
     );
     this.header.head.hidden = true;
-    for (const el of [this.header.summaryEl, this.results.el, this.plots.parcoords.el, this.plots.heatmap.el, this.curves.chart.el]) el.hidden = true;
+    for (const el of [this.header.summaryEl, this.results.el, this.plots.parcoords.el, this.plots.heatmap.el, this.curves.chart.el, this.best.el, this.addRuns.el]) el.hidden = true;
     if (this.stopPolling) this.stopPolling();
   }
 
@@ -153,6 +177,7 @@ class SweepPage {
     if (this.stopPolling) this.stopPolling();
     this.plots.destroy();
     this.curves.destroy();
+    this.best.destroy();
     document.title = "trainboard";
   }
 }

@@ -1,10 +1,10 @@
-// The sweep page's plots over the varied keys: parallel coordinates and the best-valid-accuracy heatmap over two
-// chosen keys. Both are redrawn only when a result changed; a sweep that varies nothing shows a note instead.
+// The sweep page's plots over the varied keys: parallel coordinates and a heatmap over two chosen keys of the
+// ranked metric (the best valid accuracy unless "Rank by" says otherwise). Both are redrawn only when a result changed; a sweep that varies nothing shows a note instead.
 
 import { Chart, baseLayout } from "../../charts.js";
 import { h } from "../../dom.js";
 import { shortKey } from "../../spec.js";
-import { heatmapData, heatmapTrace, parcoordsTrace, resultsCsv, scoredRows } from "../../sweepdata.js";
+import { VALID_ACC, heatmapData, heatmapTrace, parcoordsTrace, resultsCsv, scoredRows } from "../../sweepdata.js";
 import { heatmapAxes, heatmapCsv } from "./text.js";
 
 /** The axes of a chart with nothing to draw yet: none, its "Waiting for the first results…" alone. */
@@ -23,7 +23,7 @@ export class SweepPlots {
       title: "Parallel coordinates",
       subtitle: "one line per run with a result, coloured by best valid accuracy · drag along an axis to filter",
       filename: `sweep${sweepId}_parcoords`,
-      csv: async () => resultsCsv(this.sweep.results, this.keys),
+      csv: async () => resultsCsv(this.rows, this.keys),
     });
     this.parcoords.el.classList.add("wide-chart");
     this.xSelect = h("select", { name: "heat-x", "aria-label": "heatmap x axis" });
@@ -55,14 +55,18 @@ export class SweepPlots {
     return { x: this.xSelect.value, y: this.ySelect.value };
   }
 
-  render(sweep, keys, varied) {
+  /** rows: the results ranked by ``metric`` (what the plots colour by). */
+  render(sweep, keys, varied, rows = sweep.results || [], metric = VALID_ACC) {
     this.sweep = sweep;
     this.keys = keys;
     this.varied = varied;
-    const rows = sweep.results || [];
-    const signature = JSON.stringify(rows.map((r) => [r.run_id, r.best_valid_acc, r.values]));
+    this.rows = rows;
+    this.metric = metric;
+    const signature = JSON.stringify([rows.map((r) => [r.run_id, metric.get(r), r.values]), metric.key, metric.goal]);
     if (signature === this.signature) return;
     this.signature = signature;
+    this.heatmap.el.querySelector("h3").textContent = metric.title;
+    this.parcoords.el.querySelector("header p").textContent = `one line per run with a result, coloured by ${metric.label} · drag along an axis to filter`;
     const noAxes = varied.length === 0;
     this.parcoords.el.hidden = noAxes;
     this.heatmap.el.hidden = noAxes;
@@ -86,19 +90,19 @@ export class SweepPlots {
   }
 
   async #renderParcoords() {
-    const rows = this.sweep.results || [];
-    const scored = scoredRows(rows);
+    const rows = this.rows;
+    const scored = scoredRows(rows, this.metric);
     this.parcoords.empty.textContent = "Waiting for the first results…";
     this.parcoords.status.textContent = scored.length < rows.length ? `${scored.length}/${rows.length} runs with a result` : "";
     const layout = { font: baseLayout().font, margin: { l: 70, r: 40, t: 56, b: 24 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "#ffffff" };
     if (!scored.length) Object.assign(layout, hiddenAxes()); // Plotly's empty cartesian axes would say nothing
-    await this.parcoords.render(scored.length ? [parcoordsTrace(this.sweep, rows, this.varied)] : [], layout, { hasData: scored.length > 0 });
+    await this.parcoords.render(scored.length ? [parcoordsTrace(this.sweep, rows, this.varied, this.metric)] : [], layout, { hasData: scored.length > 0 });
   }
 
   async renderHeatmap() {
     if (!this.sweep || !this.varied.length) return;
     const { x, y } = this.axes;
-    const data = heatmapData(this.sweep, this.sweep.results || [], x, y);
+    const data = heatmapData(this.sweep, this.rows, x, y, this.metric);
     this.heatmap.status.textContent = data.multiple ? "best over the other keys" : "";
     const layout = baseLayout({ xTitle: x, yTitle: y || "" });
     layout.hovermode = "closest";
@@ -110,12 +114,12 @@ export class SweepPlots {
     this.heatmap.empty.textContent = "Waiting for the first results…";
     const any = data.z.some((r) => r.some((v) => v !== null));
     if (!any) Object.assign(layout, hiddenAxes());
-    await this.heatmap.render(any ? [heatmapTrace(data)] : [], layout, { hasData: any });
+    await this.heatmap.render(any ? [heatmapTrace(data, this.metric)] : [], layout, { hasData: any });
   }
 
   #heatmapCsv() {
     const { x, y } = this.axes;
-    return heatmapCsv(heatmapData(this.sweep, this.sweep.results || [], x, y), y);
+    return heatmapCsv(heatmapData(this.sweep, this.rows, x, y, this.metric), y);
   }
 
   destroy() {

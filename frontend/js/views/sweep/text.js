@@ -14,17 +14,24 @@ export function openRuns(counts = {}) {
 /** "optimizer.lr ∈ {0.1, 0.01} × seed ~ log-uniform[1, 10]" */
 export function gridText(grid = {}) {
   return Object.entries(grid)
-    .map(([k, v]) => (Array.isArray(v) ? `${k} ∈ {${v.map(formatValue).join(", ")}}` : `${k} ~ ${v.log ? "log-" : ""}uniform[${num(v.min)}, ${num(v.max)}]`))
+    .map(([k, v]) => (Array.isArray(v) ? `${k} ∈ {${v.map(formatValue).join(", ")}}` : `${k} ~ ${v.log ? "log-" : ""}uniform${v.integer ? " integers" : ""}[${num(v.min)}, ${num(v.max)}]`))
     .join(" × ");
 }
 
 export function methodText(spec = {}) {
-  return spec.method === "random" ? `random, n = ${spec.n}, seed ${spec.seed}` : "grid (every combination)";
+  const at = spec.parallel ? `, ${spec.parallel} at a time` : "";
+  if (spec.method === "tpe") return `tpe (Optuna), n = ${spec.n}, ${spec.goal || "maximize"} ${spec.metric || "valid_acc"}, seed ${spec.seed}${at}`;
+  return spec.method === "random" ? `random, n = ${spec.n}, seed ${spec.seed}${at}` : `grid (every combination)${at}`;
 }
 
 export function ruleText(rule) {
   if (!rule) return "none";
-  const how = rule.method === "asha" ? `successive halving, factor ${rule.reduction_factor}` : `median rule, ≥ ${rule.min_peers} peers`;
+  const how =
+    rule.method === "asha"
+      ? `successive halving, factor ${rule.reduction_factor}`
+      : rule.method === "optuna-median"
+        ? `Optuna's median pruner, ≥ ${rule.min_peers} finished runs`
+        : `median rule, ≥ ${rule.min_peers} peers`;
   return `${how}, from epoch ${rule.min_epochs}`;
 }
 
