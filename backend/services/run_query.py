@@ -19,6 +19,7 @@ from backend.services.run_query_sql import QueryError, Token, free_text, term_cl
 __all__ = ["QueryError", "condition"]
 
 KEYWORDS = {"and", "or", "not"}
+MAX_DEPTH = 32  # nested parentheses and nots: beyond, a query is refused rather than recursed into
 # A word holds a ':' only between two digits (a time, 14:00); anywhere else ':' is the operator of tag:fig5.
 _TOKEN = re.compile(
     r"""\s*(?:(?P<open>\()|(?P<close>\))|(?P<op><=|>=|!=|=|<|>|~|:)"""
@@ -108,6 +109,7 @@ class _Parser:
         self.tokens = tokens
         self.end = len(query.rstrip())
         self.i = 0
+        self.depth = 0
 
     def parse(self) -> Node:
         node = self._or()
@@ -141,19 +143,28 @@ class _Parser:
         token = self._next()
         if token is None:
             raise QueryError(self.end, "expected a key, a value, 'not' or '(' but the query ends")
-        if token.kind == "not":
-            return Not(self._not())
-        if token.kind == "open":
-            node = self._or()
-            closing = self._next()
-            if closing is None or closing.kind != "close":
-                where = self.end if closing is None else closing.pos
-                found = _shown(closing)
-                raise QueryError(where, f"expected ')' to close the '(' at position {token.pos}, found {found}")
+        if token.kind in {"not", "open"}:
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise QueryError(token.pos, f"expected at most {MAX_DEPTH} levels of parentheses and 'not'")
+            node = self._nested(token)
+            self.depth -= 1
             return node
         if token.kind in {"word", "string"}:
             return self._term_or_text(token)
         raise QueryError(token.pos, f"expected a key, a value, 'not' or '(', found {_shown(token)}")
+
+    def _nested(self, token: Token) -> Node:
+        """What follows a 'not' or a '('."""
+        if token.kind == "not":
+            return Not(self._not())
+        node = self._or()
+        closing = self._next()
+        if closing is None or closing.kind != "close":
+            where = self.end if closing is None else closing.pos
+            found = _shown(closing)
+            raise QueryError(where, f"expected ')' to close the '(' at position {token.pos}, found {found}")
+        return node
 
     def _term_or_text(self, first: Token) -> Node:
         op = self._peek()

@@ -7,6 +7,9 @@ false, never NULL: ``not`` then reads as a user expects (``not config.lr = 0.1``
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,11 +133,31 @@ def json_scalar(column: Any, segments: list[str], kind: str, dialect: str) -> Co
         text = column.op("#>>")(path)
         value = cast(text, Float) if kind == "number" else text
     else:
-        sqlite_path = "$" + "".join(f"[{s}]" if s.isdigit() else f'."{s}"' for s in segments)
-        json_type = func.json_type(column, sqlite_path)
+        paths = _sqlite_paths(segments)
+        json_type = _first([func.json_type(column, path) for path in paths])
         types = {"number": ["integer", "real"], "string": ["text"], "boolean": ["true", "false"]}[kind]
-        value = json_type if kind == "boolean" else func.json_extract(column, sqlite_path)
+        value = json_type if kind == "boolean" else _first([func.json_extract(column, path) for path in paths])
     return case((json_type.in_(types), value), else_=None)
+
+
+def _first(values: list[Any]) -> Any:
+    return values[0] if len(values) == 1 else func.coalesce(*values)
+
+
+def _sqlite_paths(segments: list[str]) -> list[str]:
+    """SQLite's JSON paths to ``segments``: a part of digits is a list's item or a key, as Postgres's #> reads it
+    (each way for the first three such parts). SQLite matches a key against the stored text as is, and the JSON is
+    stored with non-ASCII characters and backslashes escaped, so a key with either is looked up in that spelling
+    too (a newer SQLite may read the first)."""
+    digit_parts = [i for i, s in enumerate(segments) if s.isdigit()][:3]
+    paths: list[str] = []
+    for as_index in itertools.product((True, False), repeat=len(digit_parts)):
+        indexed = {i for i, on in zip(digit_parts, as_index, strict=True) if on}
+        for label in (lambda key: f'"{key}"', json.dumps):
+            path = "$" + "".join(f"[{s}]" if i in indexed else "." + label(s) for i, s in enumerate(segments))
+            if path not in paths:
+                paths.append(path)
+    return paths
 
 
 def _segments(path: str, pos: int, *, param: str = "q") -> list[str]:
@@ -197,7 +220,10 @@ def _contains(column: Any, text: str) -> ColumnElement[bool]:
 def _number_or_none(value: Token) -> float | None:
     if value.kind != "word" or not _NUMBER.fullmatch(value.text):
         return None
-    return float(value.text)
+    number = float(value.text)
+    if not math.isfinite(number):
+        raise QueryError(value.pos, f"expected a number a float can hold, found {value.text!r}")
+    return number
 
 
 def _time(value: Token, name: str) -> datetime:
