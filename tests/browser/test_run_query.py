@@ -70,6 +70,14 @@ def test_a_query_narrows_the_table_and_a_fresh_browser_reproduces_the_view(
 
     page.goto(f"{stack.url}/#/runs?cols=config.optimizer.lr")
     expect(page.locator(f"{TABLE} tr[data-run-id]")).to_have_count(4)
+    expect(page.locator(SEARCH)).to_have_attribute("placeholder", re.compile(r"query: config\.optimizer\.lr >= 0\.01"))
+    page.get_by_label("Query help").click()
+    help_panel = page.locator(".query-help-panel")
+    expect(help_panel).to_contain_text("tag:fig5")
+    expect(help_panel).to_contain_text("~ contains, any case")
+    screenshot(page, "runs_query_help")
+    page.get_by_label("Query help").click()
+    expect(help_panel).to_be_hidden()
     query = "tag:qfig and (config.optimizer.lr >= 0.01 or summary.best_acc < 0.9)"
     page.fill(SEARCH, query)
     expect_rows(page, [mid, slow, fast])  # newest first

@@ -12,7 +12,8 @@ const QUERY_HELP = [
   ["summary.best_valid_acc > 0.9", "a summary key; = != < <= > >="],
   ["config.optimizer.name = adam", 'text: a bare word or "quoted"'],
   ["name ~ resnet", "~ contains, any case"],
-  ["tag:fig5  status:succeeded", "a tag; a column: id, name, status, arch, dataset, sweep, created_at, duration_s…"],
+  ["tag:fig5  status:succeeded", "a tag; key:value is key = value"],
+  ["created_at > 2026-11-30", "columns: id, name, status, arch, dataset, sweep, epoch, batch_size, lr, best_valid_acc, test_acc_at_best, duration_s, worker, created_at"],
   ["a and b, a or b, not a, (a or b) c", "side by side is and"],
   ["resnet", "no operator: search name, tag, architecture, id"],
 ];
