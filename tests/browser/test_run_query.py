@@ -100,6 +100,14 @@ def test_a_query_narrows_the_table_and_a_fresh_browser_reproduces_the_view(
     expect(fresh_page.get_by_role("button", name="Compare 1 selected")).to_be_visible()
     expect(fresh_page.locator(f'{TABLE} thead th[data-col="config.optimizer.lr"]')).to_be_visible()
 
+    # the tab's own selection outlives an older URL: select another run on its page, then Back
+    page.goto(f"{stack.url}/#/runs/{mid}")
+    page.click("text=Select for compare")
+    page.go_back()
+    expect(page.get_by_role("button", name="Compare 2 selected")).to_be_visible()
+    page.wait_for_function("(sel) => location.hash.includes('sel=' + sel)", arg=f"{fast},{mid}")
+    expect(page.locator(f'{TABLE} tr[data-run-id="{mid}"] input[type=checkbox]')).to_be_checked()
+
 
 def test_the_server_sorts_by_a_config_key_across_pages(page: Page, stack: Stack, api: httpx.Client) -> None:
     # the oldest run has the highest lr: sorted in the page, it would be on the second page of 25

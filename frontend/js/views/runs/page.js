@@ -19,9 +19,12 @@ const SWEEPS_POLL_MS = 15000;
 
 export function mount(root, route) {
   const state = readState(route.query, columnStore.read());
-  if ("sel" in route.query) selection.set(state.sel); // a shared view brings its selection
-  else state.sel = selection.ids();
-  if ((state.cols.length && !("cols" in route.query)) || (state.sel.length && !("sel" in route.query))) {
+  // A tab with no selection yet (a shared URL opened) takes the URL's; otherwise the tab's own selection wins (it
+  // may have changed on another page since this URL was written: a run page's "Select for compare", Back).
+  if (state.sel.length && !selection.ids().length) selection.set(state.sel);
+  const urlSel = state.sel.join(",");
+  state.sel = selection.ids();
+  if ((state.cols.length && !("cols" in route.query)) || state.sel.join(",") !== urlSel) {
     replaceQuery(urlQuery(state)); // the last choice of columns and the selection, made shareable
   }
   const page = { destroyed: false };
