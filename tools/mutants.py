@@ -223,6 +223,27 @@ MUTANTS = (
         ".where(rollup.run_id == run_id)",
         ("tests/backend/test_metric_keys.py",),
     ),
+    Mutant(
+        "a runs query's comparison on a key a run lacks is NULL (then `not` drops the run too)",
+        "backend/services/run_query_sql.py",
+        "    return func.coalesce(clause, false())\n",
+        "    return clause\n",
+        ("tests/backend/test_run_query.py", "-k", "test_query_selects_the_runs"),
+    ),
+    Mutant(
+        "a runs query's `and` reads as `or`",
+        "backend/services/run_query.py",
+        'return and_(*parts) if node.kind == "and" else or_(*parts)',
+        "return or_(*parts)",
+        ("tests/backend/test_run_query.py", "-k", "test_query_selects_the_runs"),
+    ),
+    Mutant(
+        "the runs query is parsed but never reaches the SQL",
+        "backend/services/runs.py",
+        "        stmt = stmt.where(run_query.condition(q, dialect=session.get_bind().dialect.name))\n",
+        "        run_query.condition(q, dialect=session.get_bind().dialect.name)\n",
+        ("tests/backend/test_run_query.py", "-k", "2000"),
+    ),
 )
 
 

@@ -84,7 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("spec", type=Path)
 
     ls = sub.add_parser("ls", help="list runs")
+    ls.add_argument("query", nargs="?", help="free text or a query: 'tag:fig5 and config.optimizer.lr >= 0.01'")
     ls.add_argument("--status")
+    ls.add_argument("--sort", help="a column or a config or summary key (summary.best_valid_acc); highest first")
+    ls.add_argument("--asc", action="store_true", help="sort lowest first")
     ls.add_argument("--limit", type=int, default=20)
 
     watch = sub.add_parser("watch", help="follow a run's live metrics until it ends")
@@ -292,6 +295,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {"limit": args.limit}
     if args.status:
         params["status"] = args.status
+    if args.query:
+        params["q"] = args.query
+    if args.sort:
+        params.update(sort=args.sort, order="asc" if args.asc else "desc")
     with Client() as client:
         runs = client.list_runs(**params)
     print("\n".join(runs_table(runs, width=terminal_width())))

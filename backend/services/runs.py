@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import Run, utcnow
 from backend.schemas import EXTERNAL_RUN_NAME, TERMINAL, CommandRunIn, ExternalRunIn, StatusUpdate
-from backend.services import leases
+from backend.services import leases, run_query
 from backend.services.events import append_status_event, locked_run, status_event_data
 from backend.services.leases import WriteRefused
+from backend.services.run_query_sql import sort_columns
 from trainboard.queue import queue_for_device
 from trainboard.spec import RunSpec
 
@@ -33,20 +34,6 @@ SORTABLE = {
     "test_acc_at_best": Run.test_acc_at_best,
     "duration_s": Run.duration_s,
 }
-SortKey = Literal[
-    "id",
-    "name",
-    "status",
-    "created_at",
-    "epoch",
-    "dataset",
-    "arch",
-    "batch_size",
-    "lr",
-    "best_valid_acc",
-    "test_acc_at_best",
-    "duration_s",
-]
 
 ArchivedFilter = Literal["false", "true", "all"]  # the runs table's default hides archived runs
 
@@ -145,13 +132,15 @@ def list_runs(
     tag: str | None = None,
     sweep_id: int | None = None,
     q: str | None = None,
-    sort: SortKey = "id",
+    sort: str = "id",
     descending: bool = True,
     limit: int = 50,
     offset: int = 0,
     archived: ArchivedFilter = "false",
 ) -> tuple[list[Run], int]:
-    """One page of runs matching the filters, and how many match in all; archived runs only when asked for."""
+    """One page of runs matching the filters and the query ``q`` (services/run_query.py), and how many match in
+    all; archived runs only when asked for. ``sort``: a column of SORTABLE or a config or summary key
+    ("config.optimizer.lr"); QueryError if bad."""
     stmt = select(Run)
     if archived != "all":
         stmt = stmt.where(Run.archived.is_(archived == "true"))
@@ -162,19 +151,10 @@ def list_runs(
     if sweep_id is not None:
         stmt = stmt.where(Run.sweep_id == sweep_id)
     if q:
-        text = f"%{q.lower()}%"
-        conditions: list[ColumnElement[bool]] = [
-            func.lower(Run.name).like(text),
-            func.lower(Run.tags).like(text),
-            Run.arch.like(text),
-        ]
-        if q.isdigit():
-            conditions.append(Run.id == int(q))
-        stmt = stmt.where(or_(*conditions))
+        stmt = stmt.where(run_query.condition(q, dialect=session.get_bind().dialect.name))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    column = SORTABLE[sort]
-    ordering = column.desc().nulls_last() if descending else column.asc().nulls_last()
-    stmt = stmt.order_by(ordering, Run.id.desc()).limit(limit).offset(offset)
+    ordering = sort_columns(sort, descending=descending, dialect=session.get_bind().dialect.name, sortable=SORTABLE)
+    stmt = stmt.order_by(*ordering).limit(limit).offset(offset)
     return list(session.scalars(stmt)), total
 
 

@@ -223,12 +223,20 @@ def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) 
         stack,
         "views/runs/query.js",
         """(() => {
-          const odd = m.readState({status: 'running,bogus', sort: 'nope', order: 'up', limit: '7', offset: '-5'});
+          const odd = m.readState({status: 'running,bogus', sort: 'nope', order: 'up', limit: '7', offset: '-5',
+                                   sel: '3,x,1,3,-2'});
           const state = m.readState(
-            {status: 'failed,queued', tag: 't', sort: 'lr', order: 'asc', limit: '100', offset: '200'});
+            {status: 'failed,queued', tag: 't', sort: 'lr', order: 'asc', limit: '100', offset: '200', sel: '4,2'});
+          const query = m.readState({q: 'config.lr >= 0.01 and tag:fig5', sort: 'config.optimizer.lr', cols: ''});
           return {
             odd, plain: m.urlQuery(m.readState({})), url: m.urlQuery(state), api: m.apiQuery(state),
             back: m.readState(m.urlQuery(state)), filtered: [m.isFiltered(state), m.isFiltered(m.readState({}))],
+            queryUrl: m.urlQuery(query), queryApi: m.apiQuery(query),
+            problems: [
+              m.queryProblem([{loc: ['query', 'q'], msg: 'at position 3: expected a value', ctx: {position: 3}}]),
+              m.queryProblem([{loc: ['query', 'sort'], msg: 'unknown sort key'}]), m.queryProblem('not found'),
+            ],
+            marks: [m.markAt('id >', 4), m.markAt('a = (b', 4), m.markAt('abc', null)],
           };
         })()""",
     )
@@ -243,9 +251,10 @@ def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) 
         "limit": 50,
         "offset": 0,
         "cols": [],
+        "sel": [1, 3],
     }
     # defaults stay out of the URL (hrefFor drops empty values), so a plain #/runs stays plain
-    plain_keys = {"status", "tag", "sweep_id", "q", "archived", "sort", "order", "limit", "offset", "cols"}
+    plain_keys = {"status", "tag", "sweep_id", "q", "archived", "sort", "order", "limit", "offset", "cols", "sel"}
     assert set(told["plain"]) == plain_keys
     assert all(value in ("", None) for value in told["plain"].values())
     assert told["url"]["status"] == "failed,queued"
@@ -259,8 +268,14 @@ def test_runs_table_state_round_trips_through_the_url(page: Page, stack: Stack) 
         "limit": 100,
         "offset": 200,
     }
-    assert told["back"] == {**told["api"], "status": ["failed", "queued"], "archived": False, "cols": []}
+    assert told["back"] == {**told["api"], "status": ["failed", "queued"], "archived": False, "cols": [], "sel": [2, 4]}
+    assert told["url"]["sel"] == "2,4"
     assert told["filtered"] == [True, False]
+    # the query and a sort by any config key go to the API as they are: it filters and sorts across pages
+    assert told["queryUrl"]["q"] == told["queryApi"]["q"] == "config.lr >= 0.01 and tag:fig5"
+    assert told["queryUrl"]["sort"] == told["queryApi"]["sort"] == "config.optimizer.lr"
+    assert told["problems"] == [{"message": "at position 3: expected a value", "position": 3}, None, None]
+    assert told["marks"] == [["id >", "", ""], ["a = ", "(", "b"], ["abc", "", ""]]
 
 
 def test_runs_table_sorting_paging_and_words(page: Page, stack: Stack) -> None:
@@ -503,7 +518,6 @@ def test_runs_columns_any_config_or_summary_key(page: Page, stack: Stack) -> Non
         "views/runs/columns.js",
         f"""(() => {{
           const runs = {FREE_RUNS};
-          const ids = (rows) => rows.map((r) => r.id);
           return {{
             keys: m.discoverKeys(runs),
             values: m.runValues(runs[0]),
@@ -514,9 +528,6 @@ def test_runs_columns_any_config_or_summary_key(page: Page, stack: Stack) -> Non
                       m.initialColumns({{cols: ''}}, 'summary.x')],
             labels: [m.columnLabel('config.optimizer.lr'), m.columnLabel('summary.best_acc')],
             numeric: [m.numericColumn(runs, 'config.lr'), m.numericColumn(runs, 'config.optimizer.name')],
-            byLr: [ids(m.sortRuns(runs, 'config.lr', 'asc')), ids(m.sortRuns(runs, 'config.lr', 'desc'))],
-            byAcc: ['asc', 'desc'].map((order) => ids(m.sortRuns(runs, 'summary.best_acc', order))),
-            byName: ids(m.sortRuns(runs, 'config.optimizer.name', 'asc')),
           }};
         }})()""",
     )
@@ -543,10 +554,6 @@ def test_runs_columns_any_config_or_summary_key(page: Page, stack: Stack) -> Non
     assert told["initial"] == [["config.lr"], ["summary.x"], []]
     assert told["labels"] == ["optimizer.lr", "best_acc"]
     assert told["numeric"] == [True, False]
-    # a run without the key goes last either way; ties keep the API's order
-    assert told["byLr"] == [[3, 1, 2, 4], [2, 1, 3, 4]]
-    assert told["byAcc"] == [[2, 1, 3, 4], [1, 2, 3, 4]]
-    assert told["byName"] == [1, 2, 4, 3]
 
 
 def test_config_tree_and_legend_of_free_form_configs(page: Page, stack: Stack) -> None:

@@ -80,6 +80,12 @@ def test_submit_and_ls_talk_to_the_api(tmp_path: Path) -> None:
         assert listed.stderr == ""
         verbose = _cli("ls", "-v", env=env, cwd=tmp_path)
         assert "HTTP Request: GET" in verbose.stderr and "cli run" in verbose.stdout, "-v shows what happens"
+        query = "config.batch_size = 32 and status:queued"
+        queried = _cli("ls", query, "--sort", "config.epochs", env=env, cwd=tmp_path)
+        assert "cli run" in queried.stdout, queried.stderr
+        assert "cli run" not in _cli("ls", "config.batch_size > 32", env=env, cwd=tmp_path).stdout
+        bad = _cli("ls", "config.batch_size >", env=env, cwd=tmp_path)
+        assert bad.returncode == 1 and "at position 19: expected a value after '>'" in bad.stderr
         assert httpx.get(f"{stack.url}/api/runs/1").json()["spec"]["batch_size"] == 32
 
 

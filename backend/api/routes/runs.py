@@ -13,11 +13,19 @@ from backend.api.run_request import parse_run_request, request_body_schema
 from backend.models import Run
 from backend.schemas import MAX_OFFSET, TERMINAL, ClaimIn, CommandRunIn, ExternalRunIn, RunOut, RunPatch, StatusUpdate
 from backend.services import curation, leases, queue, runs, sweep_search, workers
+from backend.services.run_query_sql import KEYS, QueryError
 from trainboard.estimate import RunTooLarge, check_fits
 from trainboard.settings import Settings
 from trainboard.spec import RunSpec
 
 router = APIRouter(prefix="/runs", tags=["runs"])
+
+QUERY_HELP = (
+    "free text (name, tag, architecture, id), or a query: `key OP value` terms (OP: = != < <= > >= ~ :) joined by "
+    "and, or, not and parentheses, e.g. `config.optimizer.lr >= 0.01 and summary.best_valid_acc > 0.9 and tag:fig5`;"
+    " keys: config.<dotted key>, summary.<dotted key>, " + ", ".join(KEYS)
+)
+SORT_HELP = "a column (" + ", ".join(runs.SORTABLE) + ") or a config or summary key (`config.lr`); runs lacking it last"
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut, openapi_extra=request_body_schema())
@@ -65,27 +73,33 @@ def list_runs(
     status_: Annotated[str | None, Query(alias="status", max_length=100, description="comma-separated")] = None,
     tag: Annotated[str | None, Query(max_length=64)] = None,
     sweep_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="free text: name, tag, architecture, id")] = None,
-    sort: runs.SortKey = "id",
+    q: Annotated[str | None, Query(max_length=2000, description=QUERY_HELP)] = None,
+    sort: Annotated[str, Query(max_length=200, description=SORT_HELP)] = "id",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     archived: Annotated[runs.ArchivedFilter, Query(description="hidden (false), only them (true), or all")] = "false",
 ) -> list[RunOut]:
     """List runs, newest first, one page at a time; archived runs only with `archived=true` (only them) or
-    `archived=all`. The total count is in the `X-Total-Count` header."""
-    page, total = runs.list_runs(
-        session,
-        status=status_,
-        tag=tag,
-        sweep_id=sweep_id,
-        q=q,
-        sort=sort,
-        descending=order == "desc",
-        limit=limit,
-        offset=offset,
-        archived=archived,
-    )
+    `archived=all`. The total count is in the `X-Total-Count` header. A bad `q` or `sort` is a 422 whose message
+    names the position (characters from 0) and what was expected there."""
+    try:
+        page, total = runs.list_runs(
+            session,
+            status=status_,
+            tag=tag,
+            sweep_id=sweep_id,
+            q=q,
+            sort=sort,
+            descending=order == "desc",
+            limit=limit,
+            offset=offset,
+            archived=archived,
+        )
+    except QueryError as bad:
+        where = {"position": bad.position}
+        detail = [{"loc": ["query", bad.param], "msg": str(bad), "type": "value_error", "ctx": where}]
+        raise HTTPException(status_code=422, detail=detail) from None
     response.headers["X-Total-Count"] = str(total)
     return _with_places(session, settings, page)
 

@@ -1,5 +1,5 @@
 // The runs table's chosen columns as data: any config or summary key of the runs on screen, as a dotted key
-// ("config.optimizer.lr", "summary.best_valid_acc"); their values, words and client-side order. No DOM, so
+// ("config.optimizer.lr", "summary.best_valid_acc"); their values and words (the API sorts by them). No DOM, so
 // tests/browser/test_view_helpers.py calls them directly.
 
 import { num } from "../../dom.js";
@@ -66,29 +66,6 @@ export function columnTitle(key) {
 export function numericColumn(runs, key) {
   const values = runs.map((run) => runValues(run)[key]).filter((v) => v !== undefined && v !== null);
   return values.length > 0 && values.every((v) => typeof v === "number");
-}
-
-/** Order of two cell values: numbers by size, then text A→Z (natural), then lists and mappings; none last. */
-export function compareValues(a, b) {
-  const missing = (v) => v === undefined || v === null;
-  if (missing(a) || missing(b)) return Number(missing(a)) - Number(missing(b));
-  const rank = (v) => (typeof v === "number" ? 0 : typeof v === "string" || typeof v === "boolean" ? 1 : 2);
-  if (rank(a) !== rank(b)) return rank(a) - rank(b);
-  if (typeof a === "number") return a - b;
-  return String(rank(a) === 2 ? JSON.stringify(a) : a).localeCompare(String(rank(b) === 2 ? JSON.stringify(b) : b), "en", { numeric: true });
-}
-
-/** This page's runs ordered by a chosen column (runs without the key last either way); ties keep their order. */
-export function sortRuns(runs, key, order) {
-  const sign = order === "asc" ? 1 : -1;
-  const values = new Map(runs.map((run) => [run, runValues(run)[key]]));
-  const missing = (v) => v === undefined || v === null;
-  return [...runs].sort((x, y) => {
-    const a = values.get(x);
-    const b = values.get(y);
-    if (missing(a) || missing(b)) return Number(missing(a)) - Number(missing(b));
-    return sign * compareValues(a, b);
-  });
 }
 
 /** The last choice of columns, kept across reloads and visits to a plain #/runs. */

@@ -1,8 +1,22 @@
-// The runs table's filter bar: status chips, search, tag, sweep and the "Archived" toggle. Each change updates the shared state and
-// calls `changed()`; typing waits 300 ms.
+// The runs table's filter bar: status chips, the search box (free text or a query, with its help and the place a
+// bad query went wrong), tag, sweep and the "Archived" toggle. Each change updates the shared state and calls
+// `changed()`; typing waits 300 ms.
 
 import { get } from "../../api.js";
 import { STATUSES, debounce, h } from "../../dom.js";
+import { markAt } from "./query.js";
+
+const QUERY_PLACEHOLDER = "Search, or query: config.optimizer.lr >= 0.01 and summary.best_valid_acc > 0.9 and tag:fig5";
+const QUERY_HELP = [
+  ["config.optimizer.lr >= 0.01", "a config key (dotted path); numbers compare as numbers"],
+  ["summary.best_valid_acc > 0.9", "a summary key; = != < <= > >="],
+  ["config.optimizer.name = adam", 'text: a bare word or "quoted"'],
+  ["name ~ resnet", "~ contains, any case"],
+  ["tag:fig5  status:succeeded", "a tag; key:value is key = value"],
+  ["created_at > 2026-11-30", "columns: id, name, status, arch, dataset, sweep, epoch, batch_size, lr, best_valid_acc, test_acc_at_best, duration_s, worker, created_at"],
+  ["a and b, a or b, not a, (a or b) c", "side by side is and"],
+  ["resnet", "no operator: search name, tag, architecture, id"],
+];
 
 export class RunsFilters {
   /** state: the page's table state (mutated here); page: {destroyed}. */
@@ -11,7 +25,19 @@ export class RunsFilters {
     this.page = page;
     this.changed = changed;
     this.chips = STATUSES.map((status) => this.#chip(status));
-    this.search = h("input", { type: "search", placeholder: "Search name, tag, architecture, id…", value: state.q, "aria-label": "Search runs", name: "q" });
+    this.search = h("input", {
+      type: "search",
+      placeholder: QUERY_PLACEHOLDER,
+      title: QUERY_PLACEHOLDER,
+      value: state.q,
+      "aria-label": "Search or query runs",
+      "aria-describedby": "runs-query-problem",
+      name: "q",
+      spellcheck: "false",
+      autocomplete: "off",
+      maxlength: "2000",
+    });
+    this.problem = h("p", { class: "query-problem", id: "runs-query-problem", role: "alert", hidden: true, dataset: { testid: "query-problem" } });
     this.tagInput = h("input", { type: "text", placeholder: "tag", value: state.tag, "aria-label": "Filter by tag", name: "tag", class: "narrow" });
     this.sweepSelect = h("select", { "aria-label": "Filter by sweep", name: "sweep_id" }, h("option", { value: "" }, "All sweeps"));
     if (state.sweep_id) this.sweepSelect.append(h("option", { value: state.sweep_id, selected: true }, `Sweep #${state.sweep_id}`));
@@ -50,11 +76,24 @@ export class RunsFilters {
       { class: "card filters" },
       h("div", { class: "chips", role: "group", "aria-label": "Filter by status" }, this.chips),
       this.search,
+      queryHelp(),
       this.tagInput,
       this.sweepSelect,
       this.archivedToggle,
       this.resetButton,
+      this.problem,
     );
+  }
+
+  /** Says where the query went wrong ({message, position} from the API's 422), or hides the message (null). */
+  showQueryProblem(problem) {
+    this.search.setAttribute("aria-invalid", String(Boolean(problem)));
+    this.problem.hidden = !problem;
+    if (!problem) return this.problem.replaceChildren();
+    this.el.append(this.problem); // on a line of its own under the bar, after whatever the page added to it
+    const [before, at, after] = markAt(this.state.q, problem.position);
+    const where = problem.position === null ? [] : [h("code", { class: "query-where" }, before, h("mark", {}, at || " "), after)];
+    this.problem.replaceChildren(h("span", {}, `Query: ${problem.message}`), ...where);
   }
 
   #chip(status) {
@@ -115,4 +154,15 @@ export class RunsFilters {
       this.sweepSelect.hidden = !this.state.sweep_id;
     }
   }
+}
+
+/** The "?" beside the search box: the query language in a few lines. */
+function queryHelp() {
+  const rows = QUERY_HELP.map(([example, words]) => h("tr", {}, h("td", {}, h("code", {}, example)), h("td", {}, words)));
+  return h(
+    "details",
+    { class: "query-help" },
+    h("summary", { title: "How to query runs", "aria-label": "Query help" }, "?"),
+    h("div", { class: "query-help-panel" }, h("table", {}, h("tbody", {}, rows))),
+  );
 }

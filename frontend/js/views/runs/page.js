@@ -1,16 +1,17 @@
 // Runs view (#/runs), the page shell: every run in a server-sorted, server-paged table that refreshes itself
-// every 2 s; the state (filters, sort, page, the chosen config and summary columns) lives in the URL.
+// every 2 s; the state (filters, the query, sort, page, the chosen config and summary columns, the selection)
+// lives in the URL, so a copied URL opens the same view in a fresh tab.
 
-import { errorText, listRuns } from "../../api.js";
+import { ApiError, errorText, listRuns } from "../../api.js";
 import { h, whileVisible } from "../../dom.js";
 import { navigate, replaceQuery } from "../../router.js";
 import { selection } from "../../selection.js";
 import { BulkCancel } from "./bulk-cancel.js";
 import { BulkCurate } from "./bulk-curate.js";
-import { columnStore, sortRuns } from "./columns.js";
+import { columnStore } from "./columns.js";
 import { ColumnsMenu } from "./columns-menu.js";
 import { RunsFilters } from "./filters.js";
-import { apiQuery, countText, isFiltered, lastPageOffset, readState, sortsInPage, urlQuery } from "./query.js";
+import { apiQuery, countText, isFiltered, lastPageOffset, queryProblem, readState, urlQuery } from "./query.js";
 import { SweepCard } from "./sweep-card.js";
 import { RunsTable } from "./table.js";
 
@@ -19,7 +20,14 @@ const SWEEPS_POLL_MS = 15000;
 
 export function mount(root, route) {
   const state = readState(route.query, columnStore.read());
-  if (state.cols.length && !("cols" in route.query)) replaceQuery(urlQuery(state)); // the last choice, made shareable
+  // A tab with no selection yet (a shared URL opened) takes the URL's; otherwise the tab's own selection wins (it
+  // may have changed on another page since this URL was written: a run page's "Select for compare", Back).
+  if (state.sel.length && !selection.ids().length) selection.set(state.sel);
+  const urlSel = state.sel.join(",");
+  state.sel = selection.ids();
+  if ((state.cols.length && !("cols" in route.query)) || state.sel.join(",") !== urlSel) {
+    replaceQuery(urlQuery(state)); // the last choice of columns and the selection, made shareable
+  }
   const page = { destroyed: false };
   let requestNo = 0; // only the newest read may draw: filters change faster than the server answers
 
@@ -64,20 +72,27 @@ export function mount(root, route) {
         return;
       }
       errorBanner.hidden = true;
+      filters.showQueryProblem(null);
       const filtered = isFiltered(state);
       countLabel.textContent = countText(result.total, filtered, state.archived);
       columnsMenu.update(result.runs);
-      table.render(sortsInPage(state) ? sortRuns(result.runs, state.sort, state.order) : result.runs, result.total, filtered);
+      table.render(result.runs, result.total, filtered);
       refreshSelection();
     } catch (error) {
       if (page.destroyed || mine !== requestNo) return;
-      errorBanner.hidden = false;
+      const problem = error instanceof ApiError && error.status === 422 ? queryProblem(error.detail) : null;
+      filters.showQueryProblem(problem); // a query that means nothing is told next to the box, the rows stay
+      errorBanner.hidden = Boolean(problem);
       errorBanner.textContent = `Could not load the runs: ${errorText(error)}`;
     }
   }
 
   function refreshSelection() {
     const ids = selection.ids();
+    if (ids.join(",") !== state.sel.join(",")) {
+      state.sel = ids;
+      replaceQuery(urlQuery(state));
+    }
     compareButton.textContent = ids.length ? `Compare ${ids.length} selected` : "Compare";
     compareButton.disabled = ids.length < 1;
     clearButton.hidden = ids.length === 0;

@@ -1,8 +1,8 @@
-// The runs table's state as data: its columns, the URL ↔ state mapping, the API query, sorting and the paging
-// words. No DOM, so tests/browser/test_view_helpers.py calls them directly.
+// The runs table's state as data: its columns, the URL ↔ state mapping (filters, the query, sort, columns, the
+// selection), the API query, sorting and the paging words. No DOM, so tests/browser/test_view_helpers.py calls them.
 
 import { STATUSES, TERMINAL } from "../../dom.js";
-import { initialColumns } from "./columns.js";
+import { initialColumns, isColumnKey } from "./columns.js";
 
 export const PAGE_SIZES = [25, 50, 100, 200];
 const DEFAULT_LIMIT = 50;
@@ -30,7 +30,8 @@ const SERVER_SORTS = new Set(COLUMNS.map((c) => c.sort).filter(Boolean));
 
 /**
  * The table's state from the URL's query; anything unknown falls back to its default. `cols`: the chosen config
- * and summary columns (the URL's, else `storedCols`, the last choice); `sort` may name one of them (sorted here).
+ * and summary columns (the URL's, else `storedCols`, the last choice); `sort` may name any config or summary key
+ * (the API sorts by it); `sel`: the ids of the selected runs.
  */
 export function readState(query, storedCols = "") {
   const limit = Number(query.limit);
@@ -41,17 +42,19 @@ export function readState(query, storedCols = "") {
     sweep_id: query.sweep_id || "",
     q: query.q || "",
     archived: query.archived === "true", // the archived runs instead of the others
-    sort: SERVER_SORTS.has(query.sort) || cols.includes(query.sort) ? query.sort : "id",
+    sort: SERVER_SORTS.has(query.sort) || isColumnKey(query.sort) ? query.sort : "id",
     order: query.order === "asc" ? "asc" : "desc",
     limit: PAGE_SIZES.includes(limit) ? limit : DEFAULT_LIMIT,
     offset: Math.max(0, Number(query.offset) || 0),
     cols,
+    sel: parseIds(query.sel),
   };
 }
 
-/** Whether the rows are sorted in the page (by a chosen config or summary column) rather than by the API. */
-export function sortsInPage(state) {
-  return !SERVER_SORTS.has(state.sort);
+/** "3,1,x,3" → [1, 3]: run ids, each once, in order. */
+export function parseIds(text) {
+  const ids = String(text || "").split(",").map(Number).filter((id) => Number.isInteger(id) && id > 0);
+  return [...new Set(ids)].sort((a, b) => a - b);
 }
 
 /** The URL's query for a state: defaults left out, so a plain #/runs stays plain. */
@@ -67,14 +70,28 @@ export function urlQuery(state) {
     limit: state.limit === DEFAULT_LIMIT ? "" : state.limit,
     offset: state.offset || "",
     cols: state.cols.join(","),
+    sel: state.sel.join(","),
   };
 }
 
-/** The query of GET /api/runs for a state (sorted by a chosen column: the API's default order, sorted here). */
+/** The query of GET /api/runs for a state: the API filters, sorts (by any config or summary key too) and pages. */
 export function apiQuery(state) {
-  const { status, tag, sweep_id, q, limit, offset } = state;
-  const [sort, order] = sortsInPage(state) ? ["id", "desc"] : [state.sort, state.order];
+  const { status, tag, sweep_id, q, sort, order, limit, offset } = state;
   return { status: status.join(","), tag, sweep_id, q, sort, order, limit, offset, ...(state.archived ? { archived: "true" } : {}) };
+}
+
+/** A 422 about `q` (`{loc: ["query", "q"], msg, ctx: {position}}`) → {message, position}; null for any other error. */
+export function queryProblem(detail) {
+  const problem = Array.isArray(detail) ? detail.find((d) => d && Array.isArray(d.loc) && d.loc[0] === "query" && d.loc[1] === "q") : null;
+  if (!problem) return null;
+  const position = problem.ctx && Number.isInteger(problem.ctx.position) ? problem.ctx.position : null;
+  return { message: String(problem.msg || ""), position };
+}
+
+/** The query cut around `position` for showing where it went wrong: [before, at (one character or ""), after]. */
+export function markAt(q, position) {
+  if (position === null || position === undefined || position < 0) return [q, "", ""];
+  return [q.slice(0, position), q.slice(position, position + 1), q.slice(position + 1)];
 }
 
 export function isFiltered(state) {
