@@ -44,8 +44,8 @@ MUTANTS = (
     Mutant(
         "resume off: a re-queued run restarts from epoch 1",
         "worker/executor.py",
-        "                resume=resume,\n",
-        "                resume=False,\n",
+        "            resume=resume,\n",
+        "            resume=False,\n",
         ("tests/e2e/test_reliability.py", "-k", "resume"),
     ),
     Mutant(
