@@ -46,6 +46,19 @@ export function commandCapacityWarning(overview, devices) {
   return `No online worker runs commands on ${missing.join(" or ")}: ${missing.length === 1 ? "this run" : "those runs"} will wait in the queue until one starts (${starts}).`;
 }
 
+/**
+ * The launch form's warning for a command run asking for `gpus` GPUs, or "": an online worker that runs commands
+ * on CUDA schedules at least that many (it lists them in `gpus`). A worker with fewer that takes it fails it.
+ */
+export function gpuCapacityWarning(overview, gpus) {
+  if (!(gpus > 0) || !overview.workers) return "";
+  const takers = overview.workers.filter((w) => w.online && (w.queues || []).includes("cmd-cuda"));
+  const most = Math.max(0, ...takers.map((w) => (w.gpus || []).length));
+  if (most >= gpus) return "";
+  const have = takers.length ? `the most any has is ${most}` : "none runs commands on cuda";
+  return `No online worker that runs commands has ${plural(gpus, "GPU")} (${have}): a worker with fewer fails this run; start one on a machine with enough (trainboard worker --device cuda --gpus 0,1,… --code DIR).`;
+}
+
 /** "cpu", or "cpu, cuda · 2 × NVIDIA H200 (GPUs 0, 2)" (GPU names counted; a worker names the GPUs it schedules
  * "0: NVIDIA H200"). */
 export function devicesText(worker) {

@@ -268,3 +268,25 @@ def test_command_form_and_run_page_fit_a_phone(phone: Page, stack: Stack, api: h
     fits = phone.evaluate(OFFENDERS_JS)
     assert fits["scrollWidth"] <= fits["width"] and fits["offenders"] == [], fits
     screenshot(phone, "phone_run_command")
+
+
+def test_a_command_run_asking_for_more_gpus_than_any_worker_has_is_warned_about(page: Page, stack: Stack) -> None:
+    beat = {
+        "host": "box",
+        "devices": ["cpu", "cuda"],
+        "gpus": ["0: Fake GPU", "1: Fake GPU"],
+        "queues": ["any", "cuda", "cmd-any", "cmd-cuda"],
+        "session": "s1",
+    }
+    assert httpx.put(f"{stack.url}/api/workers/gpu-box", json=beat, timeout=10).status_code == 200
+    try:
+        page.goto(f"{stack.url}/#/launch")
+        choose_command_mode(page)
+        page.select_option('[name="device"]', "cuda")
+        page.fill('[name="gpus"]', "4")
+        warning = page.locator('[data-testid="capacity-warning"]')
+        expect(warning).to_contain_text("No online worker that runs commands has 4 GPUs (the most any has is 2)")
+        page.fill('[name="gpus"]', "2")
+        expect(warning).to_be_hidden()
+    finally:
+        httpx.put(f"{stack.url}/api/workers/gpu-box", json={**beat, "stopping": True}, timeout=10)

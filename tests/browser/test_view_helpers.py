@@ -861,3 +861,21 @@ def test_a_workers_devices_name_the_gpus_it_schedules(page: Page, stack: Stack) 
         "cpu, cuda · A100 (GPU 1)",
         "cpu, cuda · 2 × NVIDIA H200",
     ]
+
+
+def test_a_command_run_asking_for_more_gpus_than_any_worker_has_is_warned_about(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "workers.js",
+        """(() => {
+          const w = (gpus, online = true, queues = ['any', 'cuda', 'cmd-any', 'cmd-cuda']) => ({online, queues, gpus});
+          const two = {workers: [w(['0: H200', '1: H200']), w(['0: A', '1: A', '2: A', '3: A'], false)]};
+          return [m.gpuCapacityWarning(two, 2), m.gpuCapacityWarning(two, 0), m.gpuCapacityWarning(two, 4),
+                  m.gpuCapacityWarning({workers: [w(['0: A'], true, ['any', 'cuda'])]}, 1)];
+        })()""",
+    )
+    assert told[0] == told[1] == ""
+    assert told[2].startswith("No online worker that runs commands has 4 GPUs (the most any has is 2): a worker")
+    assert "trainboard worker --device cuda --gpus 0,1,… --code DIR" in told[2]
+    assert "(none runs commands on cuda)" in told[3]

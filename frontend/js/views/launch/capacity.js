@@ -1,10 +1,11 @@
 // The launch form's warning next to the Device field: shown as soon as the chosen device (any of them, in grid
 // mode) is one no online worker takes, e.g. cuda with only CPU workers, or no worker at all; in command mode, when
-// no online worker runs commands (none started with --code) for that device. Launching stays
+// no online worker runs commands (none started with --code) for that device, or none of them has the GPUs the run
+// asks for. Launching stays
 // possible: the run waits in its queue until such a worker starts. Workers are read again every 5 s.
 
 import { h, whileVisible } from "../../dom.js";
-import { capacityWarning, commandCapacityWarning, getWorkers } from "../../workers.js";
+import { capacityWarning, commandCapacityWarning, getWorkers, gpuCapacityWarning } from "../../workers.js";
 
 const POLL_MS = 5000;
 
@@ -40,8 +41,9 @@ export class CapacityWarning {
     const field = this.form && this.form.widgets.get("device");
     if (!field) return;
     if (!field.wrap.contains(this.el)) field.wrap.append(this.el);
-    const warn = this.form.mode === "command" ? commandCapacityWarning : capacityWarning;
-    const text = this.overview ? warn(this.overview, this.form.devices) : "";
+    const command = this.form.mode === "command";
+    const warn = command ? commandCapacityWarning : capacityWarning;
+    const text = this.overview ? warn(this.overview, this.form.devices) || (command ? gpuCapacityWarning(this.overview, this.form.gpus) : "") : "";
     this.el.hidden = !text;
     this.el.textContent = text;
   }

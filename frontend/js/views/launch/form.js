@@ -126,6 +126,11 @@ export class LaunchForm {
     return (this.mode === "command" ? this.command.model.device : this.model.device) || ["auto"];
   }
 
+  /** The GPUs a command run asks for (0 for a built-in run: it holds one on CUDA, which any GPU worker has). */
+  get gpus() {
+    return this.mode === "command" ? Number(this.command.model.gpus?.[0]) || 0 : 0;
+  }
+
   #widget(field) {
     const multi = this.gridMode && field.grid;
     const { wrap, error, problems } = widget(field, this.model[field.key], multi, (key, values, found) => this.#set(key, values, found));
