@@ -1,9 +1,10 @@
 // "Cancel selected" in the runs page's head: asks first, naming how many unfinished runs it stops, then cancels
 // each. The selection spans pages, so the runs not on this page are read when the button is clicked.
 
-import { ApiError, cancelRun, errorText, getRun } from "../../api.js";
+import { cancelRun, errorText } from "../../api.js";
 import { confirmAction, runsNoun } from "../../confirm.js";
 import { TERMINAL, h, toast } from "../../dom.js";
+import { selectedByState } from "./selected-status.js";
 
 export class BulkCancel {
   /** reload(): read the table again once the runs are cancelled. */
@@ -29,7 +30,7 @@ export class BulkCancel {
     const button = this.button;
     button.disabled = true;
     try {
-      const open = await this.#unfinished();
+      const open = (await selectedByState(this.ids, this.runs)).open;
       if (!open.length) {
         toast("Every selected run has finished already: nothing to cancel");
         return;
@@ -48,21 +49,5 @@ export class BulkCancel {
     } finally {
       button.disabled = false;
     }
-  }
-
-  /** The selected runs that are queued or running now (this page's as shown, the others read). */
-  async #unfinished() {
-    const byId = new Map(this.runs.map((run) => [run.id, run]));
-    const statuses = await Promise.all(
-      this.ids.map(async (id) => {
-        if (byId.has(id)) return [id, byId.get(id).status];
-        try {
-          return [id, (await getRun(id)).status];
-        } catch (error) {
-          return [id, error instanceof ApiError && error.status === 404 ? null : "unknown"]; // deleted: nothing to stop
-        }
-      }),
-    );
-    return statuses.filter(([, status]) => status && !TERMINAL.has(status)).map(([id]) => id);
   }
 }

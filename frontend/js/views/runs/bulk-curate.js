@@ -2,10 +2,11 @@
 // and "Delete N selected…", which asks first and deletes only the finished runs (a queued or running one must be
 // cancelled first: the API answers 409). Beside "Cancel selected" in the runs page's head.
 
-import { ApiError, deleteRun, errorText, getRun, patchRun } from "../../api.js";
+import { deleteRun, errorText, patchRun } from "../../api.js";
 import { confirmAction, runsNoun } from "../../confirm.js";
-import { TERMINAL, h, toast } from "../../dom.js";
+import { h, toast } from "../../dom.js";
 import { selection } from "../../selection.js";
+import { selectedByState } from "./selected-status.js";
 
 const UNDO_MS = 10000;
 
@@ -49,7 +50,7 @@ export class BulkCurate {
   }
 
   async #delete() {
-    const { finished, open } = await this.#byState();
+    const { finished, open } = await selectedByState(this.ids, this.runs);
     if (!finished.length) {
       toast("No selected run has finished: cancel a run before deleting it", "error");
       return;
@@ -74,24 +75,5 @@ export class BulkCurate {
     const failed = ids.filter((_, i) => results[i].status === "rejected");
     if (failed.length) toast(`Could not ${verb} ${failed.map((id) => `#${id}`).join(", ")}: ${errorText(results[ids.indexOf(failed[0])].reason)}`, "error");
     return ids.filter((_, i) => results[i].status === "fulfilled");
-  }
-
-  /** The selected runs that have finished and those still open (this page's as shown, the others read). */
-  async #byState() {
-    const byId = new Map(this.runs.map((run) => [run.id, run]));
-    const statuses = await Promise.all(
-      this.ids.map(async (id) => {
-        if (byId.has(id)) return [id, byId.get(id).status];
-        try {
-          return [id, (await getRun(id)).status];
-        } catch (error) {
-          return [id, error instanceof ApiError && error.status === 404 ? null : "unknown"]; // deleted already
-        }
-      }),
-    );
-    return {
-      finished: statuses.filter(([, s]) => TERMINAL.has(s)).map(([id]) => id),
-      open: statuses.filter(([, s]) => s && !TERMINAL.has(s)).map(([id]) => id),
-    };
   }
 }
