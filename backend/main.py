@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.api.routes import (
     artifacts,
     events,
+    example_diff,
     health,
     importance,
     keys,
@@ -128,7 +129,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     api = APIRouter(prefix="/api")
     # Who may call which route is decided by RequestGuard, in front of every route, before any body is read.
-    for module in (health, me, runs, metrics, keys, logs, events, artifacts, sweeps, presets, workers, importance):
+    for module in (
+        health,
+        me,
+        runs,
+        metrics,
+        keys,
+        logs,
+        events,
+        artifacts,
+        example_diff,
+        sweeps,
+        presets,
+        workers,
+        importance,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     install_docs(app)

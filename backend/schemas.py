@@ -368,6 +368,32 @@ class ArtifactOut(BaseModel):
     url: str
 
 
+class ChangedExampleOut(BaseModel):
+    index: int = Field(description="the example's index in the test set")
+    label: str = Field(description="its true class")
+    pred_a: str = Field(description="run A's predicted class")
+    conf_a: float = Field(description="run A's softmax probability of its predicted class")
+    pred_b: str
+    conf_b: float
+    image: str | None = Field(description="its thumbnail (PNG), stored by the run that got it wrong")
+
+
+class ChangedSetOut(BaseModel):
+    count: int = Field(description="how many examples are in this set in all")
+    examples: list[ChangedExampleOut] = Field(description="the page asked for, most confidently wrong first")
+
+
+class ExampleDiffOut(BaseModel):
+    a: int
+    b: int
+    dataset: str
+    n: int = Field(description="test examples")
+    acc_a: float
+    acc_b: float
+    fixed: ChangedSetOut = Field(description="wrong in run A, right in run B")
+    broken: ChangedSetOut = Field(description="right in run A, wrong in run B")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     database: str

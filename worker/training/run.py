@@ -3,8 +3,8 @@
 Data and model on the device, then per epoch: train, evaluate valid and test, report, track the
 best validation epoch, checkpoint; early stopping after ``early_stopping.patience`` epochs without
 a better validation accuracy. At the end the best epoch's weights are restored, the training set
-is evaluated once with them (for the generalization gap), and fig3's dropout schemes and the
-fig6/fig7 artifacts are produced from them.
+is evaluated once with them (for the generalization gap), and fig3's dropout schemes, the
+fig6/fig7 artifacts and the test set's predictions (``test_predictions.bin``) are produced from them.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from worker.training.errors import Aborted
 from worker.training.evaluate import evaluate
 from worker.training.loop import BestEpoch, StepTracker, make_optimizer, steps_per_epoch, train_epoch
 from worker.training.models import MLP, build_model, count_params
+from worker.training.predictions import test_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ def _artifacts(spec: RunSpec, model: nn.Module, data: Data, accel: Accel) -> lis
         artifacts.append(maximized)
     if spec.n_misclassified:
         artifacts += visualize.misclassified(model, data, n=spec.n_misclassified, accel=accel)
+    artifacts.append(test_predictions(model, data, accel=accel))
     return artifacts
 
 

@@ -1,7 +1,8 @@
 // Compare view (#/compare?ids=1,2&metric=test_acc&mode=error): one metric overlaid across runs, or grouped by
 // config keys into mean ± std bands; smoothing, log y, any logged key on x; a scatter of config and summary keys;
-// the hyperparameters' importance. The legend names the config keys that differ between the runs (a built-in
-// run's config is its spec; a script's run, whatever it sent). Refreshed every 3 s while a run trains.
+// the hyperparameters' importance; for two built-in runs, which test examples B fixed and broke. The legend names
+// the config keys that differ between the runs (a built-in run's config is its spec; a script's run, whatever it
+// sent). Refreshed every 3 s while a run trains.
 
 import { errorText, getKeys, getMetrics, getRun } from "../../api.js";
 import { COLORS, Chart, baseLayout, fitLayout, whenPlotly } from "../../charts.js";
@@ -11,6 +12,7 @@ import { replaceQuery } from "../../router.js";
 import { selection } from "../../selection.js";
 import { diffLabel, differingKeys, legendNames, runConfig } from "../../spec.js";
 import { CompareControls, stateFrom, stateQuery } from "./controls.js";
+import { ExamplesCard } from "./examples.js";
 import { groupKeys, groupRuns } from "./groups.js";
 import { isAcc, stepTitle, yTitle } from "./picker.js";
 import { ConfigScatter } from "./scatter.js";
@@ -52,6 +54,7 @@ class ComparePage {
     this.chart = new Chart({ id: "compare", title: "", filename: "compare", csv: () => this.csv() });
     this.scatter = new ConfigScatter({ x: q.sx, y: q.sy }, () => this.#sync());
     this.importance = new ImportanceCard({ id: "compare-importance", metric: q.imp || "", onMetric: () => this.#sync() });
+    this.examples = new ExamplesCard();
     this.#build();
     this.#sync();
   }
@@ -80,6 +83,7 @@ class ComparePage {
       this.emptyEl,
       this.chart.el,
       this.extras,
+      this.examples.el,
       h("section", { class: "card", dataset: { testid: "compare-table" } }, h("h3", {}, "Runs"), this.tableEl),
     );
   }
@@ -116,6 +120,7 @@ class ComparePage {
       this.problems.clear();
     }
     for (const el of [this.chart.el, this.extras]) el.hidden = !this.ids.length;
+    if (!this.ids.length) this.examples.update([]);
     this.emptyEl.hidden = this.ids.length > 0;
     if (!this.ids.length) {
       this.tableEl.replaceChildren();
@@ -195,7 +200,8 @@ class ComparePage {
     this.problemsEl.textContent = [...this.problems.values()].join(" · ");
     this.controls.setGroupKeys(keys);
     this.tableEl.replaceChildren(...runsTable(visible.map((id) => ({ id, run: this.runs.get(id), label: names.get(id), color: colors.get(id) })), keys, (id) => this.#setIds(this.ids.filter((x) => x !== id))));
-    await Promise.all([this.#drawChart(traces, visible), this.#drawExtras(visible, keys)]);
+    const pair = visible.map((id) => ({ id, run: this.runs.get(id) }));
+    await Promise.all([this.#drawChart(traces, visible), this.#drawExtras(visible, keys), this.examples.update(pair)]);
   }
 
   #drawChart(traces, visible) {
