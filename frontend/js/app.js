@@ -5,6 +5,8 @@ import { expectPlotly } from "./charts.js";
 import { h } from "./dom.js";
 import { Router } from "./router.js";
 import { selection } from "./selection.js";
+import { setUpShortcuts } from "./shortcuts.js";
+import { setUpTheme } from "./theme.js";
 import { setUpMenu } from "./topmenu.js";
 import { getWorkers, summaryText } from "./workers.js";
 
@@ -101,6 +103,8 @@ function refreshCompareCount() {
 document.addEventListener("trainboard:selection", refreshCompareCount);
 refreshCompareCount();
 setUpMenu(document.querySelector(".topbar"), document.getElementById("menu-button"));
+setUpTheme(document.getElementById("theme-select"));
+setUpShortcuts(document.getElementById("shortcuts-dialog"));
 
 document.addEventListener("trainboard:route", (event) => {
   const name = NAV_OF[event.detail.name] || event.detail.name;

@@ -87,20 +87,49 @@ export function whenPlotly(name = "basic") {
   return promise;
 }
 
-const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#1f2937" };
+const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12 };
+
+/** The theme's chart colours, read from the stylesheet's variables (css/app.css: light, or the dark theme's). */
+export function chartColors() {
+  const css = getComputedStyle(document.documentElement);
+  const read = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  return { paper: read("--card", "#ffffff"), plot: read("--plot-bg", "#ffffff"), text: read("--text", "#1f2937"), grid: read("--plot-grid", "#eef0f3") };
+}
+
+/** A layout's colours as the current theme draws them, as Plotly.relayout's flat attribute names. */
+export function themeUpdate(colors = chartColors()) {
+  return {
+    paper_bgcolor: colors.paper,
+    plot_bgcolor: colors.plot,
+    "font.color": colors.text,
+    "xaxis.gridcolor": colors.grid,
+    "yaxis.gridcolor": colors.grid,
+  };
+}
+
+/** Paint a layout in the current theme's colours (every chart draws through here). */
+function themed(layout) {
+  const colors = chartColors();
+  const out = { ...layout, paper_bgcolor: colors.paper, plot_bgcolor: colors.plot, font: { ...FONT, ...layout.font, color: colors.text } };
+  for (const axis of ["xaxis", "yaxis"]) if (layout[axis]) out[axis] = { ...layout[axis], gridcolor: colors.grid };
+  return out;
+}
+
+const liveCharts = new Set(); // drawn and not destroyed: re-themed when the theme changes
+document.addEventListener("trainboard:theme", () => {
+  const update = themeUpdate();
+  for (const chart of liveCharts) chart.bundle.Plotly.relayout(chart.plot, update);
+});
 
 export function baseLayout({ xTitle, yTitle, yRange, xType, yType } = {}) {
   return {
     font: FONT,
     margin: { l: 56, r: 16, t: 8, b: 44 },
-    paper_bgcolor: "rgba(0,0,0,0)",
-    plot_bgcolor: "#ffffff",
     hovermode: "x unified",
     uirevision: "keep", // keep the user's zoom across react() calls
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
     xaxis: {
       title: { text: xTitle || "" },
-      gridcolor: "#eef0f3",
       zeroline: false,
       type: xType || "linear",
       automargin: true,
@@ -108,7 +137,6 @@ export function baseLayout({ xTitle, yTitle, yRange, xType, yType } = {}) {
     },
     yaxis: {
       title: { text: yTitle || "" },
-      gridcolor: "#eef0f3",
       zeroline: false,
       range: yRange,
       autorange: yRange ? false : true,
@@ -189,9 +217,10 @@ export class Chart {
     }
     const any = hasData ?? traces.some((t) => t.x && t.x.length);
     this.empty.hidden = any;
-    await bundle.Plotly.react(this.plot, traces, layout, plotConfig(this.filename));
+    await bundle.Plotly.react(this.plot, traces, themed(layout), plotConfig(this.filename));
     if (!this.ready) {
       this.ready = true;
+      if (!this.destroyed) liveCharts.add(this);
       this.plot.on("plotly_relayout", (event) => this.relayout(event));
     }
   }
@@ -232,6 +261,7 @@ export class Chart {
 
   destroy() {
     this.destroyed = true;
+    liveCharts.delete(this);
     if (this.bundle) this.bundle.Plotly.purge(this.plot);
   }
 }

@@ -11,6 +11,7 @@ import { BulkCurate } from "./bulk-curate.js";
 import { columnStore } from "./columns.js";
 import { ColumnsMenu } from "./columns-menu.js";
 import { RunsFilters } from "./filters.js";
+import { RowCursor } from "./keys.js";
 import { apiQuery, countText, isFiltered, lastPageOffset, queryProblem, readState, urlQuery } from "./query.js";
 import { SweepCard } from "./sweep-card.js";
 import { RunsTable } from "./table.js";
@@ -42,6 +43,7 @@ export function mount(root, route) {
   filters.el.append(columnsMenu.el);
   const table = new RunsTable(state, { changed, reload: load, onTag: (tag) => filters.setTag(tag), onClearFilters: () => filters.reset() });
   const sweepCard = new SweepCard(state, page, { reload: load });
+  const cursor = new RowCursor(table, filters.search);
   const errorBanner = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
   root.append(head, filters.el, errorBanner, sweepCard.el, table.card);
 
@@ -77,6 +79,7 @@ export function mount(root, route) {
       countLabel.textContent = countText(result.total, filtered, state.archived);
       columnsMenu.update(result.runs);
       table.render(result.runs, result.total, filtered);
+      cursor.paint();
       refreshSelection();
     } catch (error) {
       if (page.destroyed || mine !== requestNo) return;
@@ -111,6 +114,7 @@ export function mount(root, route) {
   return () => {
     page.destroyed = true;
     columnsMenu.destroy();
+    cursor.destroy();
     stopPolling();
     stopSweepPolling();
     document.removeEventListener("trainboard:selection", refreshSelection);
