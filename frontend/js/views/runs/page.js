@@ -31,6 +31,7 @@ export function mount(root, route) {
   }
   const page = { destroyed: false };
   let requestNo = 0; // only the newest read may draw: filters change faster than the server answers
+  let prefetched = route.prefetched; // this URL's runs, read by the router while this module loaded
 
   const countLabel = h("span", { class: "muted", dataset: { testid: "runs-total" } }, "");
   const compareButton = h("button", { type: "button", class: "primary", onclick: () => navigate("/compare", { ids: selection.ids() }) }, "Compare");
@@ -65,7 +66,9 @@ export function mount(root, route) {
   async function load() {
     const mine = ++requestNo;
     try {
-      const result = await listRuns(apiQuery(state));
+      const read = prefetched || listRuns(apiQuery(state));
+      prefetched = null;
+      const result = await read;
       if (page.destroyed || mine !== requestNo) return;
       if (!result.runs.length && state.offset > 0 && result.total > 0) {
         // the page emptied (runs deleted or filters changed): go to the last page that has rows
