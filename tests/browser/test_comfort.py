@@ -149,6 +149,11 @@ def test_dark_theme_follows_the_system_and_the_header_switch_is_remembered(
     page.goto(f"{stack.url}/#/runs")
     expect(page.locator(ROWS).first).to_be_visible()
     screenshot(page, "comfort_dark_runs")
+    for view in ("launch", "sweeps", "workers"):
+        page.goto(f"{stack.url}/#/{view}")
+        expect(page.locator("h1").first).to_be_visible()
+        assert body_background(page) < 0.2
+        screenshot(page, f"comfort_dark_{view}")
 
     page.goto(f"{stack.url}/#/runs/{run_id}")
     assert chart_paper(page) < 0.2
