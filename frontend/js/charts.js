@@ -87,7 +87,7 @@ export function whenPlotly(name = "basic") {
   return promise;
 }
 
-const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12 };
+const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#1f2937" };
 
 /** The theme's chart colours, read from the stylesheet's variables (css/app.css: light, or the dark theme's). */
 export function chartColors() {
@@ -125,11 +125,15 @@ export function baseLayout({ xTitle, yTitle, yRange, xType, yType } = {}) {
   return {
     font: FONT,
     margin: { l: 56, r: 16, t: 8, b: 44 },
+    // the light theme's colours, as the HTML export draws them; on screen, themed() paints the current theme's
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "#ffffff",
     hovermode: "x unified",
     uirevision: "keep", // keep the user's zoom across react() calls
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
     xaxis: {
       title: { text: xTitle || "" },
+      gridcolor: "#eef0f3",
       zeroline: false,
       type: xType || "linear",
       automargin: true,
@@ -137,6 +141,7 @@ export function baseLayout({ xTitle, yTitle, yRange, xType, yType } = {}) {
     },
     yaxis: {
       title: { text: yTitle || "" },
+      gridcolor: "#eef0f3",
       zeroline: false,
       range: yRange,
       autorange: yRange ? false : true,
