@@ -89,10 +89,43 @@ export function whenPlotly(name = "basic") {
 
 const FONT = { family: "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif", size: 12, color: "#1f2937" };
 
+/** The theme's chart colours, read from the stylesheet's variables (css/app.css: light, or the dark theme's). */
+export function chartColors() {
+  const css = getComputedStyle(document.documentElement);
+  const read = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
+  return { paper: read("--card", "#ffffff"), plot: read("--plot-bg", "#ffffff"), text: read("--text", "#1f2937"), grid: read("--plot-grid", "#eef0f3") };
+}
+
+/** A layout's colours as the current theme draws them, as Plotly.relayout's flat attribute names. */
+export function themeUpdate(colors = chartColors()) {
+  return {
+    paper_bgcolor: colors.paper,
+    plot_bgcolor: colors.plot,
+    "font.color": colors.text,
+    "xaxis.gridcolor": colors.grid,
+    "yaxis.gridcolor": colors.grid,
+  };
+}
+
+/** Paint a layout in the current theme's colours (every chart draws through here). */
+function themed(layout) {
+  const colors = chartColors();
+  const out = { ...layout, paper_bgcolor: colors.paper, plot_bgcolor: colors.plot, font: { ...FONT, ...layout.font, color: colors.text } };
+  for (const axis of ["xaxis", "yaxis"]) if (layout[axis]) out[axis] = { ...layout[axis], gridcolor: colors.grid };
+  return out;
+}
+
+const liveCharts = new Set(); // drawn and not destroyed: re-themed when the theme changes
+document.addEventListener("trainboard:theme", () => {
+  const update = themeUpdate();
+  for (const chart of liveCharts) chart.bundle.Plotly.relayout(chart.plot, update);
+});
+
 export function baseLayout({ xTitle, yTitle, yRange, xType, yType } = {}) {
   return {
     font: FONT,
     margin: { l: 56, r: 16, t: 8, b: 44 },
+    // the light theme's colours, as the HTML export draws them; on screen, themed() paints the current theme's
     paper_bgcolor: "rgba(0,0,0,0)",
     plot_bgcolor: "#ffffff",
     hovermode: "x unified",
@@ -189,9 +222,10 @@ export class Chart {
     }
     const any = hasData ?? traces.some((t) => t.x && t.x.length);
     this.empty.hidden = any;
-    await bundle.Plotly.react(this.plot, traces, layout, plotConfig(this.filename));
+    await bundle.Plotly.react(this.plot, traces, themed(layout), plotConfig(this.filename));
     if (!this.ready) {
       this.ready = true;
+      if (!this.destroyed) liveCharts.add(this);
       this.plot.on("plotly_relayout", (event) => this.relayout(event));
     }
   }
@@ -232,6 +266,7 @@ export class Chart {
 
   destroy() {
     this.destroyed = true;
+    liveCharts.delete(this);
     if (this.bundle) this.bundle.Plotly.purge(this.plot);
   }
 }

@@ -1,5 +1,5 @@
 // Hash routing: #/runs, #/runs/12, #/launch, #/compare?ids=1,2, #/sweeps, #/sweeps/3, #/report. A view is mount(el, route) → cleanup();
-// route.prefetched is what the route's prefetch(params) started while the view's module loaded.
+// route.prefetched is what the route's prefetch(params, query) started while the view's module loaded.
 
 export function parseHash(hash = location.hash) {
   const text = hash.replace(/^#/, "") || "/runs";
@@ -33,7 +33,7 @@ export function replaceQuery(query) {
 export class Router {
   constructor(outlet, routes, notFound) {
     this.outlet = outlet;
-    // [{pattern: /^\/runs\/(\d+)$/, name, load: () => import(...), prefetch?: (params) => promise | undefined}]
+    // [{pattern: /^\/runs\/(\d+)$/, name, load: () => import(...), prefetch?: (params, query) => promise | undefined}]
     this.routes = routes;
     this.notFound = notFound;
     this.cleanup = null;
@@ -52,7 +52,7 @@ export class Router {
       const match = entry.pattern.exec(route.path);
       if (!match) continue;
       const params = match.slice(1);
-      const prefetched = entry.prefetch ? entry.prefetch(params) : undefined; // fetched while the module loads
+      const prefetched = entry.prefetch ? entry.prefetch(params, route.query) : undefined; // fetched while the module loads
       const module = await entry.load();
       if (token !== this.token) return undefined; // a newer navigation won
       this.teardown();

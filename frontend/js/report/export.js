@@ -87,7 +87,7 @@ export async function exportReport(reportEl, charts, { title = "trainboard repor
 
   const when = new Date();
   const html = `<!doctype html>
-<html lang="en">
+<html lang="en" data-theme="light">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -11,6 +11,7 @@ import { BulkCurate } from "./bulk-curate.js";
 import { columnStore } from "./columns.js";
 import { ColumnsMenu } from "./columns-menu.js";
 import { RunsFilters } from "./filters.js";
+import { RowCursor } from "./keys.js";
 import { apiQuery, countText, isFiltered, lastPageOffset, queryProblem, readState, urlQuery } from "./query.js";
 import { SweepCard } from "./sweep-card.js";
 import { RunsTable } from "./table.js";
@@ -30,6 +31,7 @@ export function mount(root, route) {
   }
   const page = { destroyed: false };
   let requestNo = 0; // only the newest read may draw: filters change faster than the server answers
+  let prefetched = route.prefetched; // this URL's runs, read by the router while this module loaded
 
   const countLabel = h("span", { class: "muted", dataset: { testid: "runs-total" } }, "");
   const compareButton = h("button", { type: "button", class: "primary", onclick: () => navigate("/compare", { ids: selection.ids() }) }, "Compare");
@@ -42,6 +44,7 @@ export function mount(root, route) {
   filters.el.append(columnsMenu.el);
   const table = new RunsTable(state, { changed, reload: load, onTag: (tag) => filters.setTag(tag), onClearFilters: () => filters.reset() });
   const sweepCard = new SweepCard(state, page, { reload: load });
+  const cursor = new RowCursor(table, filters.search);
   const errorBanner = h("div", { class: "banner banner-error", hidden: true, role: "alert" });
   root.append(head, filters.el, errorBanner, sweepCard.el, table.card);
 
@@ -63,7 +66,9 @@ export function mount(root, route) {
   async function load() {
     const mine = ++requestNo;
     try {
-      const result = await listRuns(apiQuery(state));
+      const read = prefetched || listRuns(apiQuery(state));
+      prefetched = null;
+      const result = await read;
       if (page.destroyed || mine !== requestNo) return;
       if (!result.runs.length && state.offset > 0 && result.total > 0) {
         // the page emptied (runs deleted or filters changed): go to the last page that has rows
@@ -77,6 +82,7 @@ export function mount(root, route) {
       countLabel.textContent = countText(result.total, filtered, state.archived);
       columnsMenu.update(result.runs);
       table.render(result.runs, result.total, filtered);
+      cursor.paint();
       refreshSelection();
     } catch (error) {
       if (page.destroyed || mine !== requestNo) return;
@@ -111,6 +117,7 @@ export function mount(root, route) {
   return () => {
     page.destroyed = true;
     columnsMenu.destroy();
+    cursor.destroy();
     stopPolling();
     stopSweepPolling();
     document.removeEventListener("trainboard:selection", refreshSelection);
