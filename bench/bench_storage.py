@@ -1,7 +1,7 @@
 """Storage: bytes on disk per stored point, trainboard (SQLite, Postgres) vs MLflow's SQLAlchemy store (SQLite).
 
     .venv/bin/python bench/bench_storage.py [--runs 100] [--keys 10] [--steps 1000] [--mlflow-runs 10]
-                                            [--no-postgres] [--no-mlflow]
+                                            [--no-postgres] [--no-mlflow] [--what-if]
 
 Every run gets ``keys`` series of ``steps`` steps of realistic float values (noisy decaying losses, accuracies,
 a learning rate schedule, ...), through the real ingestion path: trainboard's `POST /api/runs/{id}/metrics` in
@@ -13,7 +13,9 @@ pages not counted) and the file's size. Postgres: `pg_table_size` (heap, TOAST, 
 and `pg_indexes_size`, as ingestion left them and again after VACUUM FULL (the rollups' upserts leave dead rows).
 
 MLflow gets fewer runs of the same shape (1,000 steps of 10 keys each) only because it ingests ~2,000 points/s;
-bytes per point do not depend on the number of runs (B-tree overhead per row is flat).
+its bytes per point do not depend on the number of runs (checked once with --mlflow-runs 100: docs/BENCHMARKS.md).
+With ``--what-if``, the same points alone (no rollups, no events) go straight into four SQLite layouts, today's
+first, to show what each change of layout would save.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 import math
 import random
 import sqlite3
+import struct
 import sys
 import tempfile
 import time
@@ -201,6 +204,69 @@ def trainboard_postgres(root: Path, database_url: str, n_runs: int, n_keys: int,
     report("trainboard on Postgres, after VACUUM FULL", grew(before, postgres_sizes(plain)), n_points, GROUPS, ("*",))
 
 
+# --- what the goal would take: the same points in other SQLite layouts, written directly (no trainboard) ---------
+
+LAYOUTS = {
+    "today: rowid table + (run_id, key, step) index": (
+        "CREATE TABLE p (run_id INTEGER, key VARCHAR(64), step BIGINT, value FLOAT, PRIMARY KEY (run_id, key, step))",
+        "INSERT INTO p VALUES (?, ?, ?, ?)",
+    ),
+    "WITHOUT ROWID": (
+        "CREATE TABLE p (run_id INTEGER, key VARCHAR(64), step BIGINT, value FLOAT, PRIMARY KEY (run_id, key, step))"
+        " WITHOUT ROWID",
+        "INSERT INTO p VALUES (?, ?, ?, ?)",
+    ),
+    "WITHOUT ROWID, key as a series id": (
+        "CREATE TABLE p (series INTEGER, step BIGINT, value FLOAT, PRIMARY KEY (series, step)) WITHOUT ROWID",
+        "INSERT INTO p VALUES (?, ?, ?)",
+    ),
+    "packed: a row per series and 64-step block": (
+        "CREATE TABLE p (series INTEGER, block INTEGER, steps BLOB, vals BLOB, PRIMARY KEY (series, block))"
+        " WITHOUT ROWID",
+        "INSERT INTO p VALUES (?, ?, ?, ?)",
+    ),
+}
+
+
+def layout_rows(layout: str, n_runs: int, n_keys: int, steps: int) -> Iterator[tuple]:
+    for i in range(n_runs):
+        points = run_points(i, n_keys, steps)
+        if layout.startswith("today") or layout == "WITHOUT ROWID":
+            yield from ((i + 1, k, s, v) for k, s, v in points)
+            continue
+        by_key: dict[str, list[tuple[int, float]]] = {}
+        for k, s, v in points:
+            by_key.setdefault(k, []).append((s, v))
+        for j, series in enumerate(by_key.values()):
+            sid = i * n_keys + j + 1
+            if not layout.startswith("packed"):
+                yield from ((sid, s, v) for s, v in series)
+                continue
+            for b in range(0, len(series), 64):
+                block = series[b : b + 64]  # dense steps: 1-byte deltas from the block's first step (+ 8 for it)
+                first = block[0][0]
+                deltas = bytes(s - first for s, _ in block[1:]) if block[-1][0] - first < 256 else None
+                assert deltas is not None, "the sketch packs dense steps only"
+                yield (
+                    sid,
+                    b // 64,
+                    first.to_bytes(8, "little") + deltas,
+                    struct.pack(f"<{len(block)}d", *(v for _, v in block)),
+                )
+
+
+def what_if(root: Path, n_runs: int, n_keys: int, steps: int) -> None:
+    n_points = n_runs * n_keys * steps
+    print(f"the same {n_points:,} points in other SQLite layouts (points only: no rollups, no events; dbstat):")
+    for i, (layout, (create, insert)) in enumerate(LAYOUTS.items()):
+        path = root / f"layout-{i}.sqlite"
+        with sqlite3.connect(path) as db:
+            db.execute(create)
+            db.executemany(insert, layout_rows(layout, n_runs, n_keys, steps))
+        size = sum(sqlite_sizes(path).values())
+        print(f"  {layout:<48} {size / n_points:6.1f} B/pt")
+
+
 # --- MLflow ----------------------------------------------------------------------------------------------------
 
 
@@ -247,6 +313,7 @@ def main() -> int:
     parser.add_argument("--mlflow-runs", type=int, default=10, help="MLflow runs of the same shape")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-mlflow", action="store_true")
+    parser.add_argument("--what-if", action="store_true", help="also the points alone in other SQLite layouts")
     args = parser.parse_args()
 
     banner("storage: bytes on disk per stored point (tables and their indexes, growth over the ingestion)")
@@ -258,6 +325,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as tmp:
         root = Path(tmp)
         tb = trainboard_sqlite(root, args.runs, args.keys, args.steps)
+        if args.what_if:
+            what_if(root, args.runs, args.keys, args.steps)
         if not args.no_postgres:
             with postgres_database() as database_url:
                 if database_url:
