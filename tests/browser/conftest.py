@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -96,13 +96,10 @@ def page(browser: Browser, stack: Stack, watch: Watch) -> Iterator[Page]:
     assert errors == [], "the page logged errors during this test"
 
 
-@pytest.fixture
-def phone(browser: Browser, watch: Watch) -> Iterator[Page]:
-    """A phone: 390 x 844, touch, the page's viewport meta honoured; console errors fail the test."""
+def watched_page(browser: Browser, watch: Watch, **options: Any) -> Iterator[Page]:
+    """A page in a fresh context made with ``options``; console errors fail the test (a fixture's body)."""
     watch.errors.clear()
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, device_scale_factor=2
-    )
+    context = browser.new_context(**options)
     context.set_default_timeout(15_000)
     page = context.new_page()
     page.on("console", watch.on_console)
@@ -112,3 +109,10 @@ def phone(browser: Browser, watch: Watch) -> Iterator[Page]:
     errors = list(watch.errors)
     context.close()
     assert errors == [], "the page logged errors during this test"
+
+
+@pytest.fixture
+def phone(browser: Browser, watch: Watch) -> Iterator[Page]:
+    """A phone: 390 x 844, touch, the page's viewport meta honoured; console errors fail the test."""
+    phone_screen = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    yield from watched_page(browser, watch, **phone_screen, device_scale_factor=2)

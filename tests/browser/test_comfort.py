@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.browser.conftest import watched_page
 from tests.browser.helpers import Watch, screenshot
 from tests.utils.stack import Stack, api_only_stack
 
@@ -61,17 +62,7 @@ def chart_paper(page: Page) -> float:
 @pytest.fixture
 def dark_page(browser: Browser, watch: Watch) -> Iterator[Page]:
     """A browser whose system asks for dark colours (prefers-color-scheme: dark); console errors fail the test."""
-    watch.errors.clear()
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme="dark")
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.on("console", watch.on_console)
-    page.on("pageerror", watch.on_page_error)
-    yield page
-    page.wait_for_timeout(100)
-    errors = list(watch.errors)
-    context.close()
-    assert errors == [], "the page logged errors during this test"
+    yield from watched_page(browser, watch, viewport={"width": 1400, "height": 900}, color_scheme="dark")
 
 
 def test_keys_search_move_the_highlight_select_and_open_a_run(page: Page, stack: Stack, api: httpx.Client) -> None:
