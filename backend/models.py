@@ -103,15 +103,35 @@ class Run(Base):
     archived: Mapped[bool] = mapped_column(Boolean, server_default=false(), index=True)
 
 
+class MetricSeries(Base):
+    """One run's one key: its points refer to it by ``id``, so a point does not repeat the key's name."""
+
+    __tablename__ = "metric_series"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ux_metric_series_run_id_key", "run_id", "key", unique=True),)
+
+
 class MetricPoint(Base):
-    """One value of one metric; (run, key, step) is the primary key, which makes ingestion idempotent."""
+    """One value of one series; (series, step) is the primary key, which makes ingestion idempotent.
+
+    On SQLite the table has no rowid: the primary key's b-tree holds the rows themselves, so a point is stored once,
+    not in a table and again in its index. ``seq`` is the run's ``metrics`` event that announced the point: the live
+    stream reads an event's points back by it instead of the event carrying a copy (bytes per point:
+    docs/BENCHMARKS.md, section 9). Columns are in this order so that Postgres packs them without padding.
+    """
 
     __tablename__ = "metric_points"
 
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("metric_series.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class MetricRollup(Base):

@@ -49,9 +49,10 @@ def fill(db: Path, run_id: int, n: int) -> tuple[int, int, list[float]]:
             at_low, at_high = block + chunk.index(low), block + chunk.index(high)
             rollups.append((run_id, width, block // width, len(chunk), low, high, at_low, at_high))
     with sqlite3.connect(db, timeout=60) as conn:
+        series_id = conn.execute("INSERT INTO metric_series (run_id, key) VALUES (?, 'loss')", (run_id,)).lastrowid
         conn.executemany(
-            "INSERT INTO metric_points (run_id, key, step, value) VALUES (?, 'loss', ?, ?)",
-            ((run_id, step, value) for step, value in enumerate(values)),
+            "INSERT INTO metric_points (series_id, seq, step, value) VALUES (?, 0, ?, ?)",
+            ((series_id, step, value) for step, value in enumerate(values)),
         )
         # What the API's ingestion keeps alongside the points (backend/services/metrics/rollups.py: update_rollups).
         conn.executemany(

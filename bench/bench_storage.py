@@ -14,8 +14,8 @@ and `pg_indexes_size`, as ingestion left them and again after VACUUM FULL (the r
 
 MLflow gets fewer runs of the same shape (1,000 steps of 10 keys each) only because it ingests ~2,000 points/s;
 its bytes per point do not depend on the number of runs (checked once with --mlflow-runs 100: docs/BENCHMARKS.md).
-With ``--what-if``, the same points alone (no rollups, no events) go straight into four SQLite layouts, today's
-first, to show what each change of layout would save.
+With ``--what-if``, the same points alone (no rollups, no events) go straight into four SQLite layouts, the one
+before revision 0013 first, to show what each change of layout saves.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ BATCH_STEPS = 100  # steps per request: keys x 100 = 1,000 points with 10 keys
 JSON = {"Content-Type": "application/json"}
 GROUPS = {  # trainboard's tables, in the order they are printed; anything else is "other"
     "metric_points": "points",
+    "metric_series": "series",
     "metric_rollups": "rollups",
     "run_events": "metrics events",
 }
@@ -207,7 +208,7 @@ def trainboard_postgres(root: Path, database_url: str, n_runs: int, n_keys: int,
 # --- what the goal would take: the same points in other SQLite layouts, written directly (no trainboard) ---------
 
 LAYOUTS = {
-    "today: rowid table + (run_id, key, step) index": (
+    "before 0013: rowid table + (run_id, key, step) index": (
         "CREATE TABLE p (run_id INTEGER, key VARCHAR(64), step BIGINT, value FLOAT, PRIMARY KEY (run_id, key, step))",
         "INSERT INTO p VALUES (?, ?, ?, ?)",
     ),
@@ -216,7 +217,7 @@ LAYOUTS = {
         " WITHOUT ROWID",
         "INSERT INTO p VALUES (?, ?, ?, ?)",
     ),
-    "WITHOUT ROWID, key as a series id": (
+    "WITHOUT ROWID, key as a series id (0013, less its seq)": (
         "CREATE TABLE p (series INTEGER, step BIGINT, value FLOAT, PRIMARY KEY (series, step)) WITHOUT ROWID",
         "INSERT INTO p VALUES (?, ?, ?)",
     ),
@@ -231,7 +232,7 @@ LAYOUTS = {
 def layout_rows(layout: str, n_runs: int, n_keys: int, steps: int) -> Iterator[tuple]:
     for i in range(n_runs):
         points = run_points(i, n_keys, steps)
-        if layout.startswith("today") or layout == "WITHOUT ROWID":
+        if layout.startswith("before") or layout == "WITHOUT ROWID":
             yield from ((i + 1, k, s, v) for k, s, v in points)
             continue
         by_key: dict[str, list[tuple[int, float]]] = {}

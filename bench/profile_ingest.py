@@ -33,7 +33,7 @@ from backend.db import make_engine, make_sessionmaker, migrate  # noqa: E402
 from backend.schemas import PointIn, PointsIn  # noqa: E402
 from backend.services import leases, metrics, runs  # noqa: E402
 from backend.services.events import locked_run  # noqa: E402
-from backend.services.metrics.ingest import insert_ignoring_duplicates  # noqa: E402
+from backend.services.metrics.ingest import insert_ignoring_duplicates, series_ids  # noqa: E402
 from backend.services.metrics.rollups import update_rollups  # noqa: E402
 from bench.common import banner, postgres_database, running_stack  # noqa: E402
 from trainboard.spec import RunSpec  # noqa: E402
@@ -81,10 +81,15 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
 
     def stages(run_id: int, points: Sequence[PointIn]) -> tuple[float, float]:
         """The insert and the rollups of one batch, in milliseconds, under the run's lock and then committed."""
-        with factory() as session, locked_run(session, run_id):
-            rows = [{"run_id": run_id, "key": p.key, "step": p.step, "value": p.value} for p in points]
+        with factory() as session, locked_run(session, run_id) as run:
+            assert run is not None
+            ids = series_ids(session, run_id=run_id, keys={p.key for p in points})
+            keys = {series: key for key, series in ids.items()}
+            rows = [(ids[p.key], p.step, p.value) for p in points]
             t = time.perf_counter()
-            new_rows = insert_ignoring_duplicates(session, rows)
+            new_rows = [
+                (keys[s], step, v) for s, step, v in insert_ignoring_duplicates(session, run.event_seq + 1, rows)
+            ]
             inserted = time.perf_counter()
             update_rollups(session, run_id=run_id, rows=new_rows)
             rolled_up = time.perf_counter()

@@ -63,7 +63,10 @@ def _truncate(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(
-            text("TRUNCATE run_events, metric_rollups, metric_points, runs, sweeps, workers RESTART IDENTITY CASCADE")
+            text(
+                "TRUNCATE run_events, metric_rollups, metric_points, metric_series, runs, sweeps, workers"
+                " RESTART IDENTITY CASCADE"
+            )
         )
     engine.dispose()
 

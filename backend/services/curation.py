@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from backend.models import MetricPoint, MetricRollup, Run, RunEvent, RunLog, RunLogLine, Sweep
+from backend.models import MetricPoint, MetricRollup, MetricSeries, Run, RunEvent, RunLog, RunLogLine, Sweep
 from backend.schemas import TERMINAL, RunPatch, SweepPatch
 from backend.services.artifacts import run_dir
 from backend.services.event_kinds import EditedEventData, EventKind
@@ -27,7 +27,7 @@ from backend.services.runs import tags_column
 logger = logging.getLogger(__name__)
 
 # Every table holding rows of a run, children first.
-RUN_TABLES = (MetricPoint, MetricRollup, RunEvent, RunLogLine, RunLog)
+RUN_TABLES = (MetricSeries, MetricRollup, RunEvent, RunLogLine, RunLog)
 
 
 class CurationRefused(Exception):
@@ -120,6 +120,8 @@ def _delete_rows(session: Session, run_ids: Sequence[int]) -> None:
     """Every row of these runs, children first (without relying on the database's ON DELETE CASCADE)."""
     if not run_ids:
         return
+    series = select(MetricSeries.id).where(MetricSeries.run_id.in_(run_ids))
+    session.execute(delete(MetricPoint).where(MetricPoint.series_id.in_(series)))
     for table in RUN_TABLES:
         session.execute(delete(table).where(table.run_id.in_(run_ids)))
     session.execute(delete(Run).where(Run.id.in_(run_ids)))

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import MetricPoint, Run, Sweep
+from backend.models import Run, Sweep
+from backend.services.metrics.reads import points_of_runs
 from backend.services.sweep_pruner import prune_reason
 from backend.services.sweep_scores import objective
 
@@ -37,11 +38,7 @@ class EarlyTermination(BaseModel):
 
 def _best_by_epoch(session: Session, run_ids: list[int], epoch: int) -> dict[int, float]:
     """Each run's best valid accuracy up to ``epoch``, for the runs that have reached it."""
-    rows = session.execute(
-        select(MetricPoint.run_id, MetricPoint.step, MetricPoint.value).where(
-            MetricPoint.run_id.in_(run_ids), MetricPoint.key == METRIC, MetricPoint.step <= epoch
-        )
-    )
+    rows = session.execute(points_of_runs(run_ids, METRIC, upto=epoch))
     best: dict[int, float] = {}
     reached: set[int] = set()
     for run_id, step, value in rows:

@@ -38,7 +38,18 @@ class SeriesData(TypedDict):
     value: list[float | None]
 
 
-MetricsEventData = dict[str, SeriesData]  # per metric key, its new points in step order
+MetricsEventData = dict[str, SeriesData]  # per metric key, its new points in step order: what the stream sends
+
+
+class SeriesSpan(TypedDict):
+    first: int  # the lowest step of the key's new points
+    last: int  # the highest
+    n: int  # how many there are
+
+
+# What a ``metrics`` event stores since revision 0013: per key, the span of its new points, which ``metric_points``
+# holds with the event's seq. Events stored before hold MetricsEventData itself; the stream sends both alike.
+MetricsAnnouncement = dict[str, SeriesSpan]
 
 
 class InterruptedEventData(TypedDict):
@@ -68,5 +79,11 @@ class EditedEventData(TypedDict):
 
 
 EventData = (
-    StatusEventData | MetricsEventData | InterruptedEventData | WarningEventData | LogEventData | EditedEventData
+    StatusEventData
+    | MetricsEventData
+    | MetricsAnnouncement
+    | InterruptedEventData
+    | WarningEventData
+    | LogEventData
+    | EditedEventData
 )

@@ -14,17 +14,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import MetricPoint, Run, Sweep
+from backend.models import Run, Sweep
+from backend.services.metrics.reads import points_of_runs
 from backend.services.optuna_import import load_optuna
 from backend.services.sweep_scores import objective, scores
 
 
 def _curves(session: Session, *, run_ids: list[int], metric: str, upto: int) -> dict[int, dict[int, float]]:
-    rows = session.execute(
-        select(MetricPoint.run_id, MetricPoint.step, MetricPoint.value).where(
-            MetricPoint.run_id.in_(run_ids), MetricPoint.key == metric, MetricPoint.step <= upto
-        )
-    )
+    rows = session.execute(points_of_runs(run_ids, metric, upto=upto))
     curves: dict[int, dict[int, float]] = {run_id: {} for run_id in run_ids}
     for run_id, step, value in rows:
         if value is not None:

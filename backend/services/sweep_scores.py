@@ -13,7 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.models import MetricPoint, Run, Sweep
+from backend.models import MetricPoint, MetricSeries, Run, Sweep
 
 Goal = Literal["maximize", "minimize"]
 DEFAULT_METRIC = "valid_acc"
@@ -46,9 +46,10 @@ def curve_bests(session: Session, *, run_ids: list[int], metric: str, goal: Goal
         return {}
     best = func.max(MetricPoint.value) if goal == "maximize" else func.min(MetricPoint.value)
     rows = session.execute(
-        select(MetricPoint.run_id, best)
-        .where(MetricPoint.run_id.in_(run_ids), MetricPoint.key == metric)
-        .group_by(MetricPoint.run_id)
+        select(MetricSeries.run_id, best)
+        .join(MetricSeries, MetricPoint.series_id == MetricSeries.id)
+        .where(MetricSeries.run_id.in_(run_ids), MetricSeries.key == metric)
+        .group_by(MetricSeries.run_id)
     )
     return {run_id: found for run_id, value in rows if (found := number(value)) is not None}
 

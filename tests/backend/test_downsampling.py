@@ -10,7 +10,14 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup
-from backend.services.metrics.reads import _downsampled, _grid, _grouped_extremes, _ranked_extremes, read_series
+from backend.services.metrics.reads import (
+    _downsampled,
+    _grid,
+    _grouped_extremes,
+    _ranked_extremes,
+    read_series,
+    series_id_of,
+)
 from tests.utils.leases import external_run
 from tests.utils.series import Extremes, expected_rollups, expected_series
 
@@ -32,9 +39,9 @@ def test_ranked_and_grouped_extremes_agree(client: TestClient) -> None:
     points = [{"key": "loss", "step": s, "value": v} for s, v in values.items()]
     assert client.post(f"/api/runs/{run_id}/metrics", json={"points": points}).status_code == 200
 
-    in_range = [MetricPoint.run_id == run_id, MetricPoint.key == "loss", MetricPoint.step >= 1]
     found = {}
     with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        in_range = [MetricPoint.series_id == series_id_of(session, run_id=run_id, key="loss"), MetricPoint.step >= 1]
         for width in (1, 7, 25, 300):
             found[width] = _ranked_extremes(session, in_range, width)
             assert found[width] == _grouped_extremes(session, in_range, width), width
@@ -140,7 +147,7 @@ def test_reads_from_rollups_equal_reads_of_the_points(client: TestClient) -> Non
                 in_range = {
                     s: v for s, v in values.items() if (start is None or s >= start) and (end is None or s <= end)
                 }
-                conditions = [MetricPoint.run_id == run_id, MetricPoint.key == "loss"]
+                conditions = [MetricPoint.series_id == series_id_of(session, run_id=run_id, key="loss")]
                 conditions += [MetricPoint.step >= start] if start is not None else []
                 conditions += [MetricPoint.step <= end] if end is not None else []
                 statements.clear()

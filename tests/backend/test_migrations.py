@@ -9,11 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.orm import Session
 
 from backend.db import alembic_config, downgrade, migrate
-from backend.models import ROLLUP_WIDTHS, Base, MetricPoint, Run
+from backend.models import ROLLUP_WIDTHS, Base, Run
+from backend.schemas import PointIn
+from backend.services import leases
+from backend.services.metrics import add_points, read_series
 from tests.conftest import POSTGRES_ADMIN_URL, require_admin_postgres
 from tests.utils.series import expected_rollups
 
@@ -125,7 +130,7 @@ def _store_points(url: str) -> Series:
     with engine.begin() as conn:
         conn.execute(Run.__table__.insert(), [{"id": run, "name": f"run {run}", "spec": {}} for run in (1, 2)])
         conn.execute(
-            MetricPoint.__table__.insert(),
+            _POINTS_BY_KEY.insert(),
             [
                 {"run_id": run, "key": key, "step": step, "value": value}
                 for (run, key), values in series.items()
@@ -134,6 +139,10 @@ def _store_points(url: str) -> Series:
         )
     engine.dispose()
     return series
+
+
+# metric_points as revisions 0001-0012 have it (0013 refers to a series instead of the run and the key)
+_POINTS_BY_KEY = sa.table("metric_points", sa.column("run_id"), sa.column("key"), sa.column("step"), sa.column("value"))
 
 
 def _rollups(url: str, width: int | None) -> dict[tuple[int, str], dict[int, tuple]]:
@@ -197,3 +206,57 @@ def test_sqlite_configs_backfilled(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgres_configs_backfilled(fresh_postgres: str) -> None:
     _configs_backfilled(fresh_postgres)
+
+
+def _series_migrated(url: str) -> None:
+    """0013 moves every point to its series and keeps the old events' copies (the stream sends them as they are);
+    points stored afterwards are announced by spans, and the downgrade gives those events their copies back."""
+    migrate(url, "0012")
+    series = _store_points(url)
+    old_event = {"loss": {"step": [0, 1], "value": [series[(1, "loss")][0], series[(1, "loss")][1]]}}
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO run_events (run_id, seq, kind, data, created_at) VALUES (1, 1, 'metrics', :d, :t)"),
+                {"d": json.dumps(old_event), "t": "2026-11-30 12:00:00+00:00"},
+            )
+            conn.execute(text("UPDATE runs SET event_seq = 1 WHERE id = 1"))
+        migrate(url)
+        with Session(engine) as session:
+            for (run, key), values in series.items():
+                got = read_series(session, run_id=run, key=key)
+                assert got == {"step": sorted(values), "value": [values[s] for s in sorted(values)]}, (run, key)
+            new = [PointIn(key="loss", step=9000 + i, value=i / 2) for i in range(3)]
+            new.append(PointIn(key="fresh", step=5, value=1.5))
+            run_one = session.get(Run, 1)
+            assert run_one is not None
+            run_one.status, lease = "running", leases.issue(run_one)
+            session.commit()
+            assert add_points(session, run_id=1, points=new, lease=lease)[1] == 4
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT seq, data FROM run_events WHERE run_id = 1 ORDER BY seq")).all()
+        stored = [json.loads(d) if isinstance(d, str) else d for _, d in rows]
+        assert stored[0] == old_event, "the old event keeps its copy"
+        assert stored[1] == {"fresh": {"first": 5, "last": 5, "n": 1}, "loss": {"first": 9000, "last": 9002, "n": 3}}
+        downgrade(url, "0012")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT seq, data FROM run_events WHERE run_id = 1 ORDER BY seq")).all()
+            count = conn.scalar(text("SELECT count(*) FROM metric_points"))
+        stored = [json.loads(d) if isinstance(d, str) else d for _, d in rows]
+        assert stored[1] == {
+            "fresh": {"step": [5], "value": [1.5]},
+            "loss": {"step": [9000, 9001, 9002], "value": [0.0, 0.5, 1.0]},
+        }, "the downgrade gives the event its copy back"
+        assert count == sum(len(v) for v in series.values()) + 4
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_series_migrated(tmp_path: Path) -> None:
+    _series_migrated(f"sqlite:///{tmp_path / 'old.sqlite'}")
+
+
+@pytest.mark.postgres
+def test_postgres_series_migrated(fresh_postgres: str) -> None:
+    _series_migrated(fresh_postgres)

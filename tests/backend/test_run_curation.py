@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select
 
 from backend.main import create_app
-from backend.models import MetricPoint, MetricRollup, RunEvent, RunLog, RunLogLine
+from backend.models import MetricPoint, MetricRollup, MetricSeries, RunEvent, RunLog, RunLogLine
 from tests.conftest import LOCAL_URL
 from tests.utils.leases import external_run
 from tests.utils.sse import sse_events
@@ -133,24 +133,34 @@ def test_delete_takes_every_row_and_file_and_the_run_is_gone(client: TestClient,
     assert client.get(f"/api/runs/{run_id}/artifacts/filters.png").status_code == 404
     assert client.delete(f"/api/runs/{run_id}").status_code == 404
     assert not folder.exists(), "the run's artifact folder is gone from the disk"
-    assert _row_counts(settings, run_id) == dict.fromkeys(_ROW_TABLES, 0)
+    assert _row_counts(settings, run_id) == dict.fromkeys([*_ROW_TABLES, "metric_points"], 0)
     assert all(n > 0 for n in _row_counts(settings, other).values()), "the other run keeps everything"
     assert (settings.artifacts_dir / str(other) / "filters.png").is_file()
     assert _listed(client, archived="all") == [other]
 
 
-_ROW_TABLES = {"metric_points": MetricPoint, "metric_rollups": MetricRollup, "run_events": RunEvent}
+_ROW_TABLES = {"metric_series": MetricSeries, "metric_rollups": MetricRollup, "run_events": RunEvent}
 _ROW_TABLES |= {"run_log_lines": RunLogLine, "run_logs": RunLog}
 
 
 def _row_counts(settings: Settings, run_id: int) -> dict[str, int]:
+    """The run's rows in every table; ``metric_points`` counts its points and any point left without a series."""
     engine = create_engine(settings.sqlalchemy_url)
     try:
         with engine.connect() as conn:
-            return {
+            counts = {
                 name: conn.scalar(select(func.count()).select_from(table).where(table.run_id == run_id)) or 0
                 for name, table in _ROW_TABLES.items()
             }
+            series = select(MetricSeries.id).where(MetricSeries.run_id == run_id)
+            orphans = ~MetricPoint.series_id.in_(select(MetricSeries.id))
+            counts["metric_points"] = (
+                conn.scalar(
+                    select(func.count()).select_from(MetricPoint).where(MetricPoint.series_id.in_(series) | orphans)
+                )
+                or 0
+            )
+            return counts
     finally:
         engine.dispose()
 

@@ -19,6 +19,7 @@ from backend.finite import json_safe
 from backend.models import Run
 from backend.schemas import TERMINAL
 from backend.services.events import events_after
+from backend.services.metrics.announced import event_data
 
 router = APIRouter(tags=["events"])
 
@@ -32,7 +33,11 @@ def _read_new(factory: sessionmaker[Session], run_id: RunId, after: int) -> tupl
         run = session.get(Run, run_id)
         finished = run is None or run.status in TERMINAL  # read before the events: a final event is then seen
         events = events_after(session, run_id=run_id, after_seq=after, limit=BATCH)
-        frames = [f"id: {e.seq}\nevent: {e.kind}\ndata: {_event_json(e.seq, e.data)}\n\n" for e in events]
+        data = event_data(session, run_id=run_id, events=events)  # metrics events' points read back
+        frames = [
+            f"id: {e.seq}\nevent: {e.kind}\ndata: {_event_json(e.seq, d)}\n\n"
+            for e, d in zip(events, data, strict=True)
+        ]
         last = events[-1].seq if events else after
         return frames, last, finished and len(events) < BATCH
 

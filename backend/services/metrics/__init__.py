@@ -1,6 +1,8 @@
-"""Metric points: stored idempotently on (run, key, step), summarised as they arrive, read back downsampled.
+"""Metric points: stored idempotently on (series, step), where a series is one run's one key, summarised as they
+arrive, read back downsampled.
 
-Four seams, one module each: ``ingest`` (a batch in, its live event, the sweep's early-termination check),
+Five seams, one module each: ``ingest`` (a batch in, its live event, the sweep's early-termination check),
+``announced`` (the points a live event announces, read back for the stream),
 ``rollups`` (the min and max of every block of ``ROLLUP_WIDTHS`` steps, kept by each insert), ``reads`` (a series
 in step order, downsampled from the rollups for charts) and ``keys`` (a run's keys with their counts and last
 points, from the rollups). Routes use the names below.

@@ -1,23 +1,26 @@
-"""A batch of points in: inserted once each (a retried batch is harmless), folded into the rollups, announced as
-one live event, and checked against the run's sweep rule for early termination."""
+"""A batch of points in: inserted once each (a retried batch is harmless), folded into the rollups, announced by
+one live event (which names the steps, not the values), and checked against the run's sweep rule for early
+termination."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import groupby
 from typing import Any
 
+import psycopg
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from backend.models import Run
+from backend.models import MetricSeries, Run
 from backend.schemas import PointIn
 from backend.services import early_termination, leases
-from backend.services.event_kinds import EventKind, MetricsEventData
+from backend.services.event_kinds import EventKind, MetricsAnnouncement
 from backend.services.events import append_event, append_status_event, locked_run
-from backend.services.metrics.driver_sql import driver_cursor
+from backend.services.metrics.driver_sql import commit_without_waiting_for_disk, driver_cursor
 from backend.services.metrics.rollups import update_rollups
 
 NewRow = tuple[str, int, float | None]  # key, step, value of a point that was not stored before
+SeriesRow = tuple[int, int, float | None]  # series id, step, value
 SQLITE_ROWS_PER_STATEMENT = 8_000  # 4 parameters a row; SQLite takes 32,766 parameters per statement
 
 
@@ -34,60 +37,101 @@ def add_points(
         if run is None:
             return None, 0
         leases.check_points(run, lease)
+        commit_without_waiting_for_disk(session)
         latest = {(p.key, p.step): p.value for p in points}  # within one batch, the last value wins
-        rows = [{"run_id": run_id, "key": k, "step": s, "value": v} for (k, s), v in latest.items()]
         new_rows: list[NewRow] = []
-        if rows:
-            new_rows.extend(insert_ignoring_duplicates(session, rows))
+        if latest:
+            ids = series_ids(session, run_id=run_id, keys={key for key, _ in latest})
+            rows = [(ids[k], s, v) for (k, s), v in latest.items()]
+            keys = {series: key for key, series in ids.items()}
+            seq = run.event_seq + 1  # the event that announces them, appended below if any is new
+            new_rows.extend((keys[series], s, v) for series, s, v in insert_ignoring_duplicates(session, seq, rows))
             update_rollups(session, run_id=run_id, rows=new_rows)
         if new_rows:
-            append_event(session, run=run, kind=EventKind.METRICS, data=_series_by_key(new_rows))
+            event = append_event(session, run=run, kind=EventKind.METRICS, data=announcement(new_rows))
+            assert event.seq == seq
             _check_early_termination(session, run=run, new_rows=new_rows)
         session.commit()
         return run, len(new_rows)
 
 
-def insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) -> list[NewRow]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING the rows that were new, as one driver-level statement.
+def series_ids(session: Session, *, run_id: int, keys: set[str]) -> dict[str, int]:
+    """The id of each of the run's series named in ``keys``, created for the keys it has not logged before (the
+    caller holds the run's lock, so no other request creates them meanwhile)."""
+    found = dict(session.execute(select(MetricSeries.key, MetricSeries.id).where(MetricSeries.run_id == run_id)).all())
+    missing = sorted(keys - found.keys())
+    if missing:
+        session.execute(insert(MetricSeries), [{"run_id": run_id, "key": key} for key in missing])
+        created = select(MetricSeries.key, MetricSeries.id).where(
+            MetricSeries.run_id == run_id, MetricSeries.key.in_(missing)
+        )
+        found.update(session.execute(created).all())
+    return {key: found[key] for key in keys}
+
+
+def insert_ignoring_duplicates(session: Session, seq: int, rows: list[SeriesRow]) -> list[SeriesRow]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the rows that were new, as one driver-level statement; each new
+    row records ``seq``, the event that announces it.
 
     SQLAlchemy's executemany builds a parameter dict per row; for a 1,000-point batch that was most of the
     request (``bench/profile_ingest.py``; the figures are in docs/BENCHMARKS.md, §1). The statement
     runs on the session's own connection, inside its transaction.
     """
-    run_id = rows[0]["run_id"]
     with driver_cursor(session) as cursor:
         if session.get_bind().dialect.name == "postgresql":
-            cursor.execute(
-                "INSERT INTO metric_points (run_id, key, step, value) "
-                "SELECT %s, * FROM unnest(%s::varchar[], %s::bigint[], %s::float8[]) "
-                "ON CONFLICT DO NOTHING RETURNING key, step, value",
-                (run_id, [r["key"] for r in rows], [r["step"] for r in rows], [r["value"] for r in rows]),
-            )
-            return [tuple(r) for r in cursor.fetchall()]
-        new: list[NewRow] = []
+            return _insert_postgres(cursor, seq, rows)
+        new: list[SeriesRow] = []
         for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
             chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
             params: list[Any] = []
-            for r in chunk:
-                params += (run_id, r["key"], r["step"], r["value"])
+            for series_id, step, value in chunk:
+                params += (series_id, seq, step, value)
             cursor.execute(
-                "INSERT INTO metric_points (run_id, key, step, value) VALUES "
+                "INSERT INTO metric_points (series_id, seq, step, value) VALUES "
                 + ",".join(["(?,?,?,?)"] * len(chunk))
-                + " ON CONFLICT DO NOTHING RETURNING key, step, value",
+                + " ON CONFLICT DO NOTHING RETURNING series_id, step, value",
                 params,
             )
             new += [tuple(r) for r in cursor.fetchall()]
         return new
 
 
-def _series_by_key(new_rows: list[NewRow]) -> MetricsEventData:
-    """The live event's data: per key, the new points' steps and values in step order."""
-    new_rows.sort(key=lambda r: (r[0], r[1]))
-    return {
-        key: {"step": [r[1] for r in group_rows], "value": [r[2] for r in group_rows]}
-        for key, group in groupby(new_rows, key=lambda r: r[0])
-        for group_rows in [list(group)]
-    }
+def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[SeriesRow]:
+    """COPY in binary when every point is new, which is nearly always; a batch holding a stored point (a retry)
+    fails its COPY at the first duplicate, which the savepoint undoes, and goes through
+    INSERT ... ON CONFLICT DO NOTHING RETURNING instead. COPY took about half the time of that INSERT for 1,000
+    points (docs/BENCHMARKS.md, §1)."""
+    cursor.execute("SAVEPOINT trainboard_points")
+    try:
+        with cursor.copy("COPY metric_points (series_id, seq, step, value) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "int4", "int8", "float8"])
+            for series_id, step, value in rows:
+                copy.write_row((series_id, seq, step, value))
+    except psycopg.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT trainboard_points")
+        series, steps, values = zip(*rows, strict=True)
+        cursor.execute(
+            "INSERT INTO metric_points (series_id, seq, step, value) "
+            "SELECT s, %b, t, v FROM unnest(%b::int[], %b::bigint[], %b::float8[]) AS u(s, t, v) "
+            "ON CONFLICT DO NOTHING RETURNING series_id, step, value",
+            (seq, list(series), list(steps), list(values)),
+        )
+        return [tuple(r) for r in cursor.fetchall()]
+    cursor.execute("RELEASE SAVEPOINT trainboard_points")
+    return rows
+
+
+def announcement(new_rows: list[NewRow]) -> MetricsAnnouncement:
+    """The live event's data: per key, the steps its new points span and how many there are. The points stay in
+    ``metric_points`` only; the stream reads them back by the event's ``seq`` (``announced.points_of``)."""
+    spans: MetricsAnnouncement = {}
+    for key, step, _ in new_rows:
+        span = spans.get(key)
+        if span is None:
+            spans[key] = {"first": step, "last": step, "n": 1}
+        else:
+            span["first"], span["last"], span["n"] = min(span["first"], step), max(span["last"], step), span["n"] + 1
+    return spans
 
 
 def _check_early_termination(session: Session, *, run: Run, new_rows: list[NewRow]) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup
+from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup, MetricSeries
 
 
 @dataclass(frozen=True, order=True)
@@ -25,7 +25,7 @@ def key_stats(session: Session, *, run_id: int) -> list[KeyStats]:
 
     A retried batch's duplicates were never stored, so they are not counted; NaN and infinities were stored as NULL.
     """
-    rollup, point, later = MetricRollup, MetricPoint, aliased(MetricPoint)
+    rollup, series, point, later = MetricRollup, MetricSeries, MetricPoint, aliased(MetricPoint)
     counts = (
         select(rollup.key.label("key"), func.sum(rollup.n).label("count"))
         .where(rollup.run_id == run_id, rollup.width == ROLLUP_WIDTHS[-1])
@@ -33,16 +33,11 @@ def key_stats(session: Session, *, run_id: int) -> list[KeyStats]:
         .subquery()
     )
     # One backward step in the primary key's index per key, on SQLite and Postgres alike.
-    last_step = (
-        select(func.max(later.step))
-        .where(later.run_id == run_id, later.key == counts.c.key)
-        .correlate(counts)
-        .scalar_subquery()
-    )
+    last_step = select(func.max(later.step)).where(later.series_id == series.id).correlate(series).scalar_subquery()
     rows = session.execute(
-        select(counts.c.key, counts.c.count, point.step, point.value).join(
-            point, and_(point.run_id == run_id, point.key == counts.c.key, point.step == last_step)
-        )
+        select(counts.c.key, counts.c.count, point.step, point.value)
+        .join(series, and_(series.run_id == run_id, series.key == counts.c.key))
+        .join(point, and_(point.series_id == series.id, point.step == last_step))
     )
     # Sorted here, by code point: a database's collation would order "train/b" and "train_a" its own way.
     return sorted(KeyStats(key, int(count), step, value) for key, count, step, value in rows)

@@ -3,10 +3,10 @@ max, each at its own step (spikes survive), assembled from the rollups wherever 
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup
+from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup, MetricSeries
 from backend.services.metrics.rollups import Extremes, merge
 
 Buckets = dict[int, Extremes]
@@ -27,6 +27,21 @@ def metric_keys(session: Session, *, run_id: int) -> list[str]:
     return list(session.scalars(stmt))
 
 
+def series_id_of(session: Session, *, run_id: int, key: str) -> int | None:
+    """The id of the run's series of ``key``; None if the run never logged it."""
+    return session.scalar(select(MetricSeries.id).where(MetricSeries.run_id == run_id, MetricSeries.key == key))
+
+
+def points_of_runs(run_ids: list[int], key: str, *, upto: int | None = None) -> Select[int, int, float | None]:
+    """A SELECT of (run id, step, value) of ``key``'s points of every run in ``run_ids`` (steps up to ``upto``)."""
+    stmt = (
+        select(MetricSeries.run_id, MetricPoint.step, MetricPoint.value)
+        .join(MetricSeries, MetricPoint.series_id == MetricSeries.id)
+        .where(MetricSeries.run_id.in_(run_ids), MetricSeries.key == key)
+    )
+    return stmt if upto is None else stmt.where(MetricPoint.step <= upto)
+
+
 def read_series(
     session: Session,
     *,
@@ -37,7 +52,10 @@ def read_series(
     end: int | None = None,
 ) -> Series:
     """A series in step order; longer than ``max_points``, it keeps each bucket's min and max (spikes survive)."""
-    conditions: list[ColumnElement[bool]] = [MetricPoint.run_id == run_id, MetricPoint.key == key]
+    series_id = series_id_of(session, run_id=run_id, key=key)
+    if series_id is None:
+        return {"step": [], "value": []}
+    conditions: list[ColumnElement[bool]] = [MetricPoint.series_id == series_id]
     if start is not None:
         conditions.append(MetricPoint.step >= start)
     if end is not None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, and_, case, or_
+from sqlalchemy import ARRAY, Table, and_, bindparam, case, cast, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from backend.models import ROLLUP_WIDTHS, MetricRollup
-from backend.services.metrics.driver_sql import executemany
+from backend.services.metrics.driver_sql import driver_cursor, executemany
 
 Extremes = tuple[float | None, int, float | None, int]  # vmin, its step, vmax, its step
 Block = tuple[int, Extremes]  # how many points, and their extremes
@@ -66,7 +66,7 @@ def update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int, 
             _add(parents, (key, bucket * width // coarser), n, extremes)
         level = parents
         params += _upsert_params(run_id, coarser, level)
-    executemany(session, _rollup_upsert(session.get_bind().dialect), params)
+    _upsert(session, params)
 
 
 def _add(blocks: dict[tuple[str, int], Block], where: tuple[str, int], n: int, extremes: Extremes) -> None:
@@ -83,6 +83,7 @@ def _upsert_params(run_id: int, width: int, level: dict[tuple[str, int], Block])
 
 
 _compiled_upserts: dict[tuple[str, str, str], SQLCompiler] = {}
+ROLLUP_COLUMNS = ("run_id", "key", "width", "bucket", "n", "vmin", "vmax", "step_min", "step_max")
 
 
 def _rollup_upsert(dialect: Dialect) -> SQLCompiler:
@@ -93,10 +94,27 @@ def _rollup_upsert(dialect: Dialect) -> SQLCompiler:
     return _compiled_upserts[cache_key]
 
 
+def _upsert(session: Session, params: list[dict[str, Any]]) -> None:
+    """Every block's row folded in: on Postgres one statement over arrays (``unnest``), on SQLite an executemany
+    (a statement per row costs SQLite no round trip)."""
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        executemany(session, _rollup_upsert(dialect), params)
+        return
+    compiled = _rollup_upsert(dialect)
+    with driver_cursor(session) as cursor:
+        cursor.execute(compiled.string, {name: [p[name] for p in params] for name in ROLLUP_COLUMNS})
+
+
 def _build_rollup_upsert(dialect: Dialect) -> SQLCompiler:
     table: Table = MetricRollup.__table__  # type: ignore[assignment]
-    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(table)
+    stmt: postgresql.Insert | sqlite.Insert
+    if dialect.name == "postgresql":
+        arrays = [cast(bindparam(name), ARRAY(table.c[name].type)) for name in ROLLUP_COLUMNS]
+        rows = func.unnest(*arrays).table_valued(*ROLLUP_COLUMNS).render_derived(name="u")
+        stmt = postgresql.insert(table).from_select(list(ROLLUP_COLUMNS), select(*rows.c))
+    else:
+        stmt = sqlite.insert(table)
     new, old = stmt.excluded, table.c
     # fold() in SQL. A NULL comparison is not true, so a NULL new value never replaces a number.
     lower = or_(
