@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.backend.test_non_finite import stream_data
 from tests.utils.leases import external_run
 
 SPEC = {"name": "m"}
@@ -93,3 +94,29 @@ def test_long_series_keeps_spike_and_dip_at_their_own_steps(client: TestClient) 
     ).json()["loss"]
     assert len(zoom["step"]) <= 20 and min(zoom["step"]) >= 1_500 and max(zoom["step"]) <= 9_000
     assert -5.0 in zoom["value"] and 99.0 not in zoom["value"]
+
+
+def test_a_batch_overlapping_stored_points_stores_and_streams_only_its_new_ones(client: TestClient) -> None:
+    """Half of a batch already stored (a retry that grew): the stored values stay, the stream sends each point
+    once, in the event of the batch that stored it (the events name steps; the points are read back)."""
+    run_id = _run(client)
+    first = [{"key": k, "step": s, "value": s * 1.0} for s in range(1, 51) for k in ("loss", "acc")]
+    second = [{"key": k, "step": s, "value": -s * 1.0} for s in range(75, 25, -1) for k in ("acc", "loss", "lr")]
+    assert client.post(f"/api/runs/{run_id}/metrics", json={"points": first}).json()["accepted"] == 100
+    reply = client.post(f"/api/runs/{run_id}/metrics", json={"points": second}).json()
+    assert (reply["accepted"], reply["duplicates"]) == (100, 50)
+    loss = client.get(f"/api/runs/{run_id}/metrics", params={"keys": "loss"}).json()["loss"]
+    assert loss == {
+        "step": list(range(1, 76)),
+        "value": [float(s) for s in range(1, 51)] + [-s * 1.0 for s in range(51, 76)],
+    }
+    client.post(f"/api/runs/{run_id}/status", json={"status": "succeeded"})
+    metrics = [data for kind, data in stream_data(client, run_id) if kind == "metrics"]
+    assert len(metrics) == 2
+    assert (
+        metrics[0]["loss"]
+        == metrics[0]["acc"]
+        == {"step": list(range(1, 51)), "value": [s * 1.0 for s in range(1, 51)]}
+    )
+    assert metrics[1]["loss"] == {"step": list(range(51, 76)), "value": [-s * 1.0 for s in range(51, 76)]}
+    assert metrics[1]["lr"] == {"step": list(range(26, 76)), "value": [-s * 1.0 for s in range(26, 76)]}
