@@ -188,12 +188,23 @@ def main() -> None:
         finally:
             failed = [run for result in results for run in result["runs"] if run["status"] == "failed"]
             if failed:
-                print(f"\n# {len(failed)} run(s) failed; the first worker's log ends:\n{stack.log(workers[0])[-3000:]}")
+                print(f"\n# {len(failed)} run(s) failed; the first one's error:")
+                print(run_error(stack, failed[0]["run_id"]))
             stopping = time.perf_counter()
             for name in workers:  # all at once: each may take seconds to leave a cancelled run
                 if stack.processes[name].poll() is None:
                     os.killpg(stack.processes[name].pid, signal.SIGTERM)
     print(f"# api and workers stopped in {time.perf_counter() - stopping:.1f} s")
+
+
+def run_error(stack: Stack, run_id: int) -> str:
+    """A failed run's error as the API keeps it, else the end of every worker's log."""
+    try:
+        error = httpx.get(f"{stack.url}/api/runs/{run_id}", timeout=10).json().get("error")
+    except httpx.HTTPError as exc:
+        error = f"(GET /api/runs/{run_id}: {exc})"
+    logs = "\n".join(f"--- {name}\n{stack.log(name)[-2000:]}" for name in stack.processes if name != "api")
+    return str(error) if error else logs
 
 
 def print_summary(results: list[dict[str, Any]]) -> None:
