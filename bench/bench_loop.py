@@ -16,18 +16,23 @@ segments (50 MLP steps, 10 vgg steps; each segment is one "epoch" for ours, so i
 often than in a real run), many turns each, the order reversed every other turn; the two
 full-epoch loops then take ``--rounds`` turns each. The first turn of each is a warm-up. The best
 turn of each loop is what counts (other tenants of a shared machine only ever slow a loop down);
-the median is printed beside it.
+the median is printed beside it. On CUDA, ours and bare then each train alone for ``--util-seconds``
+while NVML's GPU utilisation is sampled every 0.1 s (the share of time a kernel was running): a loop that
+keeps the GPU waiting on the host shows it there, not in samples/s alone.
 
     .venv/bin/python bench/bench_loop.py [--device cpu|cuda] [--data-dir DIR] [--workloads mlp,vgg]
+        [--segments N] [--util-seconds S]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +46,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from trainboard.spec import RunSpec
+from trainboard.system_metrics import SystemSampler
 from worker.training import checkpoint
 from worker.training.callbacks import Callback, Point
 from worker.training.data import Data, Split, load_data
@@ -298,16 +304,75 @@ def norm_seconds(model: nn.Module, device: torch.device, repeats: int = 300) -> 
     return best
 
 
+@dataclass(frozen=True)
+class Utilisation:
+    """NVML's GPU utilisation (percent of time a kernel ran) over one loop's stretch of training."""
+
+    mean: float
+    peak: float
+    samples: int
+    memory_gb: float
+
+
+class NvmlSampler(threading.Thread):
+    """Reads GPU 0's utilisation and memory from NVML every 0.1 s until ``stop`` is set."""
+
+    def __init__(self, sampler: SystemSampler) -> None:
+        super().__init__(daemon=True)
+        self.sampler = sampler
+        self.stop = threading.Event()
+        self.readings: list[tuple[float, float]] = []  # (seconds since start, percent)
+        self.memory_gb: list[float] = []
+
+    def run(self) -> None:
+        started = time.perf_counter()
+        while not self.stop.wait(0.1):
+            points = self.sampler()
+            if "system/gpu0/util_percent" in points:
+                self.readings.append((time.perf_counter() - started, points["system/gpu0/util_percent"]))
+            if "system/gpu0/mem_gb" in points:
+                self.memory_gb.append(points["system/gpu0/mem_gb"])
+
+
+def gpu_utilisation(loops: dict[str, EpochFn], splits: list[Split], seconds: float) -> dict[str, Utilisation]:
+    """Each loop trains alone for about ``seconds`` (its segments over and over) while NVML is sampled every
+    0.1 s; the first 0.5 s of each stretch is left out (NVML averages over up to a second behind). Empty where
+    NVML sees no GPU."""
+    sampler = SystemSampler()
+    try:
+        if sampler.gpu_count == 0:
+            return {}
+        out: dict[str, Utilisation] = {}
+        for name, epoch in loops.items():
+            thread = NvmlSampler(sampler)
+            thread.start()
+            deadline = time.perf_counter() + seconds
+            turn = 0
+            while time.perf_counter() < deadline:
+                epoch(splits[turn % len(splits)], 1000 + turn)
+                turn += 1
+            torch.cuda.synchronize()
+            thread.stop.set()
+            thread.join()
+            kept = [value for at, value in thread.readings if at >= 0.5] or [value for _, value in thread.readings]
+            if kept:
+                out[name] = Utilisation(statistics.fmean(kept), max(kept), len(kept), max(thread.memory_gb, default=0))
+        return out
+    finally:
+        sampler.close()
+
+
 @dataclass
 class Rates:
-    """samples/s of each loop: the best segment or epoch, and the median one."""
+    """samples/s of each loop: the best segment or epoch, and the median one; GPU utilisation on CUDA."""
 
     best: dict[str, float]
     median: dict[str, float]
     norm_s: float
+    gpu: dict[str, Utilisation]
 
 
-def bench(work: Workload, *, device: str, data_dir: Path | None, rounds: int) -> Rates:
+def bench(work: Workload, *, device: str, data_dir: Path | None, rounds: int, util_seconds: float = 3.0) -> Rates:
     """Step loops in short interleaved segments (many turns each), then full epochs (``rounds`` turns each)."""
     accel = resolve_accel(device, conv=work.spec.model.arch != "mlp")
     data, pixels = build_data(work, data_dir)
@@ -326,6 +391,7 @@ def bench(work: Workload, *, device: str, data_dir: Path | None, rounds: int) ->
         step_loops = {"ours": run_ours(fresh(False), work, data, accel, full=False, ckpt_dir=Path(tmp))}
         step_loops["bare"] = run_bare(fresh(True), work, data, accel)
         seconds = interleave(step_loops, splits, accel.device)  # the first turn of each is the warm-up
+        gpu = gpu_utilisation(step_loops, splits, util_seconds) if accel.device.type == "cuda" else {}
         epoch_loops = {
             "ours_full": run_ours(fresh(False), work, data, accel, full=True, ckpt_dir=Path(tmp)),
             "report_full": run_report(fresh(True), work, data, pixels, accel),
@@ -338,7 +404,21 @@ def bench(work: Workload, *, device: str, data_dir: Path | None, rounds: int) ->
         best={name: counts[name] / min(times) for name, times in kept.items()},
         median={name: counts[name] / statistics.median(times) for name, times in kept.items()},
         norm_s=norm_seconds(fresh(False), accel.device),
+        gpu=gpu,
     )
+
+
+def print_utilisation(gpu: dict[str, Utilisation], seconds: float) -> None:
+    if not gpu:
+        print("  GPU utilisation: not measured (NVML sees no GPU)")
+        return
+    for name, util in gpu.items():
+        print(
+            f"  GPU utilisation, {name:<4} alone for {seconds:.0f} s: mean {util.mean:5.1f} %, peak {util.peak:5.1f} % "
+            f"({util.samples} NVML samples; GPU memory used {util.memory_gb:.2f} GB)"
+        )
+    if "ours" in gpu and "bare" in gpu and gpu["bare"].mean > 0:
+        print(f"  GPU utilisation ours / bare = {gpu['ours'].mean / gpu['bare'].mean:.3f}")
 
 
 def main() -> None:
@@ -347,6 +427,13 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="use real data laid out as TRAINBOARD_DATA_DIR")
     parser.add_argument("--workloads", default="mlp,vgg", help="comma-separated: mlp, vgg")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--segments", type=int, help="interleaved turns of ours and bare (default: the workload's)")
+    parser.add_argument(
+        "--util-seconds",
+        type=float,
+        default=3.0,
+        help="CUDA: seconds each loop trains alone while NVML's GPU utilisation is sampled",
+    )
     parser.add_argument(
         "--no-malloc-tuning", action="store_true", help="keep glibc's trim thresholds (train() raises them)"
     )
@@ -358,8 +445,12 @@ def main() -> None:
     print(f"{machine_load()} at the start")
     for key in args.workloads.split(","):
         work = WORKLOADS[key]
+        if args.segments is not None:
+            work = dataclasses.replace(work, segments=args.segments)
         started = time.perf_counter()
-        rates = bench(work, device=args.device, data_dir=args.data_dir, rounds=args.rounds)
+        rates = bench(
+            work, device=args.device, data_dir=args.data_dir, rounds=args.rounds, util_seconds=args.util_seconds
+        )
         print(f"\n{work.name}  ({time.perf_counter() - started:.0f} s; {machine_load()})")
         labels = {
             "ours": "ours (train step + all tracking)",
@@ -377,6 +468,8 @@ def main() -> None:
                 f"  {label:<6}  ours / bare = {table['ours'] / table['bare']:.3f}   "
                 f"ours / report = {table['ours_full'] / table['report_full']:.3f} (full epochs)"
             )
+        if args.device == "cuda":
+            print_utilisation(rates.gpu, args.util_seconds)
     print(f"\n{machine_load()} at the end")
 
 

@@ -4,6 +4,7 @@ the GPU it holds, runs a command run that sees exactly the GPU it holds, and rep
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 
@@ -35,7 +36,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     code.mkdir()
     (code / "on_gpu.py").write_text(ON_GPU)
     data = write_mnist(tmp / "data", n_train=600, n_test=200)
-    env = {"PYTHONPATH": str(REPO), "TRAINBOARD_SYSTEM_METRICS_EVERY_S": "1"}
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {"PYTHONPATH": pythonpath, "TRAINBOARD_SYSTEM_METRICS_EVERY_S": "1"}
     with running_stack(tmp, data_dir=data, workers=0, extra_env=env) as live:
         live.start("gpu", "worker", "--device", "cuda", "--gpus", "all", "--code", str(code), "--name", "cuda@test")
         live.wait_ready("gpu")
