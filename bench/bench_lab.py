@@ -1,12 +1,12 @@
-"""A lab's worth of writers: 200 concurrent writers and 20 live viewers, the step rate ramped up until it bends.
+"""A lab's worth of writers: up to 200 concurrent writers and 20 live viewers, on a ladder of loads until it bends.
 
-    .venv/bin/python bench/bench_lab.py --backend sqlite|postgres|postgres-2-replicas [--rates 1,2,5,10,20]
-                                        [--seconds 40] [--writers 200] [--viewers 20] [--procs 2] [--quick]
+    .venv/bin/python bench/bench_lab.py --backend sqlite|postgres|postgres-2-replicas
+        [--levels 25x10,50x10,100x10,150x10,200x10,200x2] [--seconds 40] [--viewers 20] [--procs 2] [--quick]
 
 Real `trainboard api` processes on loopback (`tests/utils/stack.py`, no worker): one on a SQLite file, one on a
 fresh Postgres database (dropped afterwards), or two on the same fresh Postgres database with a private
-`redis-server` fanning the live wake-ups out between them (`REDIS_URL`). Each level of the ladder creates 200 new
-external runs and drives them for --seconds at --rates' step rate (iterations/s per writer):
+`redis-server` fanning the live wake-ups out between them (`REDIS_URL`). Each level, WRITERSxRATE, creates that
+many new external runs and drives them for --seconds, each simulating RATE training iterations a second:
 
 - 3 writers in 4 play a worker's reporter (``worker/reporter.py``, ``worker/presence.py``): a batch at
   ``POST /api/runs/{id}/metrics`` every 50 training steps (``loss`` and ``param_norm`` per step, ``train_loss``,
@@ -15,20 +15,21 @@ external runs and drives them for --seconds at --rates' step rate (iterations/s 
 - 1 in 4 plays a tracking client (``trainboard.init()`` / ``start_run``: ``trainboard/tracking.py``): ``loss``,
   ``acc`` and ``param_norm`` per step, a batch every 0.5 s, ``succeeded`` at the end.
 
-Writers post sequentially, as the real senders do (one request in flight per run), so a slow API makes them post
-bigger batches later, never fewer points. The value of every ``param_norm`` point is the wall time its batch was
-sent, so a viewer measures how long a point takes from its POST to its stream. With two replicas writer i posts
-to replica i % 2, and its viewer follows the stream on the other one. --viewers clients follow
-``GET /api/runs/{id}/events`` of runs of both kinds until ``end`` (resuming with Last-Event-ID if a stream
-breaks off).
+Writers post sequentially on a connection of their own, as the real senders do (one request in flight per run),
+so a slow API makes them post bigger batches later, never fewer points. The value of every ``param_norm`` point
+is the wall time its batch was sent, so a viewer measures how long a point takes from its POST to its stream.
+With two replicas writer i posts to replica i % 2, and its viewer follows the stream on the other one. --viewers
+clients follow ``GET /api/runs/{id}/events`` of runs of both kinds until ``end`` (resuming with Last-Event-ID if
+a stream breaks off).
 
 Checked for each level, from the database (not from the clients' counts): for every run and key, the stored
-points (count, distinct steps, lowest and highest step) equal what its writer sent and the API acknowledged (each
+points (rows, distinct steps, lowest and highest step) equal what its writer sent and the API acknowledged (each
 writer sends steps 1..N of each key, so equal count, min and max mean the same set); and every viewer got every
-point of its run exactly once. Printed per level: points/s stored, write latency (p50/p95 of the metric POSTs, p95
-of all writes: metrics, status, worker heartbeats), viewer delivery latency, errors, and CPU seconds per second
-of the API process(es) and of the load generator (the two share this machine's cores). The capacity is the
-highest level with write p95 < 250 ms, 0 errors, 0 lost, 0 duplicated and every viewer exactly once.
+point of its run exactly once. Printed per level: points/s stored, write latency (all writes' p95: metrics,
+status, worker heartbeats; and each kind's), viewer delivery latency, errors, and CPU seconds per second of the
+API process(es) and of the load generator (the two share this machine's cores). The capacity is the highest
+level with write p95 < 250 ms, 0 errors, 0 lost, 0 duplicated, every viewer exactly once and no traceback in
+the API's log. --quick runs 20x10 and 40x5 for 10 s each (about a minute), to check the script.
 """
 
 from __future__ import annotations
@@ -412,11 +413,11 @@ def stored_points(database: str, lo: int, hi: int) -> dict[tuple[int, str], tupl
     else:
         import sqlite3
 
-        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+        lite = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
         try:
-            rows = conn.execute(sql).fetchall()
+            rows = lite.execute(sql).fetchall()
         finally:
-            conn.close()
+            lite.close()
     return {(int(r[0]), str(r[1])): (int(r[2]), int(r[3]), int(r[4]), int(r[5])) for r in rows}
 
 
