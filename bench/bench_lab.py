@@ -1,7 +1,7 @@
 """A lab's worth of writers: up to 200 concurrent writers and 20 live viewers, on a ladder of loads until it bends.
 
     .venv/bin/python bench/bench_lab.py --backend sqlite|postgres|postgres-2-replicas
-        [--levels 25x10,50x10,100x10,150x10,200x10,200x2] [--seconds 40] [--viewers 20] [--procs 2] [--quick]
+        [--levels 10x10,25x10,50x10,100x10,200x10,200x2] [--seconds 30] [--viewers 20] [--procs 2] [--quick]
 
 Real `trainboard api` processes on loopback (`tests/utils/stack.py`, no worker): one on a SQLite file, one on a
 fresh Postgres database (dropped afterwards), or two on the same fresh Postgres database with a private
@@ -694,10 +694,10 @@ def main() -> int:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "postgres-2-replicas"], default="sqlite")
     parser.add_argument(
         "--levels",
-        default="25x10,50x10,100x10,150x10,200x10,200x2",
+        default="10x10,25x10,50x10,100x10,200x10,200x2",
         help="the ladder, WRITERSxRATE each: writers and the iterations/s each simulates",
     )
-    parser.add_argument("--seconds", type=float, default=40, help="how long each level is held")
+    parser.add_argument("--seconds", type=float, default=30, help="how long each level is held")
     parser.add_argument("--viewers", type=int, default=20)
     parser.add_argument("--procs", type=int, default=2, help="processes the writers are spread over")
     parser.add_argument(
