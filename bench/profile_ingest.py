@@ -9,7 +9,9 @@ Runs the API's own code in-process (no HTTP), on a fresh SQLite file and a fresh
      its own: the driver-level insert (`ingest.insert_ignoring_duplicates`: SQLite, a multi-row
      `INSERT ... ON CONFLICT DO NOTHING RETURNING`; Postgres, `INSERT ... SELECT FROM unnest(...)`), then the
      rollups of the new points (`rollups.update_rollups`); the rest is the event, the lock and the commit.
-  3. the HTTP + framework overhead of the real API process: a POST with an empty batch, timed end to end.
+  3. on Postgres, 1,000 new points written each way the ingestion could (INSERT ... SELECT FROM unnest with text
+     or binary parameters, binary COPY), taking turns, committed with and without waiting for the WAL's fsync;
+  4. the HTTP + framework overhead of the real API process: a POST with an empty batch, timed end to end.
 """
 
 from __future__ import annotations
@@ -124,6 +126,60 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
     print(f"{label}: add_points, batch already stored {statistics.median(retry):7.2f} ms (a retry)")
 
 
+_INSERT = (
+    "INSERT INTO scratch_points (series_id, seq, step, value) SELECT s, 1, t, v FROM unnest({0}::int[], {0}::bigint[],"
+    " {0}::float8[]) AS u(s, t, v) ON CONFLICT DO NOTHING RETURNING series_id, step, value"
+)
+
+
+def postgres_insert_variants(url: str, rounds: int) -> None:
+    """1,000 new points into a table shaped like metric_points, each way the ingestion could write them, taking
+    turns; each insert committed (with and without waiting for the WAL's fsync)."""
+    import psycopg
+
+    def unnest(placeholder: str) -> Callable[[Any, list[tuple[int, int, float]]], None]:
+        def insert(cursor: Any, rows: list[tuple[int, int, float]]) -> None:
+            cursor.execute(_INSERT.format(placeholder), [list(column) for column in zip(*rows, strict=True)])
+            cursor.fetchall()
+
+        return insert
+
+    def copy_binary(cursor: Any, rows: list[tuple[int, int, float]]) -> None:
+        cursor.execute("SAVEPOINT p")
+        with cursor.copy("COPY scratch_points (series_id, seq, step, value) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "int4", "int8", "float8"])
+            for series_id, step, value in rows:
+                copy.write_row((series_id, 1, step, value))
+        cursor.execute("RELEASE SAVEPOINT p")
+
+    ways = {"INSERT ... unnest, text parameters": unnest("%s"), "INSERT ... unnest, binary parameters": unnest("%b"),
+            "COPY, binary (the ingestion's way)": copy_binary}  # fmt: skip
+    rng = random.Random(3)
+    batch = iter(range(10**9))
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute(
+            "CREATE TABLE scratch_points (series_id int, seq int, step bigint, value float8, "
+            "PRIMARY KEY (series_id, step))"
+        )
+        conn.commit()
+        for sync in ("on", "off"):
+            conn.execute(f"SET synchronous_commit = {sync}")
+            samples: dict[str, list[float]] = {name: [] for name in ways}
+            for _ in range(rounds):
+                for name, insert in ways.items():
+                    b = next(batch)
+                    rows = [(k, b * 100 + s, rng.random()) for k in range(1, 11) for s in range(100)]
+                    t = time.perf_counter()
+                    with conn.cursor() as cursor:
+                        insert(cursor, rows)
+                    conn.commit()
+                    samples[name].append((time.perf_counter() - t) * 1000)
+            base = statistics.median(samples["INSERT ... unnest, text parameters"])
+            for name, times in samples.items():
+                median = statistics.median(times)
+                print(f"Postgres: {name:<38} synchronous_commit {sync:<3} {median:7.2f} ms ({base / median:.2f}x)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=30)
@@ -146,6 +202,7 @@ def main() -> int:
             with postgres_database() as database_url:
                 if database_url:
                     profile_database("Postgres", database_url, raw)
+                    postgres_insert_variants(database_url, args.batches)
 
         with running_stack(Path(tmp) / "stack", workers=0) as stack, httpx.Client(base_url=stack.url) as http:
             run = http.post("/api/runs", json={"external": True}).json()
