@@ -397,8 +397,8 @@ def viewers_process(targets: list[tuple[str, int]], give_up_at: float, ready: An
 # The points table as of this commit: (run_id, key, step) is its primary key. If the storage layout changes,
 # this query is the one place to follow it.
 STORED_SQL = (
-    "SELECT run_id, key, COUNT(*), COUNT(DISTINCT step), MIN(step), MAX(step) FROM metric_points "
-    "WHERE run_id BETWEEN {lo} AND {hi} GROUP BY run_id, key"
+    "SELECT s.run_id, s.key, COUNT(*), COUNT(DISTINCT p.step), MIN(p.step), MAX(p.step) FROM metric_points p "
+    "JOIN metric_series s ON s.id = p.series_id WHERE s.run_id BETWEEN {lo} AND {hi} GROUP BY s.run_id, s.key"
 )
 
 
