@@ -126,7 +126,10 @@ class MetricPoint(Base):
 
     __tablename__ = "metric_points"
 
-    series_id: Mapped[int] = mapped_column(ForeignKey("metric_series.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key: checking one per inserted point was a third of Postgres's insert (docs/BENCHMARKS.md, §1).
+    # Points are written only by ingestion, for series it holds under the run's lock, and deleting a run deletes
+    # its points first (services/curation.py; tests/backend/test_run_curation.py counts any point left over).
+    series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)

@@ -42,10 +42,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("step", sa.BigInteger, nullable=False),
         sa.Column("value", sa.Float),
-        sa.PrimaryKeyConstraint("series_id", "step", name="pk_metric_points"),
-        sa.ForeignKeyConstraint(
-            ["series_id"], ["metric_series.id"], name="fk_metric_points_series_id_metric_series", ondelete="CASCADE"
-        ),
+        sa.PrimaryKeyConstraint("series_id", "step", name="pk_metric_points"),  # no foreign key: see models.py
         sqlite_with_rowid=False,
     )
     op.execute(
