@@ -57,7 +57,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import banner, percentile, postgres_database, running_stack  # noqa: E402
+from bench.common import banner, percentile, postgres_database, running_stack, wait_until_up  # noqa: E402
 from tests.utils.redis_server import RedisServer  # noqa: E402
 from tests.utils.stack import Stack, free_port  # noqa: E402
 
@@ -666,16 +666,11 @@ def start_backend(stack: ExitStack, backend: str, tmp: Path) -> tuple[list[str],
         port = free_port()
         api.start("api2", "api", env={"TRAINBOARD_PORT": str(port)})
         second = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{second}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the second replica did not start:\n{api.log('api2')[-4000:]}")
-            time.sleep(0.3)
+        wait_until_up(
+            f"{second}/api/health",
+            timeout=60,
+            why=lambda: f"the second replica did not start:\n{api.log('api2')[-4000:]}",
+        )
         urls.append(second)
     return urls, database, api
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +96,23 @@ def mlflow_version() -> str:
 
 
 @contextmanager
+def wait_until_up(url: str, *, timeout: float, why: Callable[[], str], exited: Callable[[], bool] = bool) -> None:
+    """Poll ``url`` until it answers 200; raise TimeoutError with ``why()`` after ``timeout`` seconds, or as soon as
+    ``exited()`` says the server's process is gone."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if exited():
+            raise RuntimeError(why())
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(why())
+        time.sleep(0.3)
+
+
 def mlflow_server(workdir: Path, *, workers: int = 1) -> Iterator[str]:
     """`mlflow server` on a fresh SQLite store; yields its URL once it answers."""
     mlflow_bin = ensure_mlflow_venv()
@@ -126,18 +143,12 @@ def mlflow_server(workdir: Path, *, workers: int = 1) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"mlflow server exited:\n{(workdir / 'mlflow.log').read_text()[-4000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"mlflow server not up:\n{(workdir / 'mlflow.log').read_text()[-4000:]}")
-            time.sleep(0.3)
+        wait_until_up(
+            f"{url}/health",
+            timeout=180,
+            why=lambda: f"mlflow server not up:\n{(workdir / 'mlflow.log').read_text()[-4000:]}",
+            exited=lambda: process.poll() is not None,
+        )
         yield url
     finally:
         if process.poll() is None:
