@@ -95,7 +95,6 @@ def mlflow_version() -> str:
     return out.stdout.strip()
 
 
-@contextmanager
 def wait_until_up(url: str, *, timeout: float, why: Callable[[], str], exited: Callable[[], bool] = bool) -> None:
     """Poll ``url`` until it answers 200; raise TimeoutError with ``why()`` after ``timeout`` seconds, or as soon as
     ``exited()`` says the server's process is gone."""
@@ -113,6 +112,7 @@ def wait_until_up(url: str, *, timeout: float, why: Callable[[], str], exited: C
         time.sleep(0.3)
 
 
+@contextmanager
 def mlflow_server(workdir: Path, *, workers: int = 1) -> Iterator[str]:
     """`mlflow server` on a fresh SQLite store; yields its URL once it answers."""
     mlflow_bin = ensure_mlflow_venv()
