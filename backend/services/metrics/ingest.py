@@ -58,15 +58,18 @@ def add_points(
 def series_ids(session: Session, *, run_id: int, keys: set[str]) -> dict[str, int]:
     """The id of each of the run's series named in ``keys``, created for the keys it has not logged before (the
     caller holds the run's lock, so no other request creates them meanwhile)."""
-    found = dict(session.execute(select(MetricSeries.key, MetricSeries.id).where(MetricSeries.run_id == run_id)).all())
+    found = _series_named(session, run_id=run_id, keys=sorted(keys))
     missing = sorted(keys - found.keys())
     if missing:
         session.execute(insert(MetricSeries), [{"run_id": run_id, "key": key} for key in missing])
-        created = select(MetricSeries.key, MetricSeries.id).where(
-            MetricSeries.run_id == run_id, MetricSeries.key.in_(missing)
-        )
-        found.update(session.execute(created).all())
-    return {key: found[key] for key in keys}
+        found.update(_series_named(session, run_id=run_id, keys=missing))
+    return found
+
+
+def _series_named(session: Session, *, run_id: int, keys: list[str]) -> dict[str, int]:
+    """The ids of those of ``keys`` the run has a series for (the batch's keys only, not every key of the run)."""
+    named = select(MetricSeries.key, MetricSeries.id).where(MetricSeries.run_id == run_id, MetricSeries.key.in_(keys))
+    return dict(session.execute(named).tuples().all())
 
 
 def insert_ignoring_duplicates(session: Session, seq: int, rows: list[SeriesRow]) -> list[SeriesRow]:
@@ -123,7 +126,7 @@ def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[Serie
 
 def announcement(new_rows: list[NewRow]) -> MetricsAnnouncement:
     """The live event's data: per key, the steps its new points span and how many there are. The points stay in
-    ``metric_points`` only; the stream reads them back by the event's ``seq`` (``announced.points_of``)."""
+    ``metric_points`` only; the stream reads them back by the event's ``seq`` (``announced.event_data``)."""
     spans: MetricsAnnouncement = {}
     for key, step, _ in new_rows:
         span = spans.get(key)
