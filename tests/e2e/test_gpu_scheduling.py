@@ -39,7 +39,8 @@ from torch.nn.parallel import DistributedDataParallel
 dist.init_process_group("gloo")
 rank, world = dist.get_rank(), dist.get_world_size()
 Path(os.environ["PIDS"], f"rank{rank}").write_text(str(os.getpid()))
-print(f"rank {rank} of {world}", flush=True)
+# one write per line: with PYTHONUNBUFFERED print() writes the text and its newline apart, and two ranks share the pipe
+os.write(1, f"rank {rank} of {world}\\n".encode())
 torch.manual_seed(0)
 model = DistributedDataParallel(torch.nn.Linear(4, 1))
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -69,7 +69,7 @@ def series_ids(session: Session, *, run_id: int, keys: set[str]) -> dict[str, in
 def _series_named(session: Session, *, run_id: int, keys: list[str]) -> dict[str, int]:
     """The ids of those of ``keys`` the run has a series for (the batch's keys only, not every key of the run)."""
     named = select(MetricSeries.key, MetricSeries.id).where(MetricSeries.run_id == run_id, MetricSeries.key.in_(keys))
-    return dict(session.execute(named).tuples().all())
+    return {key: series_id for key, series_id in session.execute(named)}
 
 
 def insert_ignoring_duplicates(session: Session, seq: int, rows: list[SeriesRow]) -> list[SeriesRow]:
