@@ -1,5 +1,7 @@
 // The colour theme: light, dark, or the system's (prefers-color-scheme), chosen in the header and kept in this
 // browser's local storage. The CSS follows `data-theme` on <html>; charts (js/charts.js) hear "trainboard:theme".
+// js/theme-early.js (a classic script in index.html's <head>) sets data-theme by the same rule before the first paint,
+// so the first apply() here usually finds it right and sends nothing; it sends "trainboard:theme" on every change.
 
 export const THEME_CHOICES = ["system", "light", "dark"];
 const KEY = "trainboard:theme";

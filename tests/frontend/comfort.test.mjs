@@ -1,16 +1,56 @@
-// The theme's and the runs page keyboard's pure helpers (js/theme.js, js/shortcuts.js, js/views/runs/keys.js).
+// The theme's and the runs page keyboard's pure helpers (js/theme.js, js/theme-early.js, js/shortcuts.js,
+// js/views/runs/keys.js).
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import vm from "node:vm";
 
 import { stepIndex } from "../../frontend/js/views/runs/keys.js";
 import { isTyping, shortcutOf } from "../../frontend/js/shortcuts.js";
-import { resolveTheme } from "../../frontend/js/theme.js";
+import { currentTheme, resolveTheme } from "../../frontend/js/theme.js";
 
 test("a chosen theme wins; system follows the operating system", () => {
   assert.equal(resolveTheme("light", true), "light");
   assert.equal(resolveTheme("dark", false), "dark");
   assert.equal(resolveTheme("system", true), "dark");
   assert.equal(resolveTheme("system", false), "light");
+});
+
+/** A browser's storage (one key stored, or refused) and system setting, as both theme scripts read them. */
+function browser(stored, systemDark) {
+  const store = new Map(stored === undefined ? [] : [["trainboard:theme", stored]]);
+  const localStorage = {
+    getItem(key) {
+      if (stored === "refused") throw new Error("SecurityError");
+      return store.has(key) ? store.get(key) : null;
+    },
+  };
+  const matchMedia = (query) => ({ matches: query === "(prefers-color-scheme: dark)" && systemDark });
+  return { localStorage, matchMedia };
+}
+
+const EARLY = readFileSync(new URL("../../frontend/js/theme-early.js", import.meta.url), "utf8");
+
+test("the script that runs before the first paint draws the theme theme.js draws", () => {
+  for (const stored of [undefined, "light", "dark", "system", "blue", "refused"]) {
+    for (const systemDark of [false, true]) {
+      const { localStorage, matchMedia } = browser(stored, systemDark);
+      const documentElement = { dataset: {} };
+      vm.runInNewContext(EARLY, { localStorage, matchMedia, document: { documentElement } });
+
+      Object.assign(globalThis, { localStorage, matchMedia });
+      try {
+        assert.equal(documentElement.dataset.theme, currentTheme(), `stored ${stored}, system dark ${systemDark}`);
+      } finally {
+        delete globalThis.localStorage;
+        delete globalThis.matchMedia;
+      }
+    }
+  }
+  const { localStorage, matchMedia } = browser(undefined, true);
+  const documentElement = { dataset: {} };
+  vm.runInNewContext(EARLY, { localStorage, matchMedia, document: { documentElement } });
+  assert.equal(documentElement.dataset.theme, "dark"); // nothing chosen, a dark system: dark from the first paint
 });
 
 test("j and k start at the first or last row and stop at the ends", () => {
