@@ -65,6 +65,27 @@ def dark_page(browser: Browser, watch: Watch) -> Iterator[Page]:
     yield from watched_page(browser, watch, viewport={"width": 1400, "height": 900}, color_scheme="dark")
 
 
+def test_a_dark_system_gets_the_dark_page_from_the_first_paint(dark_page: Page, stack: Stack) -> None:
+    """No light flash: <html data-theme> is set by a blocking script ahead of the stylesheet, before any module runs.
+    The modules are kept from running here (app.js answers an empty module), so whatever the page shows at
+    DOMContentLoaded is what the browser paints before theme.js exists."""
+    page = dark_page
+    page.route("**/static/js/app.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
+    theme = "document.documentElement.dataset.theme || null"
+
+    response = page.goto(f"{stack.url}/#/runs", wait_until="domcontentloaded")
+    assert response is not None  # served under the policy that runs no inline script: the early script is a file
+    assert response.headers["content-security-policy"].split("; ")[1] == "script-src 'self'"
+    assert page.evaluate(theme) == "dark"  # nothing chosen: the system's setting
+    assert body_background(page) < 0.2
+    assert page.evaluate("document.querySelector('#view').childElementCount") == 0  # no view drawn: no module ran
+
+    page.evaluate("localStorage.setItem('trainboard:theme', 'light')")  # chosen in the header on an earlier visit
+    page.reload(wait_until="domcontentloaded")
+    assert page.evaluate(theme) == "light"
+    assert body_background(page) > 0.8
+
+
 def test_keys_search_move_the_highlight_select_and_open_a_run(page: Page, stack: Stack, api: httpx.Client) -> None:
     first, second, third = (script_run(api, f"jkbd {n}") for n in ("one", "two", "three"))
     page.goto(f"{stack.url}/#/runs?q=kbd")
@@ -163,3 +184,9 @@ def test_dark_theme_follows_the_system_and_the_header_switch_is_remembered(
     page.reload()
     assert body_background(page) < 0.2
     assert chart_paper(page) < 0.2
+
+    page.emulate_media(color_scheme="light")  # the system turns light while "System" is chosen: the page follows
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'light'")
+    assert body_background(page) > 0.8
+    page.wait_for_function(f"() => document.querySelector('{CHART}')._fullLayout.paper_bgcolor !== '#171d26'")
+    assert chart_paper(page) > 0.8
