@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     false,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -119,9 +120,9 @@ class MetricPoint(Base):
     """One value of one series; (series, step) is the primary key, which makes ingestion idempotent.
 
     On SQLite the table has no rowid: the primary key's b-tree holds the rows themselves, so a point is stored once,
-    not in a table and again in its index. ``seq`` is the run's ``metrics`` event that announced the point: the live
-    stream reads an event's points back by it instead of the event carrying a copy (bytes per point:
-    docs/BENCHMARKS.md, section 9). Columns are in this order so that Postgres packs them without padding.
+    not in a table and again in its index. On Postgres ``metric_points`` is a read-only view of ``MetricBlock``
+    (revision 0014). ``seq`` is the run's ``metrics`` event that announced the point: the live stream reads an
+    event's points back by it instead of the event carrying a copy (bytes per point: docs/BENCHMARKS.md, section 9).
     """
 
     __tablename__ = "metric_points"
@@ -133,8 +134,36 @@ class MetricPoint(Base):
     seq: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     value: Mapped[float | None] = mapped_column(Float)
+    # Postgres only (the view's column, never loaded): the first step of the point's block, which range reads filter
+    # on so that Postgres unnests only the blocks in range (``reads.step_range``).
+    block_first: Mapped[int] = mapped_column(BigInteger, deferred=True)
 
     __table_args__ = {"sqlite_with_rowid": False}
+
+
+# Postgres packs a series' points by window of this many steps (``MetricBlock``); equal to the widest rollup level,
+# so the few steps a downsampled read takes from the points themselves lie in one or two blocks.
+BLOCK_STEPS = 1024
+
+
+class MetricBlock(Base):
+    """Postgres only: the points one batch brought to one series within one window of ``BLOCK_STEPS`` steps (the
+    window of ``first_step``), as two arrays in step order. ``metric_points`` is a view unnesting them.
+
+    A row per point cannot go under ~80 bytes on Postgres (a 24-byte header, a line pointer and an index entry
+    around 24 bytes of data); a block of n points costs about 16 bytes a point plus ~130 bytes once
+    (docs/BENCHMARKS.md, §9). Steps are unique per series across blocks (ingestion leaves out a stored step under
+    the run's lock), so ``first_step`` is unique too. Like points, blocks have no foreign key to their series.
+    """
+
+    __tablename__ = "metric_blocks"
+
+    series_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    first_step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    steps: Mapped[list[int]] = mapped_column(postgresql.ARRAY(BigInteger))
+    vals: Mapped[list[float | None]] = mapped_column(postgresql.ARRAY(Float))
 
 
 class MetricRollup(Base):

@@ -64,7 +64,7 @@ def _truncate(url: str) -> None:
     with engine.begin() as conn:
         conn.execute(
             text(
-                "TRUNCATE run_events, metric_rollups, metric_points, metric_series, runs, sweeps, workers"
+                "TRUNCATE run_events, metric_rollups, metric_blocks, metric_series, runs, sweeps, workers"
                 " RESTART IDENTITY CASCADE"
             )
         )

@@ -91,11 +91,18 @@ MUTANTS = (
         ("tests/backend/test_metrics_api.py",),
     ),
     Mutant(
-        "ON CONFLICT removed from the metric insert a retried batch takes after its COPY fails (Postgres)",
+        "a retried batch's stored steps packed again (Postgres)",
         "backend/services/metrics/ingest.py",
-        '"ON CONFLICT DO NOTHING RETURNING series_id, step, value",\n            (seq,',
-        '"RETURNING series_id, step, value",\n            (seq,',
+        "    new = sorted(row for row in rows if (row[0], row[1]) not in stored) if stored else sorted(rows)\n",
+        "    new = sorted(rows)\n",
         ("tests/backend/test_metrics_api.py",),
+    ),
+    Mutant(
+        "a range read skips the block that starts before the range and runs into it (Postgres)",
+        "backend/services/metrics/reads.py",
+        "conditions.append(MetricPoint.block_first >= low - low % BLOCK_STEPS)",
+        "conditions.append(MetricPoint.block_first >= low)",
+        ("tests/backend/test_downsampling.py", "-k", "bounds"),
     ),
     Mutant(
         "the stream sends a metrics event's step spans instead of reading its points back",
@@ -107,7 +114,7 @@ MUTANTS = (
     Mutant(
         "deleting a run leaves its points behind (the series go, the points stay)",
         "backend/services/curation.py",
-        "    session.execute(delete(MetricPoint).where(MetricPoint.series_id.in_(series)))\n",
+        "    session.execute(delete(points).where(points.series_id.in_(series)))\n",
         "",
         ("tests/backend/test_run_curation.py",),
     ),

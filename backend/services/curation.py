@@ -17,7 +17,17 @@ from pathlib import Path
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from backend.models import MetricPoint, MetricRollup, MetricSeries, Run, RunEvent, RunLog, RunLogLine, Sweep
+from backend.models import (
+    MetricBlock,
+    MetricPoint,
+    MetricRollup,
+    MetricSeries,
+    Run,
+    RunEvent,
+    RunLog,
+    RunLogLine,
+    Sweep,
+)
 from backend.schemas import TERMINAL, RunPatch, SweepPatch
 from backend.services.artifacts import run_dir
 from backend.services.event_kinds import EditedEventData, EventKind
@@ -121,7 +131,8 @@ def _delete_rows(session: Session, run_ids: Sequence[int]) -> None:
     if not run_ids:
         return
     series = select(MetricSeries.id).where(MetricSeries.run_id.in_(run_ids))
-    session.execute(delete(MetricPoint).where(MetricPoint.series_id.in_(series)))
+    points = MetricBlock if session.get_bind().dialect.name == "postgresql" else MetricPoint  # a view there
+    session.execute(delete(points).where(points.series_id.in_(series)))
     for table in RUN_TABLES:
         session.execute(delete(table).where(table.run_id.in_(run_ids)))
     session.execute(delete(Run).where(Run.id.in_(run_ids)))

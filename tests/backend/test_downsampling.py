@@ -17,6 +17,7 @@ from backend.services.metrics.reads import (
     _ranked_extremes,
     read_series,
     series_id_of,
+    step_bounds,
 )
 from tests.utils.leases import external_run
 from tests.utils.series import Extremes, expected_rollups, expected_series
@@ -147,9 +148,8 @@ def test_reads_from_rollups_equal_reads_of_the_points(client: TestClient) -> Non
                 in_range = {
                     s: v for s, v in values.items() if (start is None or s >= start) and (end is None or s <= end)
                 }
-                conditions = [MetricPoint.series_id == series_id_of(session, run_id=run_id, key="loss")]
-                conditions += [MetricPoint.step >= start] if start is not None else []
-                conditions += [MetricPoint.step <= end] if end is not None else []
+                series_id = series_id_of(session, run_id=run_id, key="loss")
+                assert series_id is not None
                 statements.clear()
                 got = read_series(session, run_id=run_id, key="loss", max_points=max_points, start=start, end=end)
                 if len(in_range) <= max_points:
@@ -158,8 +158,8 @@ def test_reads_from_rollups_equal_reads_of_the_points(client: TestClient) -> Non
                 low, high = min(in_range), max(in_range)
                 width, level = _grid(low, high, max_points)
                 assert got == expected_series(in_range, width), case
-                raw = _downsampled(session, run_id=run_id, key="loss", conditions=conditions, max_points=max_points,
-                                   from_rollups=False)  # fmt: skip
+                raw = _downsampled(session, run_id=run_id, key="loss", series_id=series_id, start=start, end=end,
+                                   max_points=max_points, from_rollups=False)  # fmt: skip
                 assert got == raw, case
                 assert len(got["step"]) <= max_points, case
                 # Rollups are read as soon as the range holds one whole block of the finest level.
@@ -180,3 +180,28 @@ def test_a_one_step_spike_survives_at_its_own_step(client: TestClient) -> None:
             got = read_series(session, run_id=run_id, key="loss", max_points=max_points, start=start)
             pairs = set(zip(got["step"], got["value"], strict=True))
             assert (SPIKE in pairs) == (start is None or start <= SPIKE[0]) and DIP in pairs, (max_points, start)
+
+
+def test_bounds_and_ranges_across_empty_windows_and_interleaved_batches(client: TestClient) -> None:
+    """Steps with gaps of whole 1,024-step windows, written by batches whose steps interleave: every range's lowest
+    and highest stored step, and its points, are what the points say (Postgres finds them from its blocks)."""
+    run_id = _external_run(client)
+    steps = [*range(0, 900, 3), *range(1, 900, 3), *range(5000, 5003), 9215, 9216, *range(20_480, 20_600, 7)]
+    values = {s: float(s % 17) for s in steps}
+    batches = [steps[0::2], steps[1::2]]  # each batch holds every other step: the two interleave in every window
+    for batch in batches:
+        points = [{"key": "loss", "step": s, "value": values[s]} for s in batch]
+        assert client.post(f"/api/runs/{run_id}/metrics", json={"points": points}).status_code == 200
+    rng = random.Random(4)
+    edges = [0, 1, 2, 899, 900, 1023, 1024, 4999, 5000, 5002, 5003, 9214, 9215, 9216, 9217, 20_479, 20_480, 20_600]
+    cases = [(None, None), *((None, e) for e in edges), *((e, None) for e in edges)]
+    cases += [tuple(sorted(rng.sample(edges, 2))) for _ in range(40)]  # type: ignore[misc]
+    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        series_id = series_id_of(session, run_id=run_id, key="loss")
+        assert series_id is not None
+        for start, end in cases:
+            inside = sorted(s for s in values if (start is None or s >= start) and (end is None or s <= end))
+            bounds = step_bounds(session, series_id=series_id, start=start, end=end)
+            assert bounds == ((inside[0], inside[-1]) if inside else None), (start, end)
+            got = read_series(session, run_id=run_id, key="loss", start=start, end=end)
+            assert got == {"step": inside, "value": [values[s] for s in inside]}, (start, end)

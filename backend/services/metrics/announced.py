@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import MetricPoint, MetricSeries, RunEvent
 from backend.services.event_kinds import EventKind, MetricsEventData, SeriesData
+from backend.services.metrics.reads import step_range
 
 KEYS_PER_STATEMENT = 100  # one SELECT per key, UNION ALL'd; SQLite allows 500 terms in a compound SELECT
 
@@ -52,7 +53,7 @@ def _points(session: Session, *, run_id: int, announcements: dict[int, dict[str,
             selects.append(
                 select(MetricPoint.series_id, MetricPoint.seq, MetricPoint.step, MetricPoint.value).where(
                     MetricPoint.series_id == series_id,
-                    MetricPoint.step.between(low, high),
+                    *step_range(session, low, high),
                     MetricPoint.seq.between(first_seq, last_seq),
                 )
             )

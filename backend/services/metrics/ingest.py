@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from backend.models import MetricSeries, Run
+from backend.models import BLOCK_STEPS, MetricSeries, Run
 from backend.schemas import PointIn
 from backend.services import early_termination, leases
 from backend.services.event_kinds import EventKind, MetricsAnnouncement
@@ -73,8 +72,9 @@ def _series_named(session: Session, *, run_id: int, keys: list[str]) -> dict[str
 
 
 def insert_ignoring_duplicates(session: Session, seq: int, rows: list[SeriesRow]) -> list[SeriesRow]:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING the rows that were new, as one driver-level statement; each new
-    row records ``seq``, the event that announces it.
+    """Store the rows whose step their series does not hold yet and return them; each records ``seq``, the event
+    that announces it. SQLite: INSERT ... ON CONFLICT DO NOTHING RETURNING, as one driver-level statement;
+    Postgres: blocks of points (``_insert_postgres``).
 
     SQLAlchemy's executemany builds a parameter dict per row; for a 1,000-point batch that was most of the
     request (``bench/profile_ingest.py``; the figures are in docs/BENCHMARKS.md, §1). The statement
@@ -100,28 +100,35 @@ def insert_ignoring_duplicates(session: Session, seq: int, rows: list[SeriesRow]
 
 
 def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[SeriesRow]:
-    """COPY in binary when every point is new, which is nearly always; a batch holding a stored point (a retry)
-    fails its COPY at the first duplicate, which the savepoint undoes, and goes through
-    INSERT ... ON CONFLICT DO NOTHING RETURNING instead. COPY took about half the time of that INSERT for 1,000
-    points (docs/BENCHMARKS.md, §1)."""
-    cursor.execute("SAVEPOINT trainboard_points")
-    try:
-        with cursor.copy("COPY metric_points (series_id, seq, step, value) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int4", "int4", "int8", "float8"])
-            for series_id, step, value in rows:
-                copy.write_row((series_id, seq, step, value))
-    except psycopg.errors.UniqueViolation:
-        cursor.execute("ROLLBACK TO SAVEPOINT trainboard_points")
-        series, steps, values = zip(*rows, strict=True)
-        cursor.execute(
-            "INSERT INTO metric_points (series_id, seq, step, value) "
-            "SELECT s, %b, t, v FROM unnest(%b::int[], %b::bigint[], %b::float8[]) AS u(s, t, v) "
-            "ON CONFLICT DO NOTHING RETURNING series_id, step, value",
-            (seq, list(series), list(steps), list(values)),
-        )
-        return [tuple(r) for r in cursor.fetchall()]
-    cursor.execute("RELEASE SAVEPOINT trainboard_points")
-    return rows
+    """Leave out the points whose step the series already stores (a retry), then pack the rest into one block per
+    series and window of ``BLOCK_STEPS`` steps, written with binary COPY.
+
+    The stored steps are read from the blocks of the windows the batch touches: for a series logged in step order,
+    the one block or two at its end. The caller holds the run's lock, so no other request writes these series
+    meanwhile.
+    """
+    windows = sorted({(series_id, step - step % BLOCK_STEPS) for series_id, step, _ in rows})
+    series, firsts = zip(*windows, strict=True)
+    cursor.execute(
+        "SELECT b.series_id, p.step FROM unnest(%b::int[], %b::bigint[]) AS w(series_id, first_step) "
+        "JOIN metric_blocks b ON b.series_id = w.series_id "
+        "AND b.first_step >= w.first_step AND b.first_step < w.first_step + %b "
+        "CROSS JOIN LATERAL unnest(b.steps) AS p(step)",
+        (list(series), list(firsts), BLOCK_STEPS),
+    )
+    stored = set(cursor.fetchall())
+    new = sorted(row for row in rows if (row[0], row[1]) not in stored) if stored else sorted(rows)
+    blocks: dict[tuple[int, int], list[SeriesRow]] = {}
+    for row in new:
+        blocks.setdefault((row[0], row[1] - row[1] % BLOCK_STEPS), []).append(row)
+    with cursor.copy(
+        "COPY metric_blocks (series_id, seq, first_step, last_step, steps, vals) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["int4", "int4", "int8", "int8", "int8[]", "float8[]"])
+        for (series_id, _), block in blocks.items():
+            steps = [step for _, step, _ in block]
+            copy.write_row((series_id, seq, steps[0], steps[-1], steps, [value for _, _, value in block]))
+    return new
 
 
 def announcement(new_rows: list[NewRow]) -> MetricsAnnouncement:

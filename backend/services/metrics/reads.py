@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.models import ROLLUP_WIDTHS, MetricPoint, MetricRollup, MetricSeries
+from backend.models import BLOCK_STEPS, ROLLUP_WIDTHS, MetricBlock, MetricPoint, MetricRollup, MetricSeries
 from backend.services.metrics.rollups import Extremes, merge
 
 Buckets = dict[int, Extremes]
@@ -32,6 +32,69 @@ def series_id_of(session: Session, *, run_id: int, key: str) -> int | None:
     return session.scalar(select(MetricSeries.id).where(MetricSeries.run_id == run_id, MetricSeries.key == key))
 
 
+def step_range(session: Session, low: int | None, high: int | None) -> list[ColumnElement[bool]]:
+    """Conditions on points for low <= step <= high (None: no bound). On Postgres also on the point's block
+    (``MetricBlock``: its first step lies in the window of ``low`` or after, and not after ``high``), so that only
+    the blocks in range are unnested."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    conditions: list[ColumnElement[bool]] = []
+    if low is not None:
+        conditions.append(MetricPoint.step >= low)
+        if postgres:
+            conditions.append(MetricPoint.block_first >= low - low % BLOCK_STEPS)
+    if high is not None:
+        conditions.append(MetricPoint.step <= high)
+        if postgres:
+            conditions.append(MetricPoint.block_first <= high)
+    return conditions
+
+
+def step_bounds(session: Session, *, series_id: int, start: int | None, end: int | None) -> tuple[int, int] | None:
+    """The lowest and the highest step the series stores within start..end; None if it stores none there."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _block_bounds(session, series_id=series_id, start=start, end=end)
+    conditions = [MetricPoint.series_id == series_id, *step_range(session, start, end)]
+    step = MetricPoint.step
+    low = session.scalar(select(step).where(*conditions).order_by(step).limit(1))
+    high = session.scalar(select(step).where(*conditions).order_by(step.desc()).limit(1))
+    return None if low is None or high is None else (low, high)
+
+
+def _block_bounds(session: Session, *, series_id: int, start: int | None, end: int | None) -> tuple[int, int] | None:
+    """``step_bounds`` on Postgres, unnesting at most a window's blocks at each end: a block's first and last steps
+    are stored steps, and all of a block's steps lie in its first step's window."""
+    block, step = MetricBlock, MetricPoint.step
+    in_series, of_series = block.series_id == series_id, MetricPoint.series_id == series_id
+    if start is None:
+        low = session.scalar(select(func.min(block.first_step)).where(in_series))
+    else:
+        window = start - start % BLOCK_STEPS
+        in_window = step_range(
+            session, start, window + BLOCK_STEPS - 1 if end is None else min(window + BLOCK_STEPS - 1, end)
+        )
+        low = session.scalar(select(func.min(step)).where(of_series, *in_window))
+        if low is None:  # none in start's window: the first step of the first block after it
+            later = [in_series, block.first_step >= window + BLOCK_STEPS]
+            low = session.scalar(
+                select(func.min(block.first_step)).where(*later, *([] if end is None else [block.first_step <= end]))
+            )
+    if low is None or (end is not None and low > end):
+        return None
+    if end is not None:
+        window = end - end % BLOCK_STEPS
+        high = session.scalar(select(func.max(step)).where(of_series, *step_range(session, max(window, low), end)))
+        if high is not None:
+            return low, high
+        top = session.scalar(select(func.max(block.first_step)).where(in_series, block.first_step < window))
+    else:
+        top = session.scalar(select(func.max(block.first_step)).where(in_series))
+    assert top is not None  # the block holding ``low`` is one
+    in_top_window = [in_series, block.first_step >= top - top % BLOCK_STEPS, block.first_step <= top]
+    high = session.scalar(select(func.max(block.last_step)).where(*in_top_window))
+    assert high is not None
+    return low, high
+
+
 def points_of_runs(run_ids: list[int], key: str, *, upto: int | None = None) -> Select[int, int, float | None]:
     """A SELECT of (run id, step, value) of ``key``'s points of every run in ``run_ids`` (steps up to ``upto``)."""
     stmt = (
@@ -55,15 +118,13 @@ def read_series(
     series_id = series_id_of(session, run_id=run_id, key=key)
     if series_id is None:
         return {"step": [], "value": []}
-    conditions: list[ColumnElement[bool]] = [MetricPoint.series_id == series_id]
-    if start is not None:
-        conditions.append(MetricPoint.step >= start)
-    if end is not None:
-        conditions.append(MetricPoint.step <= end)
+    conditions = [MetricPoint.series_id == series_id, *step_range(session, start, end)]
     if max_points is not None:
         head = select(MetricPoint.step).where(*conditions).limit(max_points + 1).subquery()
         if (session.scalar(select(func.count()).select_from(head)) or 0) > max_points:
-            return _downsampled(session, run_id=run_id, key=key, conditions=conditions, max_points=max_points)
+            return _downsampled(
+                session, run_id=run_id, key=key, series_id=series_id, start=start, end=end, max_points=max_points
+            )
     rows = session.execute(select(MetricPoint.step, MetricPoint.value).where(*conditions).order_by(MetricPoint.step))
     steps: list[int] = []
     values: list[float | None] = []
@@ -93,7 +154,9 @@ def _downsampled(
     *,
     run_id: int,
     key: str,
-    conditions: list[ColumnElement[bool]],
+    series_id: int,
+    start: int | None,
+    end: int | None,
     max_points: int,
     from_rollups: bool = True,
 ) -> Series:
@@ -104,11 +167,10 @@ def _downsampled(
     and the points themselves only for what is left (under 64 steps at each edge). ``from_rollups=False``
     reads only the points, on the same bucket grid: the same result (tests/backend/test_downsampling.py).
     """
-    step = MetricPoint.step
-    low = session.scalar(select(step).where(*conditions).order_by(step).limit(1))
-    high = session.scalar(select(step).where(*conditions).order_by(step.desc()).limit(1))
-    if low is None or high is None:
+    bounds = step_bounds(session, series_id=series_id, start=start, end=end)
+    if bounds is None:
         return {"step": [], "value": []}
+    low, high = bounds
     width, level = _grid(low, high, max_points)
     levels = [w for w in ROLLUP_WIDTHS if level is not None and w <= level and from_rollups]
     buckets, raw_ranges = _from_rollups(session, run_id=run_id, key=key, low=low, high=high, width=width, levels=levels)
@@ -117,7 +179,7 @@ def _downsampled(
     for range_low, range_high in raw_ranges:
         narrow = min(width, range_high - range_low + 1) <= RANKED_MAX_WIDTH
         raw_extremes = _ranked_extremes if narrow else _grouped_extremes
-        in_range = [*conditions, step >= range_low, step <= range_high]
+        in_range = [MetricPoint.series_id == series_id, *step_range(session, range_low, range_high)]
         for index, extremes in raw_extremes(session, in_range, width).items():
             merge(buckets, index, extremes)
     return _min_max_series(buckets)
@@ -218,11 +280,8 @@ def _grouped_extremes(session: Session, in_range: list[ColumnElement[bool]], wid
     )
     found: Buckets = {}
     for index, vmin, vmax, smin, smax in grouped:
-        at_min = session.scalar(
-            select(step).where(*in_range, step.between(smin, smax), value == vmin).order_by(step).limit(1)
-        )
-        at_max = session.scalar(
-            select(step).where(*in_range, step.between(smin, smax), value == vmax).order_by(step).limit(1)
-        )
+        in_bucket = [*in_range, *step_range(session, smin, smax)]
+        at_min = session.scalar(select(step).where(*in_bucket, value == vmin).order_by(step).limit(1))
+        at_max = session.scalar(select(step).where(*in_bucket, value == vmax).order_by(step).limit(1))
         found[index] = (vmin, at_min if at_min is not None else smin, vmax, at_max if at_max is not None else smax)
     return found
