@@ -103,18 +103,24 @@ def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[Serie
     """Leave out the points whose step the series already stores (a retry), then pack the rest into one block per
     series and window of ``BLOCK_STEPS`` steps, written with binary COPY.
 
-    The stored steps are read from the blocks of the windows the batch touches: for a series logged in step order,
-    the one block or two at its end. The caller holds the run's lock, so no other request writes these series
+    The stored steps are read only from blocks whose span of steps overlaps the batch's within a window: for a
+    series logged in step order, none. The caller holds the run's lock, so no other request writes these series
     meanwhile.
     """
-    windows = sorted({(series_id, step - step % BLOCK_STEPS) for series_id, step, _ in rows})
-    series, firsts = zip(*windows, strict=True)
+    spans: dict[tuple[int, int], tuple[int, int]] = {}  # (series, window) -> the batch's lowest and highest step
+    for series_id, step, _ in rows:
+        window = (series_id, step - step % BLOCK_STEPS)
+        low, high = spans.get(window, (step, step))
+        spans[window] = (min(low, step), max(high, step))
+    columns = list(zip(*((s, w, low, high) for (s, w), (low, high) in spans.items()), strict=True))
+    # Only blocks whose steps overlap the batch's in that window: none at all for a series logged in step order.
     cursor.execute(
-        "SELECT b.series_id, p.step FROM unnest(%b::int[], %b::bigint[]) AS w(series_id, first_step) "
+        "SELECT b.series_id, p.step "
+        "FROM unnest(%b::int[], %b::bigint[], %b::bigint[], %b::bigint[]) AS w(series_id, first_step, low, high) "
         "JOIN metric_blocks b ON b.series_id = w.series_id "
-        "AND b.first_step >= w.first_step AND b.first_step < w.first_step + %b "
-        "CROSS JOIN LATERAL unnest(b.steps) AS p(step)",
-        (list(series), list(firsts), BLOCK_STEPS),
+        "AND b.first_step >= w.first_step AND b.first_step <= w.high AND b.last_step >= w.low "
+        "CROSS JOIN LATERAL unnest(b.steps) AS p(step) WHERE p.step BETWEEN w.low AND w.high",
+        [list(column) for column in columns],
     )
     stored = set(cursor.fetchall())
     new = sorted(row for row in rows if (row[0], row[1]) not in stored) if stored else sorted(rows)
