@@ -7,10 +7,12 @@ Runs the API's own code in-process (no HTTP), on a fresh SQLite file and a fresh
   1. request parsing: FastAPI's way (json.loads, then pydantic on the dicts) vs `PointsIn.model_validate_json`
   2. `backend.services.metrics.add_points` as it is, and the stages it is made of, each timed alone on a run of
      its own: the driver-level insert (`ingest.insert_ignoring_duplicates`: SQLite, a multi-row
-     `INSERT ... ON CONFLICT DO NOTHING RETURNING`; Postgres, `INSERT ... SELECT FROM unnest(...)`), then the
-     rollups of the new points (`rollups.update_rollups`); the rest is the event, the lock and the commit.
+     `INSERT ... ON CONFLICT DO NOTHING RETURNING`; Postgres, the stored steps of overlapping blocks read back,
+     then the new points packed into blocks by binary COPY), then the rollups of the new points
+     (`rollups.update_rollups`); the rest is the event, the lock and the commit.
   3. on Postgres, 1,000 new points written each way the ingestion could (INSERT ... SELECT FROM unnest with text
-     or binary parameters, binary COPY), taking turns, committed with and without waiting for the WAL's fsync;
+     or binary parameters, binary COPY of rows, binary COPY of blocks), taking turns, committed with and without
+     waiting for the WAL's fsync;
   4. the HTTP + framework overhead of the real API process: a POST with an empty batch, timed end to end.
 """
 
@@ -120,8 +122,8 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
         engine.dispose()
     med_whole, med_insert, med_rollup = (statistics.median(x) for x in (whole, insert, rollup))
     print(f"{label}: add_points as it is             {med_whole:7.2f} ms per 1,000 points (median of {n})")
-    print(f"{label}:   of which insert ... RETURNING  {med_insert:7.2f} ms (one driver-level statement)")
-    print(f"{label}:   of which the rollups upsert    {med_rollup:7.2f} ms (both levels, driver executemany)")
+    print(f"{label}:   of which the insert           {med_insert:7.2f} ms (insert_ignoring_duplicates)")
+    print(f"{label}:   of which the rollups upsert    {med_rollup:7.2f} ms (both levels)")
     print(f"{label}:   the rest (rows, event, lock, commit) {med_whole - med_insert - med_rollup:7.2f} ms")
     print(f"{label}: add_points, batch already stored {statistics.median(retry):7.2f} ms (a retry)")
 
@@ -133,8 +135,9 @@ _INSERT = (
 
 
 def postgres_insert_variants(url: str, rounds: int) -> None:
-    """1,000 new points into a table shaped like metric_points, each way the ingestion could write them, taking
-    turns; each insert committed (with and without waiting for the WAL's fsync)."""
+    """1,000 new points (10 series x 100 steps) into a table shaped like 0013's metric_points, each way the
+    ingestion could write them, and as blocks into one shaped like metric_blocks (revision 0014), taking turns; each
+    insert committed (with and without waiting for the WAL's fsync)."""
     import psycopg
 
     def unnest(placeholder: str) -> Callable[[Any, list[tuple[int, int, float]]], None]:
@@ -152,14 +155,30 @@ def postgres_insert_variants(url: str, rounds: int) -> None:
                 copy.write_row((series_id, 1, step, value))
         cursor.execute("RELEASE SAVEPOINT p")
 
+    def copy_blocks(cursor: Any, rows: list[tuple[int, int, float]]) -> None:
+        blocks: dict[tuple[int, int], list[tuple[int, int, float]]] = {}
+        for row in sorted(rows):
+            blocks.setdefault((row[0], row[1] - row[1] % 1024), []).append(row)
+        with cursor.copy("COPY scratch_blocks (series_id, seq, first_step, last_step, steps, vals) FROM STDIN "
+                         "(FORMAT BINARY)") as copy:  # fmt: skip
+            copy.set_types(["int4", "int4", "int8", "int8", "int8[]", "float8[]"])
+            for (series_id, _), block in blocks.items():
+                steps = [step for _, step, _ in block]
+                copy.write_row((series_id, 1, steps[0], steps[-1], steps, [value for _, _, value in block]))
+
     ways = {"INSERT ... unnest, text parameters": unnest("%s"), "INSERT ... unnest, binary parameters": unnest("%b"),
-            "COPY, binary (the ingestion's way)": copy_binary}  # fmt: skip
+            "COPY rows, binary (revision 0013)": copy_binary,
+            "COPY blocks, binary (the ingestion's way)": copy_blocks}  # fmt: skip
     rng = random.Random(3)
     batch = iter(range(10**9))
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         conn.execute(
             "CREATE TABLE scratch_points (series_id int, seq int, step bigint, value float8, "
             "PRIMARY KEY (series_id, step))"
+        )
+        conn.execute(
+            "CREATE TABLE scratch_blocks (series_id int, seq int, first_step bigint, last_step bigint, "
+            "steps bigint[], vals float8[], PRIMARY KEY (series_id, first_step))"
         )
         conn.commit()
         for sync in ("on", "off"):

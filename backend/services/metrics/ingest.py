@@ -140,14 +140,10 @@ def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[Serie
 def announcement(new_rows: list[NewRow]) -> MetricsAnnouncement:
     """The live event's data: per key, the steps its new points span and how many there are. The points stay in
     ``metric_points`` only; the stream reads them back by the event's ``seq`` (``announced.event_data``)."""
-    spans: MetricsAnnouncement = {}
+    steps: dict[str, list[int]] = {}
     for key, step, _ in new_rows:
-        span = spans.get(key)
-        if span is None:
-            spans[key] = {"first": step, "last": step, "n": 1}
-        else:
-            span["first"], span["last"], span["n"] = min(span["first"], step), max(span["last"], step), span["n"] + 1
-    return spans
+        steps.setdefault(key, []).append(step)
+    return {key: {"first": min(found), "last": max(found), "n": len(found)} for key, found in steps.items()}
 
 
 def _check_early_termination(session: Session, *, run: Run, new_rows: list[NewRow]) -> None:

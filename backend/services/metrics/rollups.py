@@ -56,9 +56,7 @@ def update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int, 
     if not rows:
         return
     finest = ROLLUP_WIDTHS[0]
-    level: dict[tuple[str, int], Block] = {}
-    for key, step, value in rows:
-        _add(level, (key, step // finest), 1, (value, step, value, step))
+    level = _finest_blocks(rows, finest)
     params = _upsert_params(run_id, finest, level)
     for width, coarser in pairwise(ROLLUP_WIDTHS):
         parents: dict[tuple[str, int], Block] = {}
@@ -67,6 +65,26 @@ def update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int, 
         level = parents
         params += _upsert_params(run_id, coarser, level)
     _upsert(session, params)
+
+
+def _finest_blocks(rows: list[tuple[str, int, float | None]], width: int) -> dict[tuple[str, int], Block]:
+    """The points' blocks of ``width`` steps, each with its extremes as ``fold`` would find them point by point:
+    the lowest value at its earliest step, the highest at its earliest step, NULLs only where no value is a number
+    (then both at the block's first step). Grouped first, so ``min`` and ``max`` run over each block at once."""
+    grouped: dict[tuple[str, int], list[tuple[float | None, int]]] = {}
+    for key, step, value in rows:
+        grouped.setdefault((key, step // width), []).append((value, step))
+    blocks: dict[tuple[str, int], Block] = {}
+    for where, points in grouped.items():
+        numbers = [point for point in points if point[0] is not None]
+        if numbers:
+            vmin, smin = min(numbers)  # ties: the earlier step
+            vmax, later = max((value, -step) for value, step in numbers)
+            blocks[where] = (len(points), (vmin, smin, vmax, -later))
+        else:
+            first = min(step for _, step in points)
+            blocks[where] = (len(points), (None, first, None, first))
+    return blocks
 
 
 def _add(blocks: dict[tuple[str, int], Block], where: tuple[str, int], n: int, extremes: Extremes) -> None:
