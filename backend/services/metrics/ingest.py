@@ -107,12 +107,12 @@ def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[Serie
     series logged in step order, none. The caller holds the run's lock, so no other request writes these series
     meanwhile.
     """
-    spans: dict[tuple[int, int], tuple[int, int]] = {}  # (series, window) -> the batch's lowest and highest step
-    for series_id, step, _ in rows:
-        window = (series_id, step - step % BLOCK_STEPS)
-        low, high = spans.get(window, (step, step))
-        spans[window] = (min(low, step), max(high, step))
-    columns = list(zip(*((s, w, low, high) for (s, w), (low, high) in spans.items()), strict=True))
+    windows: dict[tuple[int, int], list[tuple[int, float | None]]] = {}  # (series, window) -> (step, value)s
+    for series_id, step, value in rows:
+        windows.setdefault((series_id, step - step % BLOCK_STEPS), []).append((step, value))
+    for points in windows.values():
+        points.sort()  # steps are unique within a batch
+    spans = [(series_id, first, points[0][0], points[-1][0]) for (series_id, first), points in windows.items()]
     # Only blocks whose steps overlap the batch's in that window: none at all for a series logged in step order.
     cursor.execute(
         "SELECT b.series_id, p.step "
@@ -120,20 +120,22 @@ def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[Serie
         "JOIN metric_blocks b ON b.series_id = w.series_id "
         "AND b.first_step >= w.first_step AND b.first_step <= w.high AND b.last_step >= w.low "
         "CROSS JOIN LATERAL unnest(b.steps) AS p(step) WHERE p.step BETWEEN w.low AND w.high",
-        [list(column) for column in columns],
+        [list(column) for column in zip(*spans, strict=True)],
     )
     stored = set(cursor.fetchall())
-    new = sorted(row for row in rows if (row[0], row[1]) not in stored) if stored else sorted(rows)
-    blocks: dict[tuple[int, int], list[SeriesRow]] = {}
-    for row in new:
-        blocks.setdefault((row[0], row[1] - row[1] % BLOCK_STEPS), []).append(row)
+    new: list[SeriesRow] = []
     with cursor.copy(
         "COPY metric_blocks (series_id, seq, first_step, last_step, steps, vals) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         copy.set_types(["int4", "int4", "int8", "int8", "int8[]", "float8[]"])
-        for (series_id, _), block in blocks.items():
-            steps = [step for _, step, _ in block]
-            copy.write_row((series_id, seq, steps[0], steps[-1], steps, [value for _, _, value in block]))
+        for (series_id, _), points in windows.items():
+            if stored:
+                points = [point for point in points if (series_id, point[0]) not in stored]
+                if not points:
+                    continue
+            steps, values = [step for step, _ in points], [value for _, value in points]
+            copy.write_row((series_id, seq, steps[0], steps[-1], steps, values))
+            new += [(series_id, step, value) for step, value in points]
     return new
 
 
