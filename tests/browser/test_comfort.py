@@ -123,6 +123,34 @@ def test_keys_search_move_the_highlight_select_and_open_a_run(page: Page, stack:
     expect(page.locator("h1")).to_contain_text("jkbd two")
 
 
+@pytest.fixture
+def short_page(browser: Browser, watch: Watch) -> Iterator[Page]:
+    """A window 500 pixels high, so that 40 runs do not fit; console errors fail the test."""
+    yield from watched_page(browser, watch, viewport={"width": 1200, "height": 500})
+
+
+def test_j_and_k_keep_the_highlighted_row_in_sight_below_the_top_bar(
+    short_page: Page, stack: Stack, api: httpx.Client
+) -> None:
+    page = short_page
+    ids = [script_run(api, f"scrolling {n:02d}") for n in range(40)]
+    page.goto(f"{stack.url}/#/runs?q=scrolling")
+    expect(page.locator(ROWS)).to_have_count(40)
+    bar = page.locator(".topbar").bounding_box()
+    assert bar is not None
+    for _ in range(40):
+        page.keyboard.press("j")
+    assert highlighted(page) == ids[0]  # the oldest, at the bottom: the page has scrolled down
+    assert page.evaluate("window.scrollY") > 0
+    for index in range(1, 40):
+        page.keyboard.press("k")
+        assert highlighted(page) == ids[index]
+        row = page.locator(CURSOR).bounding_box()
+        assert row is not None
+        assert row["y"] >= bar["y"] + bar["height"] - 0.5, f"row {index} is under the top bar"
+        assert row["y"] + row["height"] <= 500.5, f"row {index} is below the window"
+
+
 def test_question_mark_lists_the_shortcuts_and_c_compares_the_selection(
     page: Page, stack: Stack, api: httpx.Client
 ) -> None:
