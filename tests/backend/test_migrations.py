@@ -265,3 +265,22 @@ def test_sqlite_series_migrated(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_postgres_series_migrated(fresh_postgres: str) -> None:
     _series_migrated(fresh_postgres)
+
+
+@pytest.mark.postgres
+def test_postgres_compresses_blocks_with_lz4_when_the_server_has_it(fresh_postgres: str) -> None:
+    migrate(fresh_postgres)
+    engine = create_engine(fresh_postgres)
+    try:
+        with engine.connect() as conn:
+            choices = conn.scalar(text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'"))
+            methods = conn.execute(
+                text(
+                    "SELECT attname, attcompression FROM pg_attribute WHERE attrelid = 'metric_blocks'::regclass "
+                    "AND attname IN ('steps', 'vals')"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    expected = "l" if choices and "lz4" in choices else ""
+    assert dict(methods) == {"steps": expected, "vals": expected}
