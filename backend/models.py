@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ColumnElement,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    ScalarSelect,
     String,
     Text,
     false,
@@ -144,6 +146,16 @@ class MetricPoint(Base):
 # Postgres packs a series' points by window of this many steps (``MetricBlock``); equal to the widest rollup level,
 # so the few steps a downsampled read takes from the points themselves lie in one or two blocks.
 BLOCK_STEPS = 1024
+
+
+@overload
+def window_of(step: int) -> int: ...
+@overload
+def window_of(step: ColumnElement[int] | ScalarSelect[int]) -> ColumnElement[int]: ...
+def window_of(step: Any) -> Any:
+    """The first step of the window of ``BLOCK_STEPS`` steps holding ``step`` (steps are never negative), for a
+    Python int or a SQL expression: a block's steps all lie in the window of its first step."""
+    return step - step % BLOCK_STEPS
 
 
 class MetricBlock(Base):

@@ -100,7 +100,7 @@ MUTANTS = (
     Mutant(
         "a range read skips the block that starts before the range and runs into it (Postgres)",
         "backend/services/metrics/reads.py",
-        "conditions.append(MetricPoint.block_first >= low - low % BLOCK_STEPS)",
+        "conditions.append(MetricPoint.block_first >= window_of(low))",
         "conditions.append(MetricPoint.block_first >= low)",
         ("tests/backend/test_downsampling.py", "-k", "bounds"),
     ),

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from backend.models import BLOCK_STEPS, MetricSeries, Run
+from backend.models import MetricSeries, Run, window_of
 from backend.schemas import PointIn
 from backend.services import early_termination, leases
 from backend.services.event_kinds import EventKind, MetricsAnnouncement
@@ -109,7 +109,7 @@ def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[Serie
     """
     windows: dict[tuple[int, int], list[tuple[int, float | None]]] = {}  # (series, window) -> (step, value)s
     for series_id, step, value in rows:
-        windows.setdefault((series_id, step - step % BLOCK_STEPS), []).append((step, value))
+        windows.setdefault((series_id, window_of(step)), []).append((step, value))
     for points in windows.values():
         points.sort()  # steps are unique within a batch
     spans = [(series_id, first, points[0][0], points[-1][0]) for (series_id, first), points in windows.items()]

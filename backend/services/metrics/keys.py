@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
-from backend.models import BLOCK_STEPS, ROLLUP_WIDTHS, MetricBlock, MetricPoint, MetricRollup, MetricSeries
+from backend.models import ROLLUP_WIDTHS, MetricBlock, MetricPoint, MetricRollup, MetricSeries, window_of
 
 
 @dataclass(frozen=True, order=True)
@@ -48,7 +48,7 @@ def _last_points(session: Session, *, run_id: int) -> dict[str, tuple[int, float
         )
         highest = (
             select(block.last_step, block.vals[func.cardinality(block.vals)].label("value"))
-            .where(block.series_id == series.id, block.first_step >= top_first - top_first % BLOCK_STEPS)
+            .where(block.series_id == series.id, block.first_step >= window_of(top_first))
             .order_by(block.last_step.desc())
             .limit(1)
             .lateral()

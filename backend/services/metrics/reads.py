@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.models import BLOCK_STEPS, ROLLUP_WIDTHS, MetricBlock, MetricPoint, MetricRollup, MetricSeries
+from backend.models import BLOCK_STEPS, ROLLUP_WIDTHS, MetricBlock, MetricPoint, MetricRollup, MetricSeries, window_of
 from backend.services.metrics.rollups import Extremes, merge
 
 Buckets = dict[int, Extremes]
@@ -41,7 +41,7 @@ def step_range(session: Session, low: int | None, high: int | None) -> list[Colu
     if low is not None:
         conditions.append(MetricPoint.step >= low)
         if postgres:
-            conditions.append(MetricPoint.block_first >= low - low % BLOCK_STEPS)
+            conditions.append(MetricPoint.block_first >= window_of(low))
     if high is not None:
         conditions.append(MetricPoint.step <= high)
         if postgres:
@@ -68,7 +68,7 @@ def _block_bounds(session: Session, *, series_id: int, start: int | None, end: i
     if start is None:
         low = session.scalar(select(func.min(block.first_step)).where(in_series))
     else:
-        window = start - start % BLOCK_STEPS
+        window = window_of(start)
         in_window = step_range(
             session, start, window + BLOCK_STEPS - 1 if end is None else min(window + BLOCK_STEPS - 1, end)
         )
@@ -81,7 +81,7 @@ def _block_bounds(session: Session, *, series_id: int, start: int | None, end: i
     if low is None or (end is not None and low > end):
         return None
     if end is not None:
-        window = end - end % BLOCK_STEPS
+        window = window_of(end)
         high = session.scalar(select(func.max(step)).where(of_series, *step_range(session, max(window, low), end)))
         if high is not None:
             return low, high
@@ -89,7 +89,7 @@ def _block_bounds(session: Session, *, series_id: int, start: int | None, end: i
     else:
         top = session.scalar(select(func.max(block.first_step)).where(in_series))
     assert top is not None  # the block holding ``low`` is one
-    in_top_window = [in_series, block.first_step >= top - top % BLOCK_STEPS, block.first_step <= top]
+    in_top_window = [in_series, block.first_step >= window_of(top), block.first_step <= top]
     high = session.scalar(select(func.max(block.last_step)).where(*in_top_window))
     assert high is not None
     return low, high
