@@ -93,7 +93,7 @@ def plan(args: argparse.Namespace) -> list[Step]:
     py = sys.executable
     quick = args.quick
     data = ["--data-dir", str(args.data_dir)] if args.data_dir else []
-    loop = [py, "bench/bench_loop.py", "--device", args.device]
+    loop = [py, "bench/bench_loop.py", "--device", args.device, "--breakdown"]
     if quick:
         loop += ["--workloads", "mlp", "--segments", "4", "--rounds", "1", "--util-seconds", "1"]
     figs = [py, "bench/bench_figs.py", "--device", args.device, *data, "--workers", str(args.workers)]
@@ -114,6 +114,11 @@ def plan(args: argparse.Namespace) -> list[Step]:
     return [step for step in steps if step.name in args.steps.split(",")]
 
 
+def python_path() -> str:
+    """The repo first (the benches import ``trainboard``, which is not installed there), then PYTHONPATH."""
+    return os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+
+
 def run_step(step: Step, *, out: Path, cap_s: float) -> Outcome:
     """Run ``step`` with its output going to OUT/<name>.txt as it comes; kill its process group at ``cap_s``."""
     path = out / f"{step.name}.txt"
@@ -126,7 +131,7 @@ def run_step(step: Step, *, out: Path, cap_s: float) -> Outcome:
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **step.env},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": python_path(), **step.env},
             start_new_session=True,
         )
         try:

@@ -49,7 +49,7 @@ def test_a_built_in_run_trains_on_the_gpu_it_holds(stack: Stack) -> None:
     run_id = httpx.post(f"{stack.url}/api/runs", json=spec, timeout=10).json()["id"]
     run = stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=300)
     assert run["status"] == "succeeded", run["error"]
-    assert run["held_gpus"] == ["0"] and run["best_valid_acc"] is not None
+    assert run["held_gpus"] == ["0"] and run["summary"]["best_valid_acc"] is not None
     names = {row["key"] for row in httpx.get(f"{stack.url}/api/runs/{run_id}/keys", timeout=10).json()}
     assert "system/gpu0/mem_gb" in names, "NVML's GPU metrics are sampled while it trains"
 
