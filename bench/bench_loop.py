@@ -169,6 +169,30 @@ def run_ours(model: nn.Module, work: Workload, data: Data, accel: Accel, *, full
     return epoch
 
 
+class Untracked(StepTracker):
+    """Records nothing: ``ours`` without its tracking, to split the loop's cost from the tracker's."""
+
+    def step(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def end_epoch(self) -> tuple[float, float]:
+        return 0.0, 0.0
+
+
+def run_untracked(model: nn.Module, work: Workload, accel: Accel):
+    optimizer = make_optimizer(work.spec.optimizer, model.parameters())
+    tracker = Untracked(model.parameters(), Callback())
+    tracker._vectors = None  # plain optimizer.step(), never SGD in backward (which hands norms to the tracker)
+
+    def epoch(split: Split, seed: int) -> None:
+        train_epoch(
+            model, optimizer, split, batch_size=work.spec.batch_size, seed=seed, first_step=1,
+            augmentation=False, accel=accel, tracker=tracker,
+        )  # fmt: skip
+
+    return epoch
+
+
 def run_bare(model: nn.Module, work: Workload, data: Data, accel: Accel):
     spec = work.spec.optimizer
     optimizer: torch.optim.Optimizer
@@ -183,7 +207,8 @@ def run_bare(model: nn.Module, work: Workload, data: Data, accel: Accel):
         perm = torch.randperm(len(split), generator=torch.Generator().manual_seed(seed)).to(x.device)
         for idx in perm.split(work.spec.batch_size):
             optimizer.zero_grad()
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+            with accel.autocast():  # a no-op unless accel.amp (the bf16 row of --breakdown)
+                loss = F.cross_entropy(model(x[idx]), y[idx])
             loss.backward()
             optimizer.step()
 
@@ -372,7 +397,22 @@ class Rates:
     gpu: dict[str, Utilisation]
 
 
-def bench(work: Workload, *, device: str, data_dir: Path | None, rounds: int, util_seconds: float = 3.0) -> Rates:
+BREAKDOWN = {
+    "ours_bf16": "  ours with bf16 autocast (CUDA only; off by default)",
+    "untracked": "  ours without its tracking (the loop alone)",
+    "bare_bf16": "  bare with bf16 autocast",
+}
+
+
+def bench(
+    work: Workload,
+    *,
+    device: str,
+    data_dir: Path | None,
+    rounds: int,
+    util_seconds: float = 3.0,
+    breakdown: bool = False,
+) -> Rates:
     """Step loops in short interleaved segments (many turns each), then full epochs (``rounds`` turns each)."""
     accel = resolve_accel(device, conv=work.spec.model.arch != "mlp")
     data, pixels = build_data(work, data_dir)
@@ -390,8 +430,15 @@ def bench(work: Workload, *, device: str, data_dir: Path | None, rounds: int, ut
     with tempfile.TemporaryDirectory() as tmp:
         step_loops = {"ours": run_ours(fresh(False), work, data, accel, full=False, ckpt_dir=Path(tmp))}
         step_loops["bare"] = run_bare(fresh(True), work, data, accel)
+        if breakdown:  # where ours's time goes: autocast, the tracker, the loop
+            step_loops["untracked"] = run_untracked(fresh(False), work, accel)
+            if accel.device.type == "cuda" and torch.cuda.is_bf16_supported():
+                bf16 = dataclasses.replace(accel, amp=True)
+                step_loops["ours_bf16"] = run_ours(fresh(False), work, data, bf16, full=False, ckpt_dir=Path(tmp))
+                step_loops["bare_bf16"] = run_bare(fresh(True), work, data, bf16)
         seconds = interleave(step_loops, splits, accel.device)  # the first turn of each is the warm-up
-        gpu = gpu_utilisation(step_loops, splits, util_seconds) if accel.device.type == "cuda" else {}
+        main_loops = {name: step_loops[name] for name in ("ours", "bare")}
+        gpu = gpu_utilisation(main_loops, splits, util_seconds) if accel.device.type == "cuda" else {}
         epoch_loops = {
             "ours_full": run_ours(fresh(False), work, data, accel, full=True, ckpt_dir=Path(tmp)),
             "report_full": run_report(fresh(True), work, data, pixels, accel),
@@ -435,6 +482,11 @@ def main() -> None:
         help="CUDA: seconds each loop trains alone while NVML's GPU utilisation is sampled",
     )
     parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time ours without its tracking, and (CUDA) ours and bare with bf16 autocast",
+    )
+    parser.add_argument(
         "--no-malloc-tuning", action="store_true", help="keep glibc's trim thresholds (train() raises them)"
     )
     args = parser.parse_args()
@@ -449,7 +501,12 @@ def main() -> None:
             work = dataclasses.replace(work, segments=args.segments)
         started = time.perf_counter()
         rates = bench(
-            work, device=args.device, data_dir=args.data_dir, rounds=args.rounds, util_seconds=args.util_seconds
+            work,
+            device=args.device,
+            data_dir=args.data_dir,
+            rounds=args.rounds,
+            util_seconds=args.util_seconds,
+            breakdown=args.breakdown,
         )
         print(f"\n{work.name}  ({time.perf_counter() - started:.0f} s; {machine_load()})")
         labels = {
@@ -461,6 +518,10 @@ def main() -> None:
         print(f"  {'samples/s':>62} {'best':>9} {'median':>9}")
         for name, label in labels.items():
             print(f"  {label:<62} {rates.best[name]:>9.1f} {rates.median[name]:>9.1f}")
+        for name, label in BREAKDOWN.items():
+            if name in rates.best:
+                ratio = f"{rates.best[name] / rates.best['bare']:.3f} / {rates.median[name] / rates.median['bare']:.3f}"
+                print(f"  {label:<62} {rates.best[name]:>9.1f} {rates.median[name]:>9.1f}  vs bare {ratio}")
         step_s = work.spec.batch_size / rates.best["bare"]
         print(f"  param_norm alone: {rates.norm_s * 1e6:.0f} us per step = {rates.norm_s / step_s:.1%} of a bare step")
         for label, table in (("best", rates.best), ("median", rates.median)):
