@@ -1,4 +1,9 @@
-"""Where a run executes and which speed-ups apply there (bf16 autocast, channels_last, TF32).
+"""Where a run executes and which speed-ups apply there (TF32, channels_last).
+
+On CUDA, runs train in float32 with TF32 tensor-core matmuls and convolutions. bf16 autocast is there
+(``Accel.amp``) but off: on an H200 it made the report's workloads slower, not faster (the MLP at batch 64:
+0.71x a bare fp32 loop with it, 0.93x without; VGG deep at batch 16: 0.91x with, 1.04x without, BENCHMARKS §7),
+because their small batches are bound by kernel launches, and autocast adds a cast kernel per weight per step.
 
 channels_last is used for conv models on the CPU too: oneDNN's convolutions and max-pooling run
 faster on it there (docs/BENCHMARKS.md, §7).
@@ -25,7 +30,10 @@ _malloc_tuned = False
 
 @dataclass(frozen=True)
 class Accel:
-    """The device plus the CUDA-only tricks; on the CPU everything runs plain float32, reproducibly."""
+    """The device plus the CUDA-only tricks; on the CPU everything runs plain float32, reproducibly.
+
+    ``amp``: bf16 autocast (off by default, see the module's docstring; bench/bench_loop.py --breakdown times it).
+    """
 
     device: torch.device
     amp: bool = False
@@ -59,7 +67,7 @@ def resolve_accel(device: str, *, conv: bool) -> Accel:
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     torch.backends.cudnn.benchmark = True
-    return Accel(torch.device("cuda"), amp=torch.cuda.is_bf16_supported(), channels_last=conv)
+    return Accel(torch.device("cuda"), channels_last=conv)
 
 
 def tune_malloc() -> None:

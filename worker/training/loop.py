@@ -133,7 +133,8 @@ class StepTracker:
     def flush(self) -> None:
         """Send pending points to the callback (one host sync), then poll ``should_abort``."""
         if self._steps:
-            per_param = torch.stack([torch.stack(norms) for norms in self._norms]).float()
+            # one stack for every step's per-parameter tensors (a kernel launch each counts on a GPU)
+            per_param = torch.stack([t for norms in self._norms for t in norms]).view(len(self._norms), -1).float()
             dots = self._vectors is not None  # squared norms from dot products, else norms
             norms = per_param.sum(1).sqrt() if dots else torch.linalg.vector_norm(per_param, dim=1)
             correct = (torch.cat(self._logits).argmax(1) == torch.cat(self._labels)).sum().float()
