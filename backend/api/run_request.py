@@ -50,26 +50,32 @@ def _validated(model: type[Any], body: dict[str, Any], *, loc: tuple[str, ...] =
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        raise RequestValidationError([{**error, "loc": (*loc, *error["loc"])} for error in errors]) from None
+        raise _request_error(exc, loc) from None
+
+
+def _request_error(exc: ValidationError, loc: tuple[str, ...]) -> RequestValidationError:
+    return RequestValidationError([{**error, "loc": (*loc, *error["loc"])} for error in exc.errors(include_url=False)])
 
 
 def _error(field: tuple[str | int, ...], msg: str, *, loc: tuple[str, ...] = ("body",)) -> dict[str, Any]:
     return {"loc": (*loc, *field), "msg": msg, "type": "value_error", "input": None}
 
 
-def request_body_schema() -> dict[str, Any]:
-    """The OpenAPI request body: either model, with their sub-schemas inlined (the operation stands alone)."""
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"oneOf": [_inline(RunSpec), _inline(ExternalRunIn), _inline(CommandRunIn)]}
-                }
-            },
-        }
-    }
+def request_body_schema(*models: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that parses its own body: one of ``models`` (by default a run's three),
+    with their sub-schemas inlined (the operation stands alone)."""
+    inlined = [_inline(model) for model in models or (RunSpec, ExternalRunIn, CommandRunIn)]
+    schema = inlined[0] if len(inlined) == 1 else {"oneOf": inlined}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def validated_json(model: type[Any], body: bytes, *, loc: tuple[str, ...] = ("body",)) -> Any:
+    """``model`` validated straight from a raw JSON body by pydantic's own parser (for a 1,000-point batch about
+    half the time of FastAPI's ``json.loads`` then validation); a 422 names the field as FastAPI's would."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise _request_error(exc, loc) from None
 
 
 def _inline(model: type[BaseModel]) -> dict[str, Any]:

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from backend.api.deps import LeaseHeader, RunId, SessionDep, get_run_or_404
+from backend.api.run_request import request_body_schema, validated_json
 from backend.schemas import PointsAccepted, PointsIn, Series
 from backend.services import leases, metrics
 
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 
 
-@router.post("", response_model=PointsAccepted)
-def post_metrics(run_id: RunId, batch: PointsIn, session: SessionDep, lease: LeaseHeader = None) -> PointsAccepted:
+async def points_body(request: Request) -> PointsIn:
+    """The batch, parsed from the raw body by pydantic's JSON parser (the hot path of every script and worker)."""
+    batch: PointsIn = validated_json(PointsIn, await request.body())
+    return batch
+
+
+@router.post("", response_model=PointsAccepted, openapi_extra=request_body_schema(PointsIn))
+def post_metrics(
+    run_id: RunId, batch: Annotated[PointsIn, Depends(points_body)], session: SessionDep, lease: LeaseHeader = None
+) -> PointsAccepted:
     """Add a batch of points `{"points": [{"key", "step", "value"}, ...]}`, sending the run's lease in
     `X-Trainboard-Lease` (403 without it; 409 when stale: the run was re-queued and claimed again, or this
     attempt already reported its outcome). A point already stored for the same (key, step) is kept, so a
