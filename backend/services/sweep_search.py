@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from celery import Celery
@@ -71,7 +72,7 @@ def launch_next(session: Session, celery: Celery, *, sweep_id: int | None) -> li
     runs = _runs(session, sweep_id)
     try:
         launched = _launch(session, row, runs=runs)
-    except SweepError as exc:  # a tpe proposal the base's rules refuse (its space was checked by random draws)
+    except SweepError as exc:  # a run this version's rules refuse, of a sweep an older version stored
         logger.warning("sweep %s: its next run is not valid (%s); it launches no more", sweep_id, exc.msg)
         session.rollback()
         return []
@@ -90,13 +91,27 @@ def _launch(session: Session, row: Sweep, *, runs: list[Run]) -> list[Run]:
         return []
     if spec.method == "tpe":
         count = min(slots, (spec.n or 0) - len(runs))
-        combos = sweep_tpe.ask(session, sweep=row, spec=spec, runs=runs, count=count) if count > 0 else []
+        if count <= 0:
+            return []
+        combos = sweep_tpe.ask(session, sweep=row, spec=spec, runs=runs, count=count, accept=partial(_valid, spec))
+        if len(combos) < count:
+            logger.warning("sweep %s: TPE's last %d proposals broke the base's rules", row.id, sweep_tpe.MAX_REFUSED)
     else:
         combos = pending(spec, row, runs)[:slots]
     if not combos:
         return []
     new_runs = [_new_run(spec, row.id) for _, spec in expand(spec, combos)]
     return run_service.add_runs(session, new_runs)
+
+
+def _valid(spec: SweepIn, combo: dict[str, Any]) -> bool:
+    """Whether the run with these varied values passes the base's rules (a tpe proposal; the space was checked by
+    random draws only)."""
+    try:
+        expand(spec, [combo])
+    except SweepError:
+        return False
+    return True
 
 
 def _new_run(spec: RunSpec | CommandRunIn, sweep_id: int) -> Run:

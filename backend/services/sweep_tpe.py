@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 MAX_STARTUP_TRIALS = 10
+MAX_REFUSED = 50  # proposals in a row that the base's rules refuse before a launch gives up for now
 
 
 def startup_trials(budget: int) -> int:
@@ -107,17 +109,34 @@ def study_of(session: Session, *, sweep: Sweep, spec: SweepIn, runs: list[Run]) 
     return study
 
 
-def ask(session: Session, *, sweep: Sweep, spec: SweepIn, runs: list[Run], count: int) -> list[dict[str, Any]]:
-    """The varied values of the next ``count`` runs, as TPE proposes them given the runs so far."""
+def ask(
+    session: Session,
+    *,
+    sweep: Sweep,
+    spec: SweepIn,
+    runs: list[Run],
+    count: int,
+    accept: Callable[[dict[str, Any]], bool] = lambda _: True,
+) -> list[dict[str, Any]]:
+    """The varied values of the next ``count`` runs, as TPE proposes them given the runs so far.
+
+    A proposal ``accept`` refuses (a run the base's cross-field rules reject) is left running in the study, which
+    the constant liar counts among the worst (TPE ignores failed trials, so telling it "failed" would bring the
+    same proposal back), and TPE is asked again; after ``MAX_REFUSED`` refusals in a row fewer come back.
+    """
     study = study_of(session, sweep=sweep, spec=spec, runs=runs)
     dists = distributions(spec)
-    combos = []
-    for _ in range(count):
+    combos: list[dict[str, Any]] = []
+    refused = 0
+    while len(combos) < count and refused < MAX_REFUSED:
         trial = study.ask(dists)
-        combos.append(
-            {
-                key: choices[trial.params[key]] if isinstance(choices, list) else trial.params[key]
-                for key, choices in spec.grid.items()
-            }
-        )
+        combo = {
+            key: choices[trial.params[key]] if isinstance(choices, list) else trial.params[key]
+            for key, choices in spec.grid.items()
+        }
+        if accept(combo):
+            combos.append(combo)
+            refused = 0
+        else:
+            refused += 1
     return combos

@@ -172,6 +172,28 @@ def test_tpe_sweep_needs_a_budget_and_a_space(client: TestClient) -> None:
     assert goal.status_code == 422 and "goal" in goal.text
 
 
+def test_tpe_asks_again_when_a_proposal_breaks_the_bases_rules(client: TestClient) -> None:
+    """A tpe space may hold runs the base's cross-field rules refuse (dropout_schemes needs model.dropout > 0) that
+    the random draws checking it at creation missed: such a proposal is not launched, TPE proposes another, and
+    the sweep goes on to its budget instead of stopping."""
+    base = {**BASE, "dropout_schemes": [2]}
+    body = {"base": base, "method": "tpe", "n": 4, "parallel": 1, "metric": "loss", "goal": "minimize"}
+    body["grid"] = {"model.dropout": [0.0, 0.5], "optimizer.lr": {"min": 1e-3, "max": 1e-1, "log": True}}
+    for seed in range(100):  # the first seed whose four draws at creation all miss dropout 0
+        reply = client.post("/api/sweeps", json={**body, "seed": seed})
+        if reply.status_code == 201:
+            break
+        assert reply.status_code == 422 and "dropout_schemes" in reply.text
+    sweep = reply.json()
+    for _ in range(4):
+        [run_id] = _open(_sweep(client, sweep["id"]))
+        spec = client.get(f"/api/runs/{run_id}").json()["spec"]
+        assert spec["model"]["dropout"] == 0.5
+        _finish(client, run_id, {"loss": _loss(spec["optimizer"]["lr"])})
+    final = _sweep(client, sweep["id"])
+    assert len(final["runs"]) == 4 and _open(final) == [] and not final["stopped"]
+
+
 def _post_point(client: TestClient, run_id: int, lease: dict[str, str], step: int, value: float) -> dict[str, Any]:
     reply = client.post(
         f"/api/runs/{run_id}/metrics", json={"points": [{"key": "score", "step": step, "value": value}]}, headers=lease
