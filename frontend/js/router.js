@@ -24,9 +24,13 @@ export function navigate(path, query) {
   location.hash = hrefFor(path, query);
 }
 
-/** Change the query of the current URL without re-rendering the view (filters, sort, paging). */
+let mountedPath = null; // the path of the view on screen: only its URL's query is the view's to rewrite
+
+/** Change the query of the current URL without re-rendering the view (filters, sort, paging). A late write (a
+ * search box's debounce) after the URL moved on to the next view, which is not mounted yet, is dropped. */
 export function replaceQuery(query) {
   const { path } = parseHash();
+  if (mountedPath !== null && path !== mountedPath) return;
   history.replaceState(history.state, "", hrefFor(path, query));
 }
 
@@ -59,11 +63,13 @@ export class Router {
       this.outlet.replaceChildren();
       document.dispatchEvent(new CustomEvent("trainboard:route", { detail: { name: entry.name, route } }));
       window.scrollTo(0, 0);
+      mountedPath = route.path;
       this.cleanup = module.mount(this.outlet, { ...route, params, prefetched }) || null;
       return undefined;
     }
     this.teardown();
     this.outlet.replaceChildren();
+    mountedPath = route.path;
     this.notFound(this.outlet, route);
     return undefined;
   }

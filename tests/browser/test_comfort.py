@@ -129,6 +129,20 @@ def short_page(browser: Browser, watch: Watch) -> Iterator[Page]:
     yield from watched_page(browser, watch, viewport={"width": 1200, "height": 500})
 
 
+def test_a_search_typed_just_before_a_run_opens_stays_off_its_url(page: Page, stack: Stack, api: httpx.Client) -> None:
+    """The search box writes its query into the URL 300 ms after the last key: a run opened within that time keeps
+    its own URL (the runs page, gone, no longer writes into the run page's)."""
+    run_id = script_run(api, "quick open")
+    page.goto(f"{stack.url}/#/runs?q=quick")
+    expect(page.locator(ROWS)).to_have_count(1)
+    page.locator(SEARCH).press("End")
+    page.keyboard.type(" open")  # the query's write is pending now
+    page.locator(f'tr[data-run-id="{run_id}"] a').first.click()
+    expect(page.locator("h1")).to_contain_text("quick open")
+    page.wait_for_timeout(600)  # past the search box's 300 ms
+    assert page.url.endswith(f"#/runs/{run_id}"), page.url
+
+
 def test_j_and_k_keep_the_highlighted_row_in_sight_below_the_top_bar(
     short_page: Page, stack: Stack, api: httpx.Client
 ) -> None:

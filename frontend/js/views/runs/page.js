@@ -50,6 +50,7 @@ export function mount(root, route) {
 
   /** The state changed: into the URL, then read again (back to the first page unless paging). */
   function changed(resetOffset = true) {
+    if (page.destroyed) return; // the search box's late write (its debounce) after a run was opened
     if (resetOffset) state.offset = 0;
     replaceQuery(urlQuery(state));
     load();
