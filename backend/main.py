@@ -79,6 +79,7 @@ async def _reap_forever(app: FastAPI) -> None:
                 app.state.sessionmaker,
                 celery=app.state.celery,
                 stale_after_s=settings.stale_after_s,
+                max_run_gb=settings.max_run_gb,
                 external_timeout_s=settings.external_timeout_s,
             )
         except Exception:  # noqa: BLE001 - a database hiccup must not end the loop

@@ -38,6 +38,7 @@ def reap_stale_runs(
     *,
     celery: Celery,
     stale_after_s: float,
+    max_run_gb: float,
     external_timeout_s: float | None = None,
 ) -> list[int]:
     """Re-queue (or give up on) every running run whose worker went silent, and fail the external runs whose
@@ -45,18 +46,18 @@ def reap_stale_runs(
     reaped = _requeue_runs_of_silent_workers(factory, celery=celery, stale_after_s=stale_after_s)
     if external_timeout_s is not None:
         reaped += fail_silent_external_runs(factory, timeout_s=external_timeout_s)
-    _continue_sweeps(factory, celery=celery, run_ids=reaped)
+    _continue_sweeps(factory, celery=celery, run_ids=reaped, max_run_gb=max_run_gb)
     return reaped
 
 
-def _continue_sweeps(factory: sessionmaker[Session], *, celery: Celery, run_ids: list[int]) -> None:
+def _continue_sweeps(factory: sessionmaker[Session], *, celery: Celery, run_ids: list[int], max_run_gb: float) -> None:
     """A run that failed here leaves its place in its sweep (``parallel``, tpe) to the sweep's next run."""
     if not run_ids:
         return
     with factory() as session:
         ended = select(Run.sweep_id).where(Run.id.in_(run_ids), Run.status == "failed", Run.sweep_id.is_not(None))
         for sweep_id in sorted({sweep_id for sweep_id in session.scalars(ended) if sweep_id is not None}):
-            sweep_search.launch_next(session, celery, sweep_id=sweep_id)
+            sweep_search.launch_next(session, celery, sweep_id=sweep_id, max_run_gb=max_run_gb)
 
 
 def fail_silent_external_runs(factory: sessionmaker[Session], *, timeout_s: float) -> list[int]:

@@ -52,11 +52,12 @@ def create_sweep(
     row = Sweep(name=sweep.name, spec=sweep.model_dump(mode="json"), preset=preset)
     session.add(row)
     session.flush()
-    return row, _launch(session, row, runs=[])
+    return row, _launch(session, row, runs=[], max_run_gb=max_run_gb)
 
 
-def launch_next(session: Session, celery: Celery, *, sweep_id: int | None) -> list[Run]:
-    """Launch the sweep's next runs, as many as its budget and ``parallel`` allow now; returns them, enqueued."""
+def launch_next(session: Session, celery: Celery, *, sweep_id: int | None, max_run_gb: float) -> list[Run]:
+    """Launch the sweep's next runs, as many as its budget and ``parallel`` allow now; returns them, enqueued.
+    ``max_run_gb``: a tpe proposal over a worker's memory cap is not launched (``TRAINBOARD_MAX_RUN_GB``)."""
     if sweep_id is None:
         return []
     row = session.get(Sweep, sweep_id, with_for_update=True, populate_existing=True)
@@ -71,7 +72,7 @@ def launch_next(session: Session, celery: Celery, *, sweep_id: int | None) -> li
         return []
     runs = _runs(session, sweep_id)
     try:
-        launched = _launch(session, row, runs=runs)
+        launched = _launch(session, row, runs=runs, max_run_gb=max_run_gb)
     except SweepError as exc:  # a run this version's rules refuse, of a sweep an older version stored
         logger.warning("sweep %s: its next run is not valid (%s); it launches no more", sweep_id, exc.msg)
         session.rollback()
@@ -82,7 +83,7 @@ def launch_next(session: Session, celery: Celery, *, sweep_id: int | None) -> li
     return launched
 
 
-def _launch(session: Session, row: Sweep, *, runs: list[Run]) -> list[Run]:
+def _launch(session: Session, row: Sweep, *, runs: list[Run], max_run_gb: float) -> list[Run]:
     """Store the runs that may start now (their first status event too) and commit; none: nothing is written."""
     spec = SweepIn.model_validate(row.spec)
     open_runs = sum(1 for run in runs if run.status in OPEN)
@@ -93,9 +94,14 @@ def _launch(session: Session, row: Sweep, *, runs: list[Run]) -> list[Run]:
         count = min(slots, (spec.n or 0) - len(runs))
         if count <= 0:
             return []
-        combos = sweep_tpe.ask(session, sweep=row, spec=spec, runs=runs, count=count, accept=partial(_valid, spec))
+        accept = partial(_valid, spec, max_run_gb)
+        combos = sweep_tpe.ask(session, sweep=row, spec=spec, runs=runs, count=count, accept=accept)
         if len(combos) < count:
-            logger.warning("sweep %s: TPE's last %d proposals broke the base's rules", row.id, sweep_tpe.MAX_REFUSED)
+            logger.warning(
+                "sweep %s: TPE's last %d proposals broke the base's rules or the memory cap",
+                row.id,
+                sweep_tpe.MAX_REFUSED,
+            )
     else:
         combos = pending(spec, row, runs)[:slots]
     if not combos:
@@ -104,11 +110,11 @@ def _launch(session: Session, row: Sweep, *, runs: list[Run]) -> list[Run]:
     return run_service.add_runs(session, new_runs)
 
 
-def _valid(spec: SweepIn, combo: dict[str, Any]) -> bool:
-    """Whether the run with these varied values passes the base's rules (a tpe proposal; the space was checked by
-    random draws only)."""
+def _valid(spec: SweepIn, max_run_gb: float, combo: dict[str, Any]) -> bool:
+    """Whether the run with these varied values passes the base's rules and fits a worker's memory cap (a tpe
+    proposal; the space was checked by random draws only)."""
     try:
-        expand(spec, [combo])
+        check_sizes(expand(spec, [combo]), max_run_gb=max_run_gb)
     except SweepError:
         return False
     return True
@@ -182,7 +188,7 @@ def add_more(session: Session, celery: Celery, *, sweep: Sweep, more: MoreRuns, 
     sweep.spec = grown.model_dump(mode="json")
     sweep.stopped_at = None
     session.commit()
-    return launch_next(session, celery, sweep_id=sweep.id)
+    return launch_next(session, celery, sweep_id=sweep.id, max_run_gb=max_run_gb)
 
 
 def _runs(session: Session, sweep_id: int) -> list[Run]:

@@ -33,7 +33,9 @@ def _requeue_as_the_reaper_does(client: TestClient) -> None:
     """The worker went silent: the API's reaper puts its run back in the queue."""
     state = client.app.state  # type: ignore[attr-defined]
     time.sleep(0.01)  # the heartbeat is now strictly in the past
-    assert reap_stale_runs(state.sessionmaker, celery=state.celery, stale_after_s=0)
+    assert reap_stale_runs(
+        state.sessionmaker, celery=state.celery, max_run_gb=state.settings.max_run_gb, stale_after_s=0
+    )
 
 
 def _loss_steps(client: TestClient, run_id: int) -> list[int]:

@@ -32,6 +32,7 @@ def _reap(client: TestClient, *, external_timeout_s: float = TIMEOUT_S) -> list[
         state.sessionmaker,
         celery=state.celery,
         stale_after_s=20.0,
+        max_run_gb=state.settings.max_run_gb,
         external_timeout_s=external_timeout_s,
     )
 

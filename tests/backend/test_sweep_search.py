@@ -194,6 +194,21 @@ def test_tpe_asks_again_when_a_proposal_breaks_the_bases_rules(client: TestClien
     assert len(final["runs"]) == 4 and _open(final) == [] and not final["stopped"]
 
 
+def test_tpe_proposals_over_the_memory_cap_are_not_launched(client: TestClient) -> None:
+    """The cap on a run's estimated memory (TRAINBOARD_MAX_RUN_GB, 16 GB here) holds for tpe proposals too, not
+    only for the random draws that check the space at creation: a wide VGG at batch 4,096 never runs."""
+    base = {"dataset": "dogs-vs-cats", "model": {"arch": "vgg", "blocks": [256, 256]}, "epochs": 1}
+    body = {"base": base, "method": "tpe", "n": 6, "grid": {"batch_size": [16, 4096]}}
+    for seed in range(1000):  # the first seed whose six draws at creation all miss batch 4,096
+        reply = client.post("/api/sweeps", json={**body, "seed": seed})
+        if reply.status_code == 201:
+            break
+        assert reply.status_code == 422 and "TRAINBOARD_MAX_RUN_GB" in reply.text
+    runs = reply.json()["runs"]
+    assert len(runs) == 6  # no parallel: the whole budget asked of TPE at once
+    assert all(client.get(f"/api/runs/{run_id}").json()["spec"]["batch_size"] == 16 for run_id in runs)
+
+
 def _post_point(client: TestClient, run_id: int, lease: dict[str, str], step: int, value: float) -> dict[str, Any]:
     reply = client.post(
         f"/api/runs/{run_id}/metrics", json={"points": [{"key": "score", "step": step, "value": value}]}, headers=lease
@@ -230,9 +245,13 @@ def test_a_run_the_reaper_fails_leaves_its_place_to_the_next(client: TestClient)
     [silent] = sweep["runs"]
     _age(client, silent, 3600)
     state = client.app.state  # type: ignore[attr-defined]
-    assert reap_stale_runs(state.sessionmaker, celery=state.celery, stale_after_s=20, external_timeout_s=180) == [
-        silent
-    ]
+    assert reap_stale_runs(
+        state.sessionmaker,
+        celery=state.celery,
+        max_run_gb=state.settings.max_run_gb,
+        stale_after_s=20,
+        external_timeout_s=180,
+    ) == [silent]
     after = _sweep(client, sweep["id"])
     assert len(after["runs"]) == 2 and _open(after) == [max(after["runs"])]
 

@@ -43,7 +43,9 @@ def test_a_resumed_run_keeps_its_epoch_and_progress_until_training_resumes(
     assert reported.status_code == 200, reported.text
     state = client.app.state  # type: ignore[attr-defined]
     time.sleep(0.01)
-    assert reap_stale_runs(state.sessionmaker, celery=state.celery, stale_after_s=0)  # the first worker died
+    assert reap_stale_runs(
+        state.sessionmaker, celery=state.celery, max_run_gb=state.settings.max_run_gb, stale_after_s=0
+    )  # the first worker died
     worker_client.lease = worker_client.claim(run_id, "next@test")["lease"]
 
     reporter = ApiReporter(worker_client, run_id, worker_name="next@test", spool_dir=tmp_path / str(run_id))

@@ -142,20 +142,20 @@ def delete_run(run_id: RunId, session: SessionDep, settings: SettingsDep) -> Res
 
 
 @router.post("/{run_id}/cancel", response_model=RunOut)
-def cancel_run(run_id: RunId, session: SessionDep, celery: CeleryDep) -> RunOut:
+def cancel_run(run_id: RunId, session: SessionDep, celery: CeleryDep, settings: SettingsDep) -> RunOut:
     """Cancel a run. A queued run never starts; a running one stops within seconds and keeps its metrics.
     A run of a sweep with `parallel` (or tpe) leaves its place to the sweep's next run."""
     run = runs.cancel_run(session, run_id=run_id)
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    return _after_report(session, celery, run)
+    return _after_report(session, celery, run, max_run_gb=settings.max_run_gb)
 
 
-def _after_report(session: Session, celery: CeleryDep, run: Run) -> RunOut:
+def _after_report(session: Session, celery: CeleryDep, run: Run, *, max_run_gb: float) -> RunOut:
     """The reply; a run that has ended lets its sweep launch its next runs."""
     out = RunOut.model_validate(run)
     if out.status in TERMINAL:
-        sweep_search.launch_next(session, celery, sweep_id=run.sweep_id)
+        sweep_search.launch_next(session, celery, sweep_id=run.sweep_id, max_run_gb=max_run_gb)
     return out
 
 
@@ -176,7 +176,12 @@ def claim_run(run_id: RunId, claim: ClaimIn, session: SessionDep) -> RunOut:
 
 @router.post("/{run_id}/status", response_model=RunOut)
 def report_status(
-    run_id: RunId, update: StatusUpdate, session: SessionDep, celery: CeleryDep, lease: LeaseHeader = None
+    run_id: RunId,
+    update: StatusUpdate,
+    session: SessionDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
+    lease: LeaseHeader = None,
 ) -> RunOut:
     """The attempt holding the run's lease (a worker, or your script for an external run) reports progress,
     the outcome and the summary here. Without the lease: 403; with a stale one (the run was re-queued and
@@ -190,4 +195,4 @@ def report_status(
         raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
-    return _after_report(session, celery, run)
+    return _after_report(session, celery, run, max_run_gb=settings.max_run_gb)
