@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
 MAX_STARTUP_TRIALS = 10
-MAX_REFUSED = 50  # proposals in a row that the base's rules refuse before a launch gives up for now
+MAX_REFUSED = 50  # proposals in a row refused (base rules, memory cap) before a launch gives up for now
 
 
 def startup_trials(budget: int) -> int:
@@ -120,9 +120,10 @@ def ask(
 ) -> list[dict[str, Any]]:
     """The varied values of the next ``count`` runs, as TPE proposes them given the runs so far.
 
-    A proposal ``accept`` refuses (a run the base's cross-field rules reject) is left running in the study, which
-    the constant liar counts among the worst (TPE ignores failed trials, so telling it "failed" would bring the
-    same proposal back), and TPE is asked again; after ``MAX_REFUSED`` refusals in a row fewer come back.
+    A proposal ``accept`` refuses (a run the base's rules reject, or one over the memory cap) is left running in
+    the study, which the constant liar counts among the worst (TPE ignores failed trials, so telling it "failed"
+    would bring the same proposal back), and TPE is asked again; after ``MAX_REFUSED`` refusals in a row fewer
+    come back.
     """
     study = study_of(session, sweep=sweep, spec=spec, runs=runs)
     dists = distributions(spec)
