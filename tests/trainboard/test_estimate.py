@@ -136,10 +136,13 @@ def test_training_and_evaluation_peaks_match_measured_memory(data: dict[str, Any
 
     def train_step() -> None:
         model.train()
-        model.zero_grad(set_to_none=True)
         F.cross_entropy(model(pixels.clone()), y).backward()
 
     train_step()  # the first step's one-off allocations are not what we measure
+    # The gradients are dropped before the profiler starts: freeing tensors allocated before it is an event of
+    # unknown size, which left the peak depending on whether a profiler had run earlier in the process (43.4 MB
+    # or 48.9 MB for vgg deep).
+    model.zero_grad(set_to_none=True)
     measured = _peak_bytes(train_step)
     gradients = estimate.n_params * 4
     assert 0.8 <= (estimate.activation_bytes + gradients) / measured <= 1.25, (estimate, measured)
