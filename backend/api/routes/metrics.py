@@ -16,8 +16,7 @@ router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 
 async def points_body(request: Request) -> PointsIn:
     """The batch, parsed from the raw body by pydantic's JSON parser (the hot path of every script and worker)."""
-    batch: PointsIn = validated_json(PointsIn, await request.body())
-    return batch
+    return validated_json(PointsIn, await request.body())
 
 
 @router.post("", response_model=PointsAccepted, openapi_extra=request_body_schema(PointsIn))

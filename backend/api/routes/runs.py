@@ -28,7 +28,12 @@ QUERY_HELP = (
 SORT_HELP = "a column (" + ", ".join(runs.SORTABLE) + ") or a config or summary key (`config.lr`); runs lacking it last"
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=RunOut, openapi_extra=request_body_schema())
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RunOut,
+    openapi_extra=request_body_schema(RunSpec, ExternalRunIn, CommandRunIn),
+)
 def create_run(
     body: Annotated[dict[str, Any], Body()], session: SessionDep, celery: CeleryDep, settings: SettingsDep
 ) -> RunOut:
