@@ -170,7 +170,12 @@ def run_ours(model: nn.Module, work: Workload, data: Data, accel: Accel, *, full
 
 
 class Untracked(StepTracker):
-    """Records nothing: ``ours`` without its tracking, to split the loop's cost from the tracker's."""
+    """Records nothing: ``ours`` without its tracking, to split the loop's cost from the tracker's. It takes no
+    norms, so the loop steps with a plain ``optimizer.step()``, never SGD in backward (which hands them over)."""
+
+    @property
+    def squared_norms(self) -> bool:
+        return False
 
     def step(self, *args: object, **kwargs: object) -> None:
         pass
@@ -182,7 +187,6 @@ class Untracked(StepTracker):
 def run_untracked(model: nn.Module, work: Workload, accel: Accel):
     optimizer = make_optimizer(work.spec.optimizer, model.parameters())
     tracker = Untracked(model.parameters(), Callback())
-    tracker._vectors = None  # plain optimizer.step(), never SGD in backward (which hands norms to the tracker)
 
     def epoch(split: Split, seed: int) -> None:
         train_epoch(
