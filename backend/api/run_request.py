@@ -76,7 +76,11 @@ def validated_json(model: type[Model], body: bytes, *, loc: tuple[str, ...] = ("
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        raise _request_error(exc, loc) from None
+        error = _request_error(exc, loc)
+        for detail in error.errors():
+            if detail["type"] == "json_invalid":
+                detail["input"] = None  # the whole body, which may be megabytes: not sent back (FastAPI sends {})
+        raise error from None
 
 
 def _inline(model: type[BaseModel]) -> dict[str, Any]:

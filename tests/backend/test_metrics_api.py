@@ -69,6 +69,16 @@ def test_bad_points_are_422(client: TestClient) -> None:
     assert {("key",), ("step",)} <= fields
 
 
+def test_a_body_that_is_not_json_is_a_422_that_does_not_echo_it(client: TestClient) -> None:
+    run_id = _run(client)
+    body = b'{"points": [' + b"x" * 100_000
+    bad = client.post(f"/api/runs/{run_id}/metrics", content=body, headers={"content-type": "application/json"})
+    assert bad.status_code == 422
+    [error] = bad.json()["detail"]
+    assert error["loc"] == ["body"] and error["type"] == "json_invalid"
+    assert len(bad.content) < 1_000  # the 100 KB body is not sent back
+
+
 def test_metrics_reply_tells_a_worker_its_run_was_cancelled(client: TestClient) -> None:
     run_id = _run(client)
     client.post(f"/api/runs/{run_id}/cancel")
