@@ -298,31 +298,47 @@ def test_run_page_shows_an_interruption_and_the_resume(page: Page, stack: Stack,
     post_points(api, run_id, epoch_points(accs[:3]))
     status(api, run_id, epoch=3, progress=0.5, worker="worker-a@test")
 
-    # heartbeats until the page follows the run live; then worker-a "dies" and the reaper re-queues the run
-    alive = threading.Event()
+    # heartbeats until the page follows the run live; then worker-a "dies" and the reaper re-queues the run, while
+    # an idle worker-b stays online all along (the queued run's words count the online workers that take its queue)
+    alive, idle_online = threading.Event(), threading.Event()
 
     def heartbeat() -> None:
         with httpx.Client(base_url=api.base_url, timeout=5, event_hooks=LEASES.hooks()) as client:
             while not alive.wait(0.5):
                 client.post(f"/runs/{run_id}/status", json={"worker": "worker-a@test", "progress": 0.5})
 
+    def idle_worker() -> None:
+        beat = {"host": "test", "devices": ["cpu"], "queues": ["cpu", "any"], "session": "idle-b"}
+        with httpx.Client(base_url=api.base_url, timeout=5) as client:
+            while True:
+                assert client.put("/workers/worker-b@test", json=beat).status_code == 200
+                if idle_online.wait(0.5):  # offline from now on, before the other tests of this module
+                    client.put("/workers/worker-b@test", json={**beat, "stopping": True})
+                    return
+
     beat = threading.Thread(target=heartbeat, daemon=True)
+    idle = threading.Thread(target=idle_worker, daemon=True)
     beat.start()
+    idle.start()
     try:
-        page.goto(f"{stack.url}/#/runs/{run_id}")
-        expect(page.locator(".live-dot")).to_have_text("live")
-        expect(page.locator('[data-testid="status-detail"]')).to_have_text("running on worker-a@test")
-    finally:
-        alive.set()
-        beat.join()
-    notice = page.locator('[data-testid="interrupted"]')
-    expect(notice).to_contain_text(
-        "worker worker-a@test stopped responding after epoch 3", timeout=(STALE_AFTER_S + 8) * 1000
-    )
-    expect(notice).to_contain_text("waiting for another worker")
-    expect(page.locator('[data-testid="run-status"] .badge')).to_have_text("queued")
-    expect(page.locator('[data-testid="status-detail"]')).to_have_text("waiting for a cpu worker")
-    expect(page.locator('[data-testid="run-error"]')).to_be_hidden()
+        try:
+            page.goto(f"{stack.url}/#/runs/{run_id}")
+            expect(page.locator(".live-dot")).to_have_text("live")
+            expect(page.locator('[data-testid="status-detail"]')).to_have_text("running on worker-a@test")
+        finally:
+            alive.set()
+            beat.join()
+        notice = page.locator('[data-testid="interrupted"]')
+        expect(notice).to_contain_text(
+            "worker worker-a@test stopped responding after epoch 3", timeout=(STALE_AFTER_S + 8) * 1000
+        )
+        expect(notice).to_contain_text("waiting for another worker")
+        expect(page.locator('[data-testid="run-status"] .badge')).to_have_text("queued")
+        expect(page.locator('[data-testid="status-detail"]')).to_have_text("waiting for a cpu worker")
+        expect(page.locator('[data-testid="run-error"]')).to_be_hidden()
+    finally:  # worker-b stops its idle heartbeats and takes the run
+        idle_online.set()
+        idle.join()
 
     # another worker claims it and finishes it
     claim(api, run_id, "worker-b@test")
