@@ -1,6 +1,6 @@
 """Ingestion: points/s into `trainboard api` vs MLflow's tracking server, batches of 1,000 over one connection.
 
-    .venv/bin/python bench/bench_ingest.py [--batches 300] [--mlflow-batches 24] [--rounds 3]
+    .venv/bin/python bench/bench_ingest.py [--batches 300] [--mlflow-batches 60] [--rounds 3]
                                            [--no-postgres] [--no-mlflow]
 
 All servers run as real processes on this machine at once: trainboard on a fresh SQLite file, trainboard on a
@@ -185,7 +185,7 @@ def ratios(name: str, ours: Target, mlflow: Target, *, target: float | None = No
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=300, help="1,000-point batches sent to each trainboard")
-    parser.add_argument("--mlflow-batches", type=int, default=24, help="1,000-metric batches sent to MLflow")
+    parser.add_argument("--mlflow-batches", type=int, default=60, help="1,000-metric batches sent to MLflow")
     parser.add_argument("--rounds", type=int, default=3, help="turns the batches are sent in, servers alternating")
     parser.add_argument("--no-postgres", action="store_true", help="skip trainboard on Postgres")
     parser.add_argument(
