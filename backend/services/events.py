@@ -13,6 +13,7 @@ from typing import Protocol
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.finite import json_safe
 from backend.models import Run, RunEvent
@@ -66,6 +67,15 @@ def append_event(session: Session, *, run: Run, kind: EventKind, data: EventData
     session.add(row)
     session.info.setdefault(_UNPUBLISHED, set()).add(run.id)
     return row
+
+
+def appended_in_sql(session: Session, *, run: Run, seq: int) -> None:
+    """Record that the caller wrote ``run``'s next event, ``seq``, by a statement of its own in the session's
+    transaction (the event's row and the run's ``event_seq``, as ``append_event`` would at the flush): the run
+    object agrees with the database, and the run's streams wake once the transaction commits."""
+    assert seq == run.event_seq + 1
+    set_committed_value(run, "event_seq", seq)
+    session.info.setdefault(_UNPUBLISHED, set()).add(run.id)
 
 
 def append_status_event(session: Session, run: Run) -> RunEvent:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
 
 from backend.db import make_engine, make_sessionmaker
+from backend.models import RunEvent
+from backend.schemas import PointIn
+from backend.services import leases
 from backend.services.event_kinds import EventKind, WarningEventData
-from backend.services.events import append_event, locked_run, publish_after_commit
+from backend.services.events import append_event, append_status_event, locked_run, publish_after_commit
+from backend.services.metrics import add_points
 from backend.services.runs import add_runs, new_run
 from tests.utils.leases import external_run
 from trainboard.settings import Settings
@@ -67,3 +73,49 @@ def test_routes_wake_streams_only_for_new_events(client: TestClient, monkeypatch
     assert client.post(f"/api/runs/{run_id}/metrics", json=batch).json()["accepted"] == 0
     assert client.post(f"/api/runs/{run_id}/cancel").status_code == 200
     assert published == [run_id, run_id]
+
+
+def test_a_batch_of_points_is_one_event_committed_without_waiting_for_the_disk(settings: Settings) -> None:
+    """The metrics event (written in SQL on Postgres, by the ORM on SQLite) takes the run's next seq, the status
+    event after it the one after, each wakes the run's streams at commit, and a batch's transaction commits
+    without waiting for the WAL's fsync on Postgres (its durability is SQLite's synchronous=NORMAL)."""
+    engine = make_engine(settings.sqlalchemy_url)
+    factory = make_sessionmaker(engine)
+    publisher = RecordingPublisher()
+    publish_after_commit(factory, publisher)
+    postgres = engine.dialect.name == "postgresql"
+    at_commit: list[str] = []
+    try:
+        with factory() as session:
+            run = new_run(spec=RunSpec(external=True))
+            token = leases.issue(run)
+            (run,) = add_runs(session, [run])
+            first_seq = run.event_seq
+            publisher.published.clear()
+
+            @event.listens_for(session, "before_commit")
+            def _setting(session: Session) -> None:
+                if postgres:
+                    at_commit.append(session.execute(text("SHOW synchronous_commit")).scalar_one())
+
+            points = [PointIn(key="loss", step=step, value=1 / step) for step in range(1, 4)]
+            stored, accepted = add_points(session, run_id=run.id, points=points, lease=token)
+            assert stored is not None and accepted == 3
+            assert publisher.published == [run.id]
+            with locked_run(session, run.id) as locked:
+                assert locked is not None and locked.event_seq == first_seq + 1
+                append_status_event(session, locked)
+                session.commit()
+            assert publisher.published == [run.id, run.id]
+
+        with factory() as session:
+            rows = session.execute(
+                select(RunEvent.seq, RunEvent.kind, RunEvent.data)
+                .where(RunEvent.run_id == run.id)
+                .order_by(RunEvent.seq)
+            ).all()
+        assert [(seq, kind) for seq, kind, _ in rows[-2:]] == [(first_seq + 1, "metrics"), (first_seq + 2, "status")]
+        assert rows[-2].data == {"loss": {"first": 1, "last": 3, "n": 3}}
+        assert at_commit == (["off", "on"] if postgres else [])
+    finally:
+        engine.dispose()

@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -30,15 +29,3 @@ def executemany(session: Session, compiled: SQLCompiler, params: list[dict[str, 
             cursor.executemany(compiled.string, [tuple(p[name] for name in order) for p in params])
         else:  # psycopg's %(name)s placeholders
             cursor.executemany(compiled.string, params)
-
-
-def commit_without_waiting_for_disk(session: Session) -> None:
-    """On Postgres, let this transaction's commit return before its WAL reaches the disk (``synchronous_commit``
-    off, for this transaction only): what SQLite's WAL mode with ``synchronous=NORMAL`` does for every commit.
-
-    A crash of the API or a worker loses nothing; a crash of the database server or the machine may lose the last
-    fraction of a second of committed points (never a torn or half-applied batch). Used for metric points only,
-    where the fsync was a third of a 1,000-point batch's time (docs/BENCHMARKS.md, §1; docs/RELIABILITY.md).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
