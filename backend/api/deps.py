@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from celery import Celery
 from fastapi import Depends, Header, HTTPException, Request, status
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from backend.auth import ANONYMOUS, Principal
-from backend.db import session_scope
 from backend.models import Run
 from backend.services import leases
 from backend.services.notifier import Notifier
 from trainboard.settings import Settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    yield from session_scope(request.app.state.sessionmaker)
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One session per request; the service functions commit, this closes it (rolling back what is left).
+
+    Made and closed on the event loop: a session opens no connection until it is used, and one whose work was
+    committed holds none, so both steps are instant there; a session still in a transaction (a read, or an error
+    half-way) is closed in the threadpool, where its rollback cannot stall the loop. As a sync generator FastAPI
+    ran both steps in the threadpool: two thread hops a request on top of the route's own.
+    """
+    session = request.app.state.sessionmaker()
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 def get_settings(request: Request) -> Settings:
