@@ -219,8 +219,22 @@ MUTANTS = (
     Mutant(
         "events never wake the streams (the after-commit publish forgotten)",
         "backend/services/events.py",
-        "    session.info.setdefault(_UNPUBLISHED, set()).add(run.id)\n",
+        "    session.info.setdefault(_UNPUBLISHED, set()).add(run_id)\n",
         "",
+        ("tests/backend/test_event_publishing.py",),
+    ),
+    Mutant(
+        "SQLite keeps a retried batch's stored points as new (the plain insert's fallback counts every point)",
+        "backend/services/metrics/ingest.py",
+        "                new += [tuple(r) for r in cursor.fetchall()]\n",
+        "                new += chunk\n",
+        ("tests/backend/test_metrics_api.py",),
+    ),
+    Mutant(
+        "a batch of points on Postgres commits waiting for the disk (synchronous_commit left on)",
+        "backend/services/metrics/ingest.py",
+        "set_config('synchronous_commit', 'off', true)",
+        "set_config('synchronous_commit', 'on', true)",
         ("tests/backend/test_event_publishing.py",),
     ),
     Mutant(
