@@ -1,14 +1,16 @@
 """Ingestion: points/s into `trainboard api` vs MLflow's tracking server, batches of 1,000 over one connection.
 
     .venv/bin/python bench/bench_ingest.py [--batches 300] [--mlflow-batches 60] [--rounds 3]
-                                           [--no-postgres] [--no-mlflow]
+                                           [--no-postgres] [--no-mlflow] [--points-one-by-one]
 
 All servers run as real processes on this machine at once: trainboard on a fresh SQLite file, trainboard on a
 fresh Postgres database when one is reachable at 127.0.0.1:5432, and MLflow's tracking server on a fresh SQLite
 file. The client posts pre-encoded bodies, one request at a time over one keep-alive httpx connection per server,
 so each figure is the server's ingestion rate: trainboard's `POST /api/runs/{id}/metrics` vs MLflow's
-`POST /api/2.0/mlflow/runs/log-batch`, whose cap is 1,000 metrics per request. MLflow gets fewer batches only
-because it is slow; its rate is flat over the run.
+`POST /api/2.0/mlflow/runs/log-batch`, whose cap is 1,000 metrics per request. Each body is the one its own client
+sends: trainboard's senders post a batch per key as arrays (`{"series": {"loss": {"step": [...], "value": [...]}}}`;
+`--points-one-by-one` posts the same points as `{"points": [{"key", "step", "value"}, ...]}`), MLflow's client a
+list of metric objects. MLflow gets fewer batches only because it is slow; its rate is flat over the run.
 
 The batches are sent in ``--rounds`` turns, each server's share of a round right after the others', so a change in
 the machine's load (other jobs share these cores) falls on every server alike: each round gives its own ratios,
@@ -66,13 +68,14 @@ def post_all(http: httpx.Client, path: str, bodies: list[bytes]) -> tuple[float,
     return time.perf_counter() - start, latencies
 
 
-def trainboard_bodies(n_batches: int, values: list[float]) -> list[bytes]:
-    return [
-        json.dumps(
-            {"points": [{"key": "loss", "step": i, "value": values[i]} for i in range(b * BATCH, (b + 1) * BATCH)]}
-        ).encode()
-        for b in range(n_batches)
-    ]
+def trainboard_bodies(n_batches: int, values: list[float], *, one_by_one: bool = False) -> list[bytes]:
+    """As the senders post them, per key as arrays; or ``one_by_one``, ``{"points": [{"key", "step", "value"}]}``."""
+    batches = [range(b * BATCH, (b + 1) * BATCH) for b in range(n_batches)]
+    if one_by_one:
+        return [json.dumps({"points": [{"key": "loss", "step": i, "value": values[i]} for i in b]}).encode()
+                for b in batches]  # fmt: skip
+    return [json.dumps({"series": {"loss": {"step": list(b), "value": values[b.start : b.stop]}}}).encode()
+            for b in batches]  # fmt: skip
 
 
 @dataclass
@@ -100,7 +103,7 @@ class Target:
         return len(self.bodies) * BATCH / self.seconds
 
 
-def trainboard_target(name: str, stack: Stack, n_batches: int, values: list[float]) -> Target:
+def trainboard_target(name: str, stack: Stack, n_batches: int, values: list[float], *, one_by_one: bool) -> Target:
     wait_until_idle(stack.processes["api"].pid)  # as MLflow's server is (bench/common.py)
     http = httpx.Client(base_url=stack.url, timeout=120)
     warm = http.post("/api/runs", json={"name": "bench-ingest-warmup", "external": True}).json()
@@ -115,7 +118,8 @@ def trainboard_target(name: str, stack: Stack, n_batches: int, values: list[floa
         stored = http.get(f"/api/runs/{run['id']}/metrics", params=every).json()["loss"]["step"]
         assert len(stored) == len(set(stored)) == n_batches * BATCH, len(stored)
 
-    return Target(name, http, f"/api/runs/{run['id']}/metrics", trainboard_bodies(n_batches, values), check)
+    bodies = trainboard_bodies(n_batches, values, one_by_one=one_by_one)
+    return Target(name, http, f"/api/runs/{run['id']}/metrics", bodies, check)
 
 
 def mlflow_target(url: str, n_batches: int, values: list[float]) -> Target:
@@ -189,6 +193,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="turns the batches are sent in, servers alternating")
     parser.add_argument("--no-postgres", action="store_true", help="skip trainboard on Postgres")
     parser.add_argument(
+        "--points-one-by-one",
+        action="store_true",
+        help='post trainboard {"points": [{"key", "step", "value"}, ...]} rather than per key as arrays',
+    )
+    parser.add_argument(
         "--no-mlflow", action="store_true", help="skip MLflow (trainboard's rates only, e.g. before/after a change)"
     )
     args = parser.parse_args()
@@ -200,13 +209,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, ExitStack() as servers:
         root = Path(tmp)
         stack = servers.enter_context(running_stack(root / "sqlite", workers=0))
-        targets = [trainboard_target("trainboard (SQLite)", stack, args.batches, values)]
+        shape = {"one_by_one": args.points_one_by_one}
+        targets = [trainboard_target("trainboard (SQLite)", stack, args.batches, values, **shape)]
         database_url = None if args.no_postgres else servers.enter_context(postgres_database())
         if database_url:
             pg_stack = servers.enter_context(
                 running_stack(root / "pg", workers=0, extra_env={"DATABASE_URL": database_url})
             )
-            targets.append(trainboard_target("trainboard (Postgres 15)", pg_stack, args.batches, values))
+            targets.append(trainboard_target("trainboard (Postgres 15)", pg_stack, args.batches, values, **shape))
         if not args.no_mlflow:
             targets.append(
                 mlflow_target(servers.enter_context(mlflow_server(root / "mlflow")), args.mlflow_batches, values)

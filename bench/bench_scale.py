@@ -236,7 +236,6 @@ Task = tuple[int, int, list[tuple[int, str]]]  # steps lo..hi-1 of these runs (i
 def append_steps(url: str, task: Task) -> tuple[int, float]:
     """Store steps lo..hi-1 of each run's 10 keys, one add_points call a run; returns how many points add_points
     reported new, and the CPU seconds the Postgres server process spent on them (0 on SQLite)."""
-    from backend.schemas import PointIn
     from backend.services.metrics.ingest import add_points
 
     lo, hi, runs = task
@@ -245,11 +244,10 @@ def append_steps(url: str, task: Task) -> tuple[int, float]:
     server_cpu0 = cpu_s(server)
     added = 0
     for run_id, lease in runs:
-        points = [
-            PointIn(key=key, step=step, value=value)
-            for step, row in zip(range(lo, hi), curve_values(run_id, lo, hi), strict=True)
-            for key, value in zip(KEYS, row, strict=True)
-        ]
+        points: dict[str, dict[int, float | None]] = {key: {} for key in KEYS}
+        for step, row in zip(range(lo, hi), curve_values(run_id, lo, hi), strict=True):
+            for key, value in zip(KEYS, row, strict=True):
+                points[key][step] = value
         with factory() as session:
             _, new = add_points(session, run_id=run_id, points=points, lease=lease)
         added += new
@@ -350,7 +348,6 @@ PREFILL_RATES: list[tuple[int, float, float]] = []
 def write_read_series(url: str, run_id: int, lease: str, n: int, batch: int) -> tuple[int, int, list[float]]:
     """bench_read.py's series through add_points: ``loss`` noise in [0, 1) over steps 0..n-1 with one spike up and
     one dip down; their steps and the values."""
-    from backend.schemas import PointIn
     from backend.services.metrics.ingest import add_points
 
     rng = random.Random(42)
@@ -359,10 +356,10 @@ def write_read_series(url: str, run_id: int, lease: str, n: int, batch: int) -> 
     values[spike_step], values[dip_step] = SPIKE, DIP
     factory = session_factory(url)
     for lo in range(0, n, batch):
-        points = [PointIn(key="loss", step=s, value=values[s]) for s in range(lo, min(n, lo + batch))]
+        points = {"loss": {s: values[s] for s in range(lo, min(n, lo + batch))}}
         with factory() as session:
             _, new = add_points(session, run_id=run_id, points=points, lease=lease)
-        assert new == len(points), (new, len(points))
+        assert new == len(points["loss"]), (new, len(points["loss"]))
     return spike_step, dip_step, values
 
 

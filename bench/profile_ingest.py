@@ -4,7 +4,8 @@ diagnostic that backs the figures in docs/BENCHMARKS.md.
     .venv/bin/python bench/profile_ingest.py [--batches 30] [--no-postgres]
 
 Runs the API's own code in-process (no HTTP), on a fresh SQLite file and a fresh Postgres database:
-  1. request parsing: FastAPI's way (json.loads, then pydantic on the dicts) vs `PointsIn.model_validate_json`
+  1. request parsing: FastAPI's way (json.loads, then pydantic on the dicts) vs `PointsIn.model_validate_json`, on
+     points one by one, and on the same points per key as arrays (what the senders post)
   2. `backend.services.metrics.add_points` as it is, and the stages it is made of, each timed alone on a run of
      its own: the driver-level insert (`ingest.insert_ignoring_duplicates`: SQLite, a multi-row
      `INSERT ... ON CONFLICT DO NOTHING RETURNING`; Postgres, the stored steps of overlapping blocks read back,
@@ -25,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.db import make_engine, make_sessionmaker, migrate  # noqa: E402
-from backend.schemas import PointIn, PointsIn  # noqa: E402
+from backend.schemas import PointsIn  # noqa: E402
 from backend.services import leases, metrics, runs  # noqa: E402
 from backend.services.events import locked_run  # noqa: E402
 from backend.services.metrics.ingest import insert_ignoring_duplicates, series_ids  # noqa: E402
@@ -43,16 +44,39 @@ from bench.common import banner, postgres_database, running_stack  # noqa: E402
 from trainboard.spec import RunSpec  # noqa: E402
 
 BATCH = 1_000
+Points = dict[str, dict[int, float | None]]  # PointsIn.latest()
 
 
 def bodies(n: int) -> list[bytes]:
+    """Batches of ``loss`` points as the senders post them: per key as arrays (``{"series": ...}``)."""
     rng = random.Random(0)
     return [
         json.dumps(
-            {"points": [{"key": "loss", "step": i, "value": rng.random()} for i in range(b * BATCH, (b + 1) * BATCH)]}
+            {
+                "series": {
+                    "loss": {
+                        "step": list(range(b * BATCH, (b + 1) * BATCH)),
+                        "value": [rng.random() for _ in range(BATCH)],
+                    }
+                }
+            }  # fmt: skip
         ).encode()
         for b in range(n)
     ]
+
+
+def one_by_one(body: bytes) -> bytes:
+    """The same batch as ``{"points": [{"key", "step", "value"}, ...]}``."""
+    series = json.loads(body)["series"]
+    return json.dumps(
+        {
+            "points": [
+                {"key": key, "step": step, "value": value}
+                for key, s in series.items()
+                for step, value in zip(s["step"], s["value"], strict=True)
+            ]
+        }  # fmt: skip
+    ).encode()
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> float:
@@ -69,7 +93,7 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
     migrate(url)
     engine = make_engine(url)
     factory = make_sessionmaker(engine)
-    batches = [PointsIn.model_validate_json(body).points for body in raw]
+    batches = [PointsIn.model_validate_json(body).latest() for body in raw]
     n = len(batches) // 2
 
     run_leases: dict[int, str] = {}
@@ -83,13 +107,13 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
             run_leases[run.id] = lease
             return run.id
 
-    def stages(run_id: int, points: Sequence[PointIn]) -> tuple[float, float]:
+    def stages(run_id: int, points: Points) -> tuple[float, float]:
         """The insert and the rollups of one batch, in milliseconds, under the run's lock and then committed."""
         with factory() as session, locked_run(session, run_id) as run:
             assert run is not None
-            ids = series_ids(session, run_id=run_id, keys={p.key for p in points})
+            ids = series_ids(session, run_id=run_id, keys=set(points))
             keys = {series: key for key, series in ids.items()}
-            rows = [(ids[p.key], p.step, p.value) for p in points]
+            rows = [(ids[key], step, value) for key, steps in points.items() for step, value in steps.items()]
             t = time.perf_counter()
             new_rows = [
                 (keys[s], step, v) for s, step, v in insert_ignoring_duplicates(session, run.event_seq + 1, rows)
@@ -100,7 +124,7 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
             session.commit()
         return (inserted - t) * 1000, (rolled_up - inserted) * 1000
 
-    def run_all(fn: Callable[..., Any], run_id: int, chunk: list[Sequence[PointIn]]) -> list[float]:
+    def run_all(fn: Callable[..., Any], run_id: int, chunk: list[Points]) -> list[float]:
         samples = []
         for points in chunk:
             t = time.perf_counter()
@@ -207,13 +231,15 @@ def main() -> int:
     banner("ingestion profile: one 1,000-point batch, stage by stage (in-process unless said)")
     raw = bodies(2 * args.batches)
 
-    body = raw[0]
+    body = one_by_one(raw[0])
     adapter_ms = timed(lambda: PointsIn.model_validate(json.loads(body)), 50)
     json_ms = timed(lambda: json.loads(body), 50)
     native_ms = timed(lambda: PointsIn.model_validate_json(body), 50)
+    arrays_ms = timed(lambda: PointsIn.model_validate_json(raw[0]).latest(), 50)
     print(f"parse: json.loads                                  {json_ms:7.2f} ms")
     print(f"parse: json.loads + PointsIn.model_validate (FastAPI) {adapter_ms:7.2f} ms")
     print(f"parse: PointsIn.model_validate_json (raw body)     {native_ms:7.2f} ms")
+    print(f"parse: the same points as arrays (series), + latest() {arrays_ms:7.2f} ms")
 
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:
         profile_database("SQLite  ", f"sqlite:///{tmp}/profile.sqlite", raw)

@@ -37,21 +37,47 @@ def batch_body(parts: Sequence[str]) -> bytes:
     return ('{"points":[' + ",".join(parts) + "]}").encode()
 
 
+def _number(value: float) -> str:
+    # JSON has no NaN or infinity: send null (value - value is 0.0 only for finite numbers).
+    return repr(value) if value - value == 0.0 else "null"
+
+
 @dataclass
 class Batch:
-    """Points from the head of the outbox, each encoded as a JSON object, and where each series it read from ends."""
+    """Points from the head of the outbox, as (key, steps, values) slices in the order logged, and where each
+    series it read from ends."""
 
-    parts: list[str]
+    slices: list[tuple[str, array[int], array[float]]] = field(default_factory=list)
     consumed: list[tuple[_Series, int]] = field(default_factory=list)
 
     @property
     def points(self) -> int:
-        return len(self.parts)
+        return sum(len(steps) for _, steps, _ in self.slices)
 
     @property
     def body(self) -> bytes:
-        """The batch as one POST body."""
-        return batch_body(self.parts)
+        """The batch as one POST body, per key as arrays: ``{"series": {"<key>": {"step": [...], "value": [...]}}}``
+        (the API parses it about ten times as fast as points one by one). A key taken twice is one entry, its
+        points in the order logged."""
+        merged: dict[str, tuple[list[str], list[str]]] = {}
+        for key, steps, values in self.slices:
+            step_parts, value_parts = merged.setdefault(key, ([], []))
+            step_parts.append(",".join(map(str, steps)))
+            value_parts.append(",".join(map(_number, values)))
+        # Keys are checked against trainboard.limits.METRIC_KEY, whose characters need no JSON escaping.
+        series = ",".join(
+            f'"{key}":{{"step":[{",".join(s)}],"value":[{",".join(v)}]}}' for key, (s, v) in merged.items()
+        )
+        return f'{{"series":{{{series}}}}}'.encode()
+
+    @property
+    def parts(self) -> list[str]:
+        """Each point as a JSON object ``{"key", "step", "value"}``, the way a spool segment keeps them."""
+        return [
+            f'{{"key":"{key}","step":{step},"value":{_number(value)}}}'
+            for key, steps, values in self.slices
+            for step, value in zip(steps, values, strict=True)
+        ]
 
 
 class Outbox:
@@ -117,24 +143,17 @@ class Outbox:
             self.buffered = 0
 
     def next_batch(self, max_points: int) -> Batch:
-        """Up to ``max_points`` taken points, oldest first, encoded; they stay until acknowledged."""
-        parts: list[str] = []
-        consumed: list[tuple[_Series, int]] = []
+        """Up to ``max_points`` taken points, oldest first; they stay until acknowledged."""
+        batch = Batch()
         room = max_points
         for series in self._series:
             if not room:
                 break
             end = min(len(series.steps), series.done + room)
-            # Keys are checked against trainboard.limits.METRIC_KEY, whose characters need no JSON escaping.
-            prefix = f'{{"key":"{series.key}","step":'
-            for step, value in zip(series.steps[series.done : end], series.values[series.done : end], strict=True):
-                # JSON has no NaN or infinity: send null (value - value is 0.0 only for finite numbers).
-                parts.append(
-                    f'{prefix}{step},"value":{value!r}}}' if value - value == 0.0 else f'{prefix}{step},"value":null}}'
-                )
-            consumed.append((series, end))
+            batch.slices.append((series.key, series.steps[series.done : end], series.values[series.done : end]))
+            batch.consumed.append((series, end))
             room -= end - series.done
-        return Batch(parts, consumed)
+        return batch
 
     def acknowledge(self, batch: Batch) -> None:
         """The API answered for ``batch`` (stored, or refused for good): drop its points from the outbox."""

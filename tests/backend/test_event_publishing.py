@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from backend.db import make_engine, make_sessionmaker
 from backend.models import RunEvent
-from backend.schemas import PointIn
 from backend.services import leases
 from backend.services.event_kinds import EventKind, WarningEventData
 from backend.services.events import append_event, append_status_event, locked_run, publish_after_commit
@@ -98,7 +97,7 @@ def test_a_batch_of_points_is_one_event_committed_without_waiting_for_the_disk(s
                 if postgres:
                     at_commit.append(session.execute(text("SHOW synchronous_commit")).scalar_one())
 
-            points = [PointIn(key="loss", step=step, value=1 / step) for step in range(1, 4)]
+            points = {"loss": {step: 1 / step for step in range(1, 4)}}
             stored, accepted = add_points(session, run_id=run.id, points=points, lease=token)
             assert stored is not None and accepted == 3
             assert publisher.published == [run.id]

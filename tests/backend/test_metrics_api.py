@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 
 from tests.backend.test_non_finite import stream_data
@@ -130,3 +132,49 @@ def test_a_batch_overlapping_stored_points_stores_and_streams_only_its_new_ones(
     )
     assert metrics[1]["loss"] == {"step": list(range(51, 76)), "value": [-s * 1.0 for s in range(51, 76)]}
     assert metrics[1]["lr"] == {"step": list(range(26, 76)), "value": [-s * 1.0 for s in range(26, 76)]}
+
+
+def test_a_batch_per_key_as_arrays_is_stored_as_the_get_returns_it(client: TestClient) -> None:
+    """The shape the senders post: what a GET returned can be posted back as it is."""
+    run_id = _run(client)
+    batch = {
+        "points": [{"key": "acc", "step": 1, "value": 0.5}],
+        "series": {
+            "loss": {"step": [3, 1, 2, 3], "value": [0.3, 1.0, float("nan"), 0.25]},
+            "acc": {"step": [2], "value": [0.75]},
+        },
+    }
+    body = json.dumps(batch).encode()  # NaN as Python writes it, as a script's json.dumps would
+    reply = client.post(
+        f"/api/runs/{run_id}/metrics", content=body, headers={"content-type": "application/json"}
+    ).json()
+    assert (reply["accepted"], reply["duplicates"]) == (5, 1)  # step 3 of loss twice: the later value is kept
+    stored = client.get(f"/api/runs/{run_id}/metrics").json()
+    assert stored == {
+        "acc": {"step": [1, 2], "value": [0.5, 0.75]},
+        "loss": {"step": [1, 2, 3], "value": [1.0, None, 0.25]},  # NaN as null, as one by one
+    }
+    again = client.post(f"/api/runs/{run_id}/metrics", json={"series": stored}).json()
+    assert (again["accepted"], again["duplicates"]) == (0, 5)
+
+
+def test_bad_arrays_are_422_naming_the_key_and_the_field(client: TestClient) -> None:
+    run_id = _run(client)
+    url = f"/api/runs/{run_id}/metrics"
+
+    def error_at(batch: dict[str, object]) -> list[tuple[object, ...]]:
+        bad = client.post(url, json=batch)
+        assert bad.status_code == 422, bad.text
+        return [tuple(err["loc"]) for err in bad.json()["detail"]]
+
+    assert error_at({"series": {"loss": {"step": [1, -2], "value": [1.0, 2.0]}}}) == [
+        ("body", "series", "loss", "step", 1)
+    ]
+    misaligned = client.post(url, json={"series": {"loss": {"step": [1, 2], "value": [1.0]}}})
+    assert misaligned.status_code == 422 and "one value per step" in misaligned.text
+    assert error_at({"series": {"bad key": {"step": [1], "value": [1.0]}}})[0][:3] == ("body", "series", "bad key")
+    too_many = {"points": [{"key": "a", "step": s, "value": 1} for s in range(6_000)],
+                "series": {"b": {"step": list(range(5_000)), "value": [1.0] * 5_000}}}  # fmt: skip
+    refused = client.post(url, json=too_many)
+    assert refused.status_code == 422 and "at most 10,000 points" in refused.text
+    assert client.get(url).json() == {}, "nothing of a refused batch is stored"

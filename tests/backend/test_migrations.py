@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from backend.db import alembic_config, downgrade, migrate
 from backend.models import ROLLUP_WIDTHS, Base, Run
-from backend.schemas import PointIn
 from backend.services import leases
 from backend.services.metrics import add_points, read_series
 from tests.conftest import POSTGRES_ADMIN_URL, require_admin_postgres
@@ -232,8 +231,7 @@ def _series_migrated(url: str) -> None:
             for (run, key), values in series.items():
                 got = read_series(session, run_id=run, key=key)
                 assert got == {"step": sorted(values), "value": [values[s] for s in sorted(values)]}, (run, key)
-            new = [PointIn(key="loss", step=9000 + i, value=i / 2) for i in range(3)]
-            new.append(PointIn(key="fresh", step=5, value=1.5))
+            new = {"loss": {9000 + i: i / 2 for i in range(3)}, "fresh": {5: 1.5}}
             run_one = session.get(Run, 1)
             assert run_one is not None
             run_one.status, lease = "running", leases.issue(run_one)

@@ -27,21 +27,33 @@ def test_a_batch_stays_until_acknowledged_and_batches_go_oldest_first() -> None:
     assert (outbox.taken, outbox.buffered, outbox.pending) == (4, 1, 5)
 
     first = outbox.next_batch(2)
-    assert json.loads(first.body)["points"] == [
-        {"key": "loss", "step": 0, "value": 0.0},
-        {"key": "loss", "step": 1, "value": 0.5},
-    ]
+    assert json.loads(first.body) == {"series": {"loss": {"step": [0, 1], "value": [0.0, 0.5]}}}
     assert outbox.next_batch(2).body == first.body, "a batch not acknowledged is sent again, whole"
     outbox.acknowledge(first)
     second = outbox.next_batch(1_000)
-    assert json.loads(second.body)["points"] == [
+    assert json.loads(second.body) == {
+        "series": {"loss": {"step": [2], "value": [1.0]}, "acc": {"step": [0], "value": [None]}}  # no NaN in JSON
+    }
+    assert [json.loads(part) for part in second.parts] == [  # as a spool segment keeps them
         {"key": "loss", "step": 2, "value": 1.0},
-        {"key": "acc", "step": 0, "value": None},  # JSON has no NaN: null
+        {"key": "acc", "step": 0, "value": None},
     ]
     outbox.acknowledge(second)
     assert outbox.pending == 1
     outbox.take()
-    assert json.loads(outbox.next_batch(1_000).body)["points"] == [{"key": "loss", "step": 3, "value": 9.0}]
+    assert json.loads(outbox.next_batch(1_000).body) == {"series": {"loss": {"step": [3], "value": [9.0]}}}
+
+
+def test_a_key_taken_twice_is_one_entry_of_the_body_in_the_order_logged() -> None:
+    outbox = Outbox()
+    _log(outbox, "loss", 0, 1.0)
+    outbox.take()
+    _log(outbox, "acc", 0, 0.5)
+    _log(outbox, "loss", 1, float("inf"))
+    outbox.take()
+    batch = outbox.next_batch(1_000)
+    assert batch.points == 3
+    assert batch.body == b'{"series":{"loss":{"step":[0,1],"value":[1.0,null]},"acc":{"step":[0],"value":[0.5]}}}'
 
 
 def test_drop_all_forgets_taken_and_buffered_points() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.utils.batches import posted_points
 from trainboard.client import ApiError
 from trainboard.retry import RetryPolicy
 from trainboard.sender import PointSender
@@ -33,7 +34,7 @@ class Api:
         self.tries += 1
         if self.failures:
             raise self.failures.pop(0)
-        self.stored.extend((p["key"], p["step"]) for p in json.loads(body)["points"])
+        self.stored.extend((key, step) for key, step, _ in posted_points(json.loads(body)))
         return self.reply
 
 

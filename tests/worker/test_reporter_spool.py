@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.utils.batches import posted_points
 from tests.utils.stack import free_port
 from trainboard.client import Client
 from worker.reporter import ApiReporter, deliver_leftover_spools
@@ -36,8 +37,9 @@ class FakeApi:
                 match = METRICS.match(self.path)
                 if match:
                     run_id = int(match.group(1))
-                    api.posted.extend((run_id, p["key"], p["step"]) for p in body["points"])
-                    reply: dict[str, Any] = {"accepted": len(body["points"]), "duplicates": 0, "status": "running"}
+                    points = posted_points(body)
+                    api.posted.extend((run_id, key, step) for key, step, _ in points)
+                    reply: dict[str, Any] = {"accepted": len(points), "duplicates": 0, "status": "running"}
                 else:  # /status: the heartbeat
                     reply = {"status": "running", "worker": body.get("worker"), "stop_requested": None}
                 self._reply(reply)

@@ -23,20 +23,21 @@ async def points_body(request: Request) -> PointsIn:
 def post_metrics(
     run_id: RunId, batch: Annotated[PointsIn, Depends(points_body)], session: SessionDep, lease: LeaseHeader = None
 ) -> PointsAccepted:
-    """Add a batch of points `{"points": [{"key", "step", "value"}, ...]}`, sending the run's lease in
-    `X-Trainboard-Lease` (403 without it; 409 when stale: the run was re-queued and claimed again, or this
-    attempt already reported its outcome). A point already stored for the same (key, step) is kept, so a
-    retried batch never duplicates anything. The reply carries the run's status: a worker stops when it reads
-    `cancelled`."""
+    """Add a batch of points, `{"points": [{"key", "step", "value"}, ...]}` or per key as arrays (the shape the
+    GET returns, a tenth of the parse), `{"series": {"<key>": {"step": [...], "value": [...]}}}`, or both (at most
+    10,000 points in all), sending the run's lease in `X-Trainboard-Lease` (403 without it; 409 when stale: the
+    run was re-queued and claimed again, or this attempt already reported its outcome). A point already stored
+    for the same (key, step) is kept, so a retried batch never duplicates anything. The reply carries the run's
+    status: a worker stops when it reads `cancelled`."""
     try:
-        run, accepted = metrics.add_points(session, run_id=run_id, points=batch.points, lease=lease)
+        run, accepted = metrics.add_points(session, run_id=run_id, points=batch.latest(), lease=lease)
     except leases.WriteRefused as refused:
         raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
     if run is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     return PointsAccepted(
         accepted=accepted,
-        duplicates=len(batch.points) - accepted,
+        duplicates=batch.count - accepted,
         status=run.status,  # type: ignore[arg-type]
         stop_requested=run.finish_requested,
     )

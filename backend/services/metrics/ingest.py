@@ -5,7 +5,7 @@ termination."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from psycopg.types.json import Json
@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from backend.finite import json_safe
 from backend.models import MetricSeries, Run, utcnow, window_of
-from backend.schemas import PointIn
 from backend.services import early_termination, leases
 from backend.services.event_kinds import EventKind, MetricsAnnouncement
 from backend.services.events import append_event, append_status_event, appended_in_sql, locked_run
@@ -27,10 +26,11 @@ SQLITE_ROWS_PER_STATEMENT = 8_000  # 4 parameters a row; SQLite takes 32,766 par
 
 
 def add_points(
-    session: Session, *, run_id: int, points: Sequence[PointIn], lease: str | None
+    session: Session, *, run_id: int, points: Mapping[str, Mapping[int, float | None]], lease: str | None
 ) -> tuple[Run | None, int]:
-    """Store new points of the attempt holding ``lease`` (``leases.WriteRefused`` otherwise); a point already
-    stored for (key, step) is left as it was (retries are safe).
+    """Store new points (``points[key][step]`` is the value, as ``PointsIn.latest`` gives them) of the attempt
+    holding ``lease`` (``leases.WriteRefused`` otherwise); a point already stored for (key, step) is left as it was
+    (retries are safe).
 
     Returns the run and how many points were new. The new ones become one live event. The lease is checked
     under the run's lock, so a re-queue cannot slip in between the check and the insert.
@@ -40,11 +40,10 @@ def add_points(
             return None, 0
         leases.check_points(run, lease)
         postgres = session.get_bind().dialect.name == "postgresql"
-        latest = {(p.key, p.step): p.value for p in points}  # within one batch, the last value wins
         new_rows: list[NewRow] = []
-        if latest:
-            ids = series_ids(session, run_id=run_id, keys={key for key, _ in latest})
-            rows = [(ids[k], s, v) for (k, s), v in latest.items()]
+        if any(points.values()):
+            ids = series_ids(session, run_id=run_id, keys={key for key, steps in points.items() if steps})
+            rows = [(ids[key], s, v) for key, steps in points.items() if steps for s, v in steps.items()]
             keys = {series: key for key, series in ids.items()}
             seq = run.event_seq + 1  # the event that announces them, appended below if any is new
             new_rows.extend((keys[series], s, v) for series, s, v in insert_ignoring_duplicates(session, seq, rows))
