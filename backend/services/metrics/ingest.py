@@ -5,7 +5,9 @@ termination."""
 from __future__ import annotations
 
 import sqlite3
+import struct
 from collections.abc import Mapping
+from itertools import chain, repeat
 from typing import Any
 
 from psycopg.types.json import Json
@@ -144,16 +146,36 @@ def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[Serie
     with cursor.copy(
         "COPY metric_blocks (series_id, seq, first_step, last_step, steps, vals) FROM STDIN (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["int4", "int4", "int8", "int8", "int8[]", "float8[]"])
+        # The arrays go as bytes already in Postgres's binary form (``binary_array``): a binary COPY's field is
+        # the column type's binary form, whatever dumper made it; psycopg's list dumper took a quarter of the COPY.
+        copy.set_types(["int4", "int4", "int8", "int8", "bytea", "bytea"])
         for (series_id, _), points in windows.items():
             if stored:
                 points = [point for point in points if (series_id, point[0]) not in stored]
                 if not points:
                     continue
             steps, values = [step for step, _ in points], [value for _, value in points]
-            copy.write_row((series_id, seq, steps[0], steps[-1], steps, values))
+            copy.write_row(
+                (series_id, seq, steps[0], steps[-1], binary_array(INT8, steps), binary_array(FLOAT8, values))
+            )
             new += [(series_id, step, value) for step, value in points]
     return new
+
+
+INT8, FLOAT8 = (20, "q"), (701, "d")  # an element type: its oid, and its struct code (8 bytes, big-endian)
+
+
+def binary_array(element: tuple[int, str], items: list[Any]) -> bytes:
+    """A one-dimensional array of 8-byte items of type ``element`` in Postgres's binary form (``array_recv``):
+    dimensions, a NULL flag, the element type, then each item's length and bytes (-1 and none for a NULL)."""
+    oid, code = element
+    if None in items:
+        fmt = "".join("i" if item is None else "i" + code for item in items)
+        values = [part for item in items for part in ((-1,) if item is None else (8, item))]
+        return struct.pack(f">iiIii{fmt}", 1, 1, oid, len(items), 1, *values)
+    return struct.pack(
+        f">iiIii{len(items) * ('i' + code)}", 1, 0, oid, len(items), 1, *chain.from_iterable(zip(repeat(8), items))
+    )
 
 
 # The metrics event, the run's event_seq, and synchronous_commit off for this transaction, in one statement.
