@@ -308,6 +308,10 @@ class PointIn(BaseModel):
         return finite_or_none(value)
 
 
+Arrays = tuple[list[int], list[float | None]]  # a series' steps in ascending order, and their values
+Points = dict[str, Arrays]  # a batch's points per metric key, as ingestion takes them
+
+
 def _finite_values(values: list[float | None]) -> list[float | None]:
     return [finite_or_none(value) for value in values]
 
@@ -347,15 +351,20 @@ class PointsIn(BaseModel):
         """Points sent, repeats of a (key, step) included."""
         return len(self.points) + sum(len(series.step) for series in self.series.values())
 
-    def latest(self) -> dict[str, dict[int, float | None]]:
-        """Per key, each step's value; where the batch sends a (key, step) twice, the last one (``series`` comes
-        after ``points``)."""
+    def latest(self) -> Points:
+        """Per key, the steps in ascending order and their values; where the batch sends a (key, step) twice, the
+        last value (``series`` comes after ``points``). Keys without points are left out."""
         found: dict[str, dict[int, float | None]] = {}
         for point in self.points:
             found.setdefault(point.key, {})[point.step] = point.value
         for key, series in self.series.items():
             found.setdefault(key, {}).update(zip(series.step, series.value, strict=True))
-        return found
+        points: Points = {}
+        for key, values in found.items():
+            if values:
+                steps, ordered = zip(*sorted(values.items()), strict=True)
+                points[key] = list(steps), list(ordered)
+        return points
 
 
 class PointsAccepted(BaseModel):

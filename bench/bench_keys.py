@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bench_keys.py [--points 1000000] [--keys 10] [--requests 20] [--postgres URL]
 
-The points go in through the ingestion's own statements (``insert_ignoring_duplicates`` and ``update_rollups``,
-10,000 points a batch, no live events), so the rollups are exactly what a real run keeps; then the route is timed
+The points go in through the ingestion's own ``add_points`` (10,000 points a batch, in process), so the rollups
+are exactly what a real run keeps; then the route is timed
 through the app (in process, FastAPI's TestClient: routing, validation and JSON included), median and p95, next
 to `GET /api/runs/{id}` (one row) as the baseline of any request through the same app, and a plain
 `count(*) ... GROUP BY key` over the points (what the route would cost without the rollups).
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.db import migrate  # noqa: E402
 from backend.main import create_app  # noqa: E402
 from backend.models import Run  # noqa: E402
-from backend.services.metrics.ingest import insert_ignoring_duplicates  # noqa: E402
-from backend.services.metrics.rollups import update_rollups  # noqa: E402
+from backend.schemas import Points  # noqa: E402
+from backend.services.metrics.ingest import add_points  # noqa: E402
 from bench.common import banner, summary  # noqa: E402
 from trainboard.settings import Settings  # noqa: E402
 
@@ -36,18 +36,15 @@ BATCH = 10_000
 LOCAL_URL = "http://127.0.0.1:8000"
 
 
-def fill(client: TestClient, run_id: int, *, points: int, keys: int) -> None:
+def fill(client: TestClient, run_id: int, lease: str, *, points: int, keys: int) -> None:
     """``points`` points spread evenly over ``keys`` keys, each series 0..points/keys-1, in batches of BATCH."""
     per_key = points // keys
-    with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
-        for k in range(keys):
-            for start in range(0, per_key, BATCH):
-                rows = [
-                    {"run_id": run_id, "key": f"train/k{k}", "step": s, "value": float(s % 997)}
-                    for s in range(start, min(per_key, start + BATCH))
-                ]
-                update_rollups(session, run_id=run_id, rows=insert_ignoring_duplicates(session, rows))
-            session.commit()
+    for k in range(keys):
+        for start in range(0, per_key, BATCH):
+            steps = list(range(start, min(per_key, start + BATCH)))
+            batch: Points = {f"train/k{k}": (steps, [float(s % 997) for s in steps])}
+            with client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+                add_points(session, run_id=run_id, points=batch, lease=lease)
 
 
 def naive_count(client: TestClient, run_id: int, *, repeat: int) -> list[float]:
@@ -79,9 +76,10 @@ def main() -> int:
     settings = Settings(home=home, data_dir=home / "data", database_url=args.postgres)
     migrate(settings.sqlalchemy_url)
     with TestClient(create_app(settings), base_url=LOCAL_URL) as client:
-        run_id = int(client.post("/api/runs", json={"external": True, "config": {}}).json()["id"])
+        run = client.post("/api/runs", json={"external": True, "config": {}}).json()
+        run_id = int(run["id"])
         started = time.perf_counter()
-        fill(client, run_id, points=args.points, keys=args.keys)
+        fill(client, run_id, run["lease"], points=args.points, keys=args.keys)
         print(f"# filled in {time.perf_counter() - started:.1f} s ({settings.sqlalchemy_url.split(':')[0]})")
         times: list[float] = []
         baseline: list[float] = []  # the same app reading the run's own row: what any request costs here

@@ -244,10 +244,8 @@ def append_steps(url: str, task: Task) -> tuple[int, float]:
     server_cpu0 = cpu_s(server)
     added = 0
     for run_id, lease in runs:
-        points: dict[str, dict[int, float | None]] = {key: {} for key in KEYS}
-        for step, row in zip(range(lo, hi), curve_values(run_id, lo, hi), strict=True):
-            for key, value in zip(KEYS, row, strict=True):
-                points[key][step] = value
+        rows = curve_values(run_id, lo, hi)  # a row per step, a value per key
+        points = {key: (list(range(lo, hi)), [row[k] for row in rows]) for k, key in enumerate(KEYS)}
         with factory() as session:
             _, new = add_points(session, run_id=run_id, points=points, lease=lease)
         added += new
@@ -356,10 +354,10 @@ def write_read_series(url: str, run_id: int, lease: str, n: int, batch: int) -> 
     values[spike_step], values[dip_step] = SPIKE, DIP
     factory = session_factory(url)
     for lo in range(0, n, batch):
-        points = {"loss": {s: values[s] for s in range(lo, min(n, lo + batch))}}
+        steps = list(range(lo, min(n, lo + batch)))
         with factory() as session:
-            _, new = add_points(session, run_id=run_id, points=points, lease=lease)
-        assert new == len(points["loss"]), (new, len(points["loss"]))
+            _, new = add_points(session, run_id=run_id, points={"loss": (steps, values[lo : lo + batch])}, lease=lease)
+        assert new == len(steps), (new, len(steps))
     return spike_step, dip_step, values
 
 

@@ -35,7 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.db import make_engine, make_sessionmaker, migrate  # noqa: E402
-from backend.schemas import PointsIn  # noqa: E402
+from backend.schemas import Points, PointsIn  # noqa: E402
 from backend.services import leases, metrics, runs  # noqa: E402
 from backend.services.events import locked_run  # noqa: E402
 from backend.services.metrics.ingest import insert_ignoring_duplicates, series_ids  # noqa: E402
@@ -44,7 +44,6 @@ from bench.common import banner, postgres_database, running_stack  # noqa: E402
 from trainboard.spec import RunSpec  # noqa: E402
 
 BATCH = 1_000
-Points = dict[str, dict[int, float | None]]  # PointsIn.latest()
 
 
 def bodies(n: int) -> list[bytes]:
@@ -113,13 +112,12 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
             assert run is not None
             ids = series_ids(session, run_id=run_id, keys=set(points))
             keys = {series: key for key, series in ids.items()}
-            rows = [(ids[key], step, value) for key, steps in points.items() for step, value in steps.items()]
             t = time.perf_counter()
-            new_rows = [
-                (keys[s], step, v) for s, step, v in insert_ignoring_duplicates(session, run.event_seq + 1, rows)
-            ]
+            by_id = {ids[key]: arrays for key, arrays in points.items()}
+            stored = insert_ignoring_duplicates(session, run.event_seq + 1, by_id)
+            new = {keys[series]: arrays for series, arrays in stored.items()}
             inserted = time.perf_counter()
-            update_rollups(session, run_id=run_id, rows=new_rows)
+            update_rollups(session, run_id=run_id, points=new)
             rolled_up = time.perf_counter()
             session.commit()
         return (inserted - t) * 1000, (rolled_up - inserted) * 1000

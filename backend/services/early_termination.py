@@ -11,6 +11,7 @@ run ends `succeeded` with the reason in `Run.finish_requested` (the API's `stop_
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,9 +72,9 @@ def decide(rule: EarlyTermination, *, run_id: int, epoch: int, scores: dict[int,
     return None
 
 
-def check(session: Session, *, run: Run, new_points: list[tuple[str, int]]) -> str | None:
-    """After new points (key, step) of ``run``: the reason to stop it, if its sweep's rule says so."""
-    if run.sweep_id is None or run.finish_requested or not new_points:
+def check(session: Session, *, run: Run, new_steps: Mapping[str, list[int]]) -> str | None:
+    """After new points of ``run`` (their steps, per key): the reason to stop it, if its sweep's rule says so."""
+    if run.sweep_id is None or run.finish_requested or not new_steps:
         return None
     sweep = session.get(Sweep, run.sweep_id)
     spec = (sweep.spec if sweep else {}).get("early_termination")
@@ -81,7 +82,7 @@ def check(session: Session, *, run: Run, new_points: list[tuple[str, int]]) -> s
         return None
     rule = EarlyTermination.model_validate(spec)
     metric = objective(sweep)[0] if rule.method == "optuna-median" else METRIC
-    steps = [step for key, step in new_points if key == metric]
+    steps = new_steps.get(metric)
     if not steps:
         return None
     if rule.method == "optuna-median":

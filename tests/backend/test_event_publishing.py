@@ -97,7 +97,7 @@ def test_a_batch_of_points_is_one_event_committed_without_waiting_for_the_disk(s
                 if postgres:
                     at_commit.append(session.execute(text("SHOW synchronous_commit")).scalar_one())
 
-            points = {"loss": {step: 1 / step for step in range(1, 4)}}
+            points = {"loss": ([1, 2, 3], [1.0, 1 / 2, 1 / 3])}
             stored, accepted = add_points(session, run_id=run.id, points=points, lease=token)
             assert stored is not None and accepted == 3
             assert publisher.published == [run.id]

@@ -231,7 +231,7 @@ def _series_migrated(url: str) -> None:
             for (run, key), values in series.items():
                 got = read_series(session, run_id=run, key=key)
                 assert got == {"step": sorted(values), "value": [values[s] for s in sorted(values)]}, (run, key)
-            new = {"loss": {9000 + i: i / 2 for i in range(3)}, "fresh": {5: 1.5}}
+            new = {"loss": ([9000, 9001, 9002], [0.0, 0.5, 1.0]), "fresh": ([5], [1.5])}
             run_one = session.get(Run, 1)
             assert run_one is not None
             run_one.status, lease = "running", leases.issue(run_one)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Iterator
 from itertools import chain, repeat
 from typing import Any
 
@@ -15,50 +16,48 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from backend.finite import json_safe
-from backend.models import MetricSeries, Run, utcnow, window_of
+from backend.models import BLOCK_STEPS, MetricSeries, Run, utcnow, window_of
+from backend.schemas import Arrays, Points
 from backend.services import early_termination, leases
 from backend.services.event_kinds import EventKind, MetricsAnnouncement
 from backend.services.events import append_event, append_status_event, appended_in_sql, locked_run
 from backend.services.metrics.driver_sql import driver_cursor
 from backend.services.metrics.rollups import update_rollups
 
-NewRow = tuple[str, int, float | None]  # key, step, value of a point that was not stored before
-SeriesRow = tuple[int, int, float | None]  # series id, step, value
 SQLITE_ROWS_PER_STATEMENT = 8_000  # 4 parameters a row; SQLite takes 32,766 parameters per statement
 
 
-def add_points(
-    session: Session, *, run_id: int, points: Mapping[str, Mapping[int, float | None]], lease: str | None
-) -> tuple[Run | None, int]:
-    """Store new points (``points[key][step]`` is the value, as ``PointsIn.latest`` gives them) of the attempt
-    holding ``lease`` (``leases.WriteRefused`` otherwise); a point already stored for (key, step) is left as it was
-    (retries are safe).
+def add_points(session: Session, *, run_id: int, points: Points, lease: str | None) -> tuple[Run | None, int]:
+    """Store new points (per key, steps in ascending order and their values, as ``PointsIn.latest`` gives them)
+    of the attempt holding ``lease`` (``leases.WriteRefused`` otherwise); a point already stored for (key, step) is
+    left as it was (retries are safe).
 
     Returns the run and how many points were new. The new ones become one live event. The lease is checked
-    under the run's lock, so a re-queue cannot slip in between the check and the insert.
+    under the run's lock, so a re-queue cannot slip in between the check and the insert. The points stay as
+    arrays per key all the way, so no step costs a Python object of its own beyond the numbers themselves.
     """
     with locked_run(session, run_id) as run:
         if run is None:
             return None, 0
         leases.check_points(run, lease)
         postgres = session.get_bind().dialect.name == "postgresql"
-        new_rows: list[NewRow] = []
-        if any(points.values()):
-            ids = series_ids(session, run_id=run_id, keys={key for key, steps in points.items() if steps})
-            rows = [(ids[key], s, v) for key, steps in points.items() if steps for s, v in steps.items()]
+        new: Points = {}
+        if points:
+            ids = series_ids(session, run_id=run_id, keys=set(points))
             keys = {series: key for key, series in ids.items()}
             seq = run.event_seq + 1  # the event that announces them, appended below if any is new
-            new_rows.extend((keys[series], s, v) for series, s, v in insert_ignoring_duplicates(session, seq, rows))
-            update_rollups(session, run_id=run_id, rows=new_rows)
-        if new_rows:
+            stored = insert_ignoring_duplicates(session, seq, {ids[key]: arrays for key, arrays in points.items()})
+            new = {keys[series]: arrays for series, arrays in stored.items()}
+            update_rollups(session, run_id=run_id, points=new)
+        if new:
             if postgres:
-                _announce_postgres(session, run=run, seq=seq, data=announcement(new_rows))
+                _announce_postgres(session, run=run, seq=seq, data=announcement(new))
             else:
-                event = append_event(session, run=run, kind=EventKind.METRICS, data=announcement(new_rows))
+                event = append_event(session, run=run, kind=EventKind.METRICS, data=announcement(new))
                 assert event.seq == seq
-            _check_early_termination(session, run=run, new_rows=new_rows)
+            _check_early_termination(session, run=run, new=new)
         session.commit()
-        return run, len(new_rows)
+        return run, sum(len(steps) for steps, _ in new.values())
 
 
 def series_ids(session: Session, *, run_id: int, keys: set[str]) -> dict[str, int]:
@@ -86,11 +85,11 @@ def _series_named(session: Session, *, run_id: int, keys: list[str]) -> dict[str
         return dict(cursor.fetchall())
 
 
-def insert_ignoring_duplicates(session: Session, seq: int, rows: list[SeriesRow]) -> list[SeriesRow]:
-    """Store the rows whose step their series does not hold yet and return them; each records ``seq``, the event
-    that announces it. SQLite: one driver-level multi-row INSERT, and where a point was stored before (the statement
-    fails, and SQLite undoes it alone) the same with ON CONFLICT DO NOTHING RETURNING; Postgres: blocks of points
-    (``_insert_postgres``).
+def insert_ignoring_duplicates(session: Session, seq: int, series: dict[int, Arrays]) -> dict[int, Arrays]:
+    """Store the points whose step their series (by id) does not hold yet and return them, in the same shape; each
+    records ``seq``, the event that announces it. SQLite: one driver-level multi-row INSERT, and where a point was
+    stored before (the statement fails, and SQLite undoes it alone) the same with ON CONFLICT DO NOTHING RETURNING;
+    Postgres: blocks of points (``_insert_postgres``).
 
     SQLAlchemy's executemany builds a parameter dict per row; for a 1,000-point batch that was most of the
     request (``bench/profile_ingest.py``; the figures are in docs/BENCHMARKS.md, §1). The statement
@@ -98,27 +97,42 @@ def insert_ignoring_duplicates(session: Session, seq: int, rows: list[SeriesRow]
     """
     with driver_cursor(session) as cursor:
         if session.get_bind().dialect.name == "postgresql":
-            return _insert_postgres(cursor, seq, rows)
-        new: list[SeriesRow] = []
-        for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
-            chunk = rows[start : start + SQLITE_ROWS_PER_STATEMENT]
-            params: list[Any] = []
-            for series_id, step, value in chunk:
-                params += (series_id, seq, step, value)
+            return _insert_postgres(cursor, seq, series)
+        params: list[Any] = []
+        for series_id, (steps, values) in series.items():
+            params += chain.from_iterable(zip(repeat(series_id), repeat(seq), steps, values))
+        returned: list[tuple[int, int, float | None]] = []
+        all_new = True
+        for start in range(0, len(params), 4 * SQLITE_ROWS_PER_STATEMENT):
+            chunk = params[start : start + 4 * SQLITE_ROWS_PER_STATEMENT]
             insert = "INSERT INTO metric_points (series_id, seq, step, value) VALUES " + ",".join(
-                ["(?,?,?,?)"] * len(chunk)
+                ["(?,?,?,?)"] * (len(chunk) // 4)
             )
             try:  # every point new, as nearly always: a third of the time of the statement with RETURNING
-                cursor.execute(insert, params)
+                cursor.execute(insert, chunk)
             except sqlite3.IntegrityError:  # a point stored before (a retry); SQLite undid this statement only
-                cursor.execute(insert + " ON CONFLICT DO NOTHING RETURNING series_id, step, value", params)
-                new += [tuple(r) for r in cursor.fetchall()]
+                cursor.execute(insert + " ON CONFLICT DO NOTHING RETURNING series_id, step, value", chunk)
+                returned += cursor.fetchall()
+                all_new = False
             else:
-                new += chunk
-        return new
+                returned += zip(chunk[0::4], chunk[2::4], chunk[3::4], strict=True)
+        return series if all_new else _regrouped(returned)
 
 
-def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[SeriesRow]:
+def _regrouped(rows: list[tuple[int, int, float | None]]) -> dict[int, Arrays]:
+    """(series, step, value) rows per series, as steps in ascending order and their values."""
+    grouped: dict[int, list[tuple[int, float | None]]] = {}
+    for series_id, step, value in rows:
+        grouped.setdefault(series_id, []).append((step, value))
+    return {series_id: _arrays(sorted(points)) for series_id, points in grouped.items()}
+
+
+def _arrays(points: list[tuple[int, float | None]]) -> Arrays:
+    steps, values = zip(*points, strict=True)
+    return list(steps), list(values)
+
+
+def _insert_postgres(cursor: Any, seq: int, series: dict[int, Arrays]) -> dict[int, Arrays]:
     """Leave out the points whose step the series already stores (a retry), then pack the rest into one block per
     series and window of ``BLOCK_STEPS`` steps, written with binary COPY.
 
@@ -126,12 +140,9 @@ def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[Serie
     series logged in step order, none. The caller holds the run's lock, so no other request writes these series
     meanwhile.
     """
-    windows: dict[tuple[int, int], list[tuple[int, float | None]]] = {}  # (series, window) -> (step, value)s
-    for series_id, step, value in rows:
-        windows.setdefault((series_id, window_of(step)), []).append((step, value))
-    for points in windows.values():
-        points.sort()  # steps are unique within a batch
-    spans = [(series_id, first, points[0][0], points[-1][0]) for (series_id, first), points in windows.items()]
+    blocks = [(series_id, lo, hi) for series_id, (steps, _) in series.items() for lo, hi in windows(steps)]
+    spans = [(series_id, window_of(series[series_id][0][lo]), series[series_id][0][lo], series[series_id][0][hi - 1])
+             for series_id, lo, hi in blocks]  # fmt: skip
     # Only blocks whose steps overlap the batch's in that window: none at all for a series logged in step order.
     cursor.execute(
         "SELECT b.series_id, p.step "
@@ -142,24 +153,36 @@ def _insert_postgres(cursor: Any, seq: int, rows: list[SeriesRow]) -> list[Serie
         [list(column) for column in zip(*spans, strict=True)],
     )
     stored = set(cursor.fetchall())
-    new: list[SeriesRow] = []
+    new: dict[int, Arrays] = {}
     with cursor.copy(
         "COPY metric_blocks (series_id, seq, first_step, last_step, steps, vals) FROM STDIN (FORMAT BINARY)"
     ) as copy:
         # The arrays go as bytes already in Postgres's binary form (``binary_array``): a binary COPY's field is
         # the column type's binary form, whatever dumper made it; psycopg's list dumper took a quarter of the COPY.
         copy.set_types(["int4", "int4", "int8", "int8", "bytea", "bytea"])
-        for (series_id, _), points in windows.items():
+        for series_id, lo, hi in blocks:
+            steps, values = series[series_id][0][lo:hi], series[series_id][1][lo:hi]
             if stored:
-                points = [point for point in points if (series_id, point[0]) not in stored]
-                if not points:
+                kept = [(s, v) for s, v in zip(steps, values, strict=True) if (series_id, s) not in stored]
+                if not kept:
                     continue
-            steps, values = [step for step, _ in points], [value for _, value in points]
+                steps, values = _arrays(kept)
             copy.write_row(
                 (series_id, seq, steps[0], steps[-1], binary_array(INT8, steps), binary_array(FLOAT8, values))
             )
-            new += [(series_id, step, value) for step, value in points]
+            new_steps, new_values = new.setdefault(series_id, ([], []))
+            new_steps += steps
+            new_values += values
     return new
+
+
+def windows(steps: list[int]) -> Iterator[tuple[int, int]]:
+    """The (start, end) index ranges of ascending ``steps`` that fall in one window of ``BLOCK_STEPS`` steps."""
+    lo = 0
+    while lo < len(steps):
+        hi = bisect_left(steps, window_of(steps[lo]) + BLOCK_STEPS, lo)
+        yield lo, hi
+        lo = hi
 
 
 INT8, FLOAT8 = (20, "q"), (701, "d")  # an element type: its oid, and its struct code (8 bytes, big-endian)
@@ -205,18 +228,15 @@ def _announce_postgres(session: Session, *, run: Run, seq: int, data: MetricsAnn
     appended_in_sql(session, run=run, seq=seq)
 
 
-def announcement(new_rows: list[NewRow]) -> MetricsAnnouncement:
+def announcement(new: Points) -> MetricsAnnouncement:
     """The live event's data: per key, the steps its new points span and how many there are. The points stay in
     ``metric_points`` only; the stream reads them back by the event's ``seq`` (``announced.event_data``)."""
-    steps: dict[str, list[int]] = {}
-    for key, step, _ in new_rows:
-        steps.setdefault(key, []).append(step)
-    return {key: {"first": min(found), "last": max(found), "n": len(found)} for key, found in steps.items()}
+    return {key: {"first": steps[0], "last": steps[-1], "n": len(steps)} for key, (steps, _) in new.items()}
 
 
-def _check_early_termination(session: Session, *, run: Run, new_rows: list[NewRow]) -> None:
+def _check_early_termination(session: Session, *, run: Run, new: Points) -> None:
     """A new epoch of the sweep's metric may end the run early: it finishes its epoch and succeeds."""
-    reason = early_termination.check(session, run=run, new_points=[(key, step) for key, step, _ in new_rows])
+    reason = early_termination.check(session, run=run, new_steps={key: steps for key, (steps, _) in new.items()})
     if reason:
         run.finish_requested = reason
         append_status_event(session, run)

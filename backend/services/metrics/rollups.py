@@ -3,6 +3,8 @@ so that a downsampled read of a long series is assembled from about a thousand r
 
 from __future__ import annotations
 
+import typing
+from bisect import bisect_left
 from itertools import pairwise
 from typing import Any, TypeVar
 
@@ -13,6 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from backend.models import ROLLUP_WIDTHS, MetricRollup
+from backend.schemas import Points
 from backend.services.metrics.driver_sql import driver_cursor, executemany
 
 Extremes = tuple[float | None, int, float | None, int]  # vmin, its step, vmax, its step
@@ -47,16 +50,17 @@ def merge(found: dict[Where, Extremes], where: Where, extremes: Extremes) -> Non
     found[where] = extremes if old is None else fold(old, extremes)
 
 
-def update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int, float | None]]) -> None:
-    """Fold newly stored points into their blocks' min and max (and the steps where those occur), every level.
+def update_rollups(session: Session, *, run_id: int, points: Points) -> None:
+    """Fold newly stored points (per key, steps ascending) into their blocks' min and max (and the steps where
+    those occur), every level.
 
     The finest level's blocks come from the points, each coarser level's from the finer blocks; one upsert for
     all of them, which folds each block into its stored row the same way (``fold``).
     """
-    if not rows:
+    if not points:
         return
     finest = ROLLUP_WIDTHS[0]
-    level = _finest_blocks(rows, finest)
+    level = _finest_blocks(points, finest)
     params = _upsert_params(run_id, finest, level)
     for width, coarser in pairwise(ROLLUP_WIDTHS):
         parents: dict[tuple[str, int], Block] = {}
@@ -67,23 +71,29 @@ def update_rollups(session: Session, *, run_id: int, rows: list[tuple[str, int, 
     _upsert(session, params)
 
 
-def _finest_blocks(rows: list[tuple[str, int, float | None]], width: int) -> dict[tuple[str, int], Block]:
+def _finest_blocks(points: Points, width: int) -> dict[tuple[str, int], Block]:
     """The points' blocks of ``width`` steps, each with its extremes as ``fold`` would find them point by point:
     the lowest value at its earliest step, the highest at its earliest step, NULLs only where no value is a number
-    (then both at the block's first step). Grouped first, so ``min`` and ``max`` run over each block at once."""
-    grouped: dict[tuple[str, int], list[tuple[float | None, int]]] = {}
-    for key, step, value in rows:
-        grouped.setdefault((key, step // width), []).append((value, step))
+    (then both at the block's first step). Steps ascend, so a block is a slice, and ``min``, ``max`` and ``index``
+    (the first, so the earliest step, of a value) run over each slice at once."""
     blocks: dict[tuple[str, int], Block] = {}
-    for where, points in grouped.items():
-        numbers = [point for point in points if point[0] is not None]
-        if numbers:
-            vmin, smin = min(numbers)  # ties: the earlier step
-            vmax, later = max((value, -step) for value, step in numbers)
-            blocks[where] = (len(points), (vmin, smin, vmax, -later))
-        else:
-            first = min(step for _, step in points)
-            blocks[where] = (len(points), (None, first, None, first))
+    for key, (steps, values) in points.items():
+        lo = 0
+        while lo < len(steps):
+            bucket = steps[lo] // width
+            hi = bisect_left(steps, (bucket + 1) * width, lo)
+            block, at = values[lo:hi], steps[lo:hi]
+            if None in block:
+                at = [step for value, step in zip(block, at, strict=True) if value is not None]
+                block = [value for value in block if value is not None]
+            numbers = typing.cast(list[float], block)  # no None left
+            if numbers:
+                vmin, vmax = min(numbers), max(numbers)
+                extremes: Extremes = (vmin, at[numbers.index(vmin)], vmax, at[numbers.index(vmax)])
+            else:
+                extremes = (None, steps[lo], None, steps[lo])
+            blocks[key, bucket] = (hi - lo, extremes)
+            lo = hi
     return blocks
 
 
