@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -357,9 +358,12 @@ class PointsIn(BaseModel):
         found: dict[str, dict[int, float | None]] = {}
         for point in self.points:
             found.setdefault(point.key, {})[point.step] = point.value
-        for key, series in self.series.items():
-            found.setdefault(key, {}).update(zip(series.step, series.value, strict=True))
         points: Points = {}
+        for key, series in self.series.items():
+            if key not in found and series.step and all(map(operator.lt, series.step, series.step[1:])):
+                points[key] = series.step, series.value  # as sent: each step once, in ascending order
+            else:
+                found.setdefault(key, {}).update(zip(series.step, series.value, strict=True))
         for key, values in found.items():
             if values:
                 steps, ordered = zip(*sorted(values.items()), strict=True)

@@ -15,6 +15,11 @@ list of metric objects. MLflow gets fewer batches only because it is slow; its r
 The batches are sent in ``--rounds`` turns, each server's share of a round right after the others', so a change in
 the machine's load (other jobs share these cores) falls on every server alike: each round gives its own ratios,
 and the verdict is on their median.
+
+Each server's line also gives the CPU milliseconds a request cost, per process: the API (its process tree) or
+MLflow's server tree, the Postgres server (all its processes) for trainboard on Postgres, and the client (this
+script, httpx). One request is in flight at a time, so these add up to about the request's time: they show which
+process a faster ingestion would have to get cheaper.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -36,11 +42,14 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
+    Served,
     banner,
     mlflow_server,
     mlflow_version,
+    postgres_cpu_seconds,
     postgres_database,
     running_stack,
+    tree_cpu_seconds,
     wait_until_idle,
 )
 from tests.utils.stack import Stack  # noqa: E402
@@ -87,13 +96,19 @@ class Target:
     path: str
     bodies: list[bytes]
     check: Callable[[], None]  # every point stored once, read back from the server
+    meters: dict[str, Callable[[], float]]  # CPU seconds used so far, by the processes that serve the requests
     rates: list[float] = field(default_factory=list)  # points/s, one per round
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds each meter counted while this was sent to
 
     def send_round(self, index: int, rounds: int) -> None:
         share = self.bodies[index * len(self.bodies) // rounds : (index + 1) * len(self.bodies) // rounds]
+        meters = {**self.meters, "client": time.process_time}  # this script: httpx, sending the bodies
+        before = {name: meter() for name, meter in meters.items()}
         seconds, latencies = post_all(self.http, self.path, share)
+        for name, meter in meters.items():
+            self.cpu[name] = self.cpu.get(name, 0.0) + meter() - before[name]
         self.rates.append(len(share) * BATCH / seconds)
         self.latencies += latencies
         self.seconds += seconds
@@ -103,8 +118,11 @@ class Target:
         return len(self.bodies) * BATCH / self.seconds
 
 
-def trainboard_target(name: str, stack: Stack, n_batches: int, values: list[float], *, one_by_one: bool) -> Target:
-    wait_until_idle(stack.processes["api"].pid)  # as MLflow's server is (bench/common.py)
+def trainboard_target(
+    name: str, stack: Stack, n_batches: int, values: list[float], *, one_by_one: bool, postgres: bool = False
+) -> Target:
+    api = stack.processes["api"].pid
+    wait_until_idle(api)  # as MLflow's server is (bench/common.py)
     http = httpx.Client(base_url=stack.url, timeout=120)
     warm = http.post("/api/runs", json={"name": "bench-ingest-warmup", "external": True}).json()
     http.headers["X-Trainboard-Lease"] = warm["lease"]  # this client plays each run's script in turn
@@ -119,12 +137,15 @@ def trainboard_target(name: str, stack: Stack, n_batches: int, values: list[floa
         assert len(stored) == len(set(stored)) == n_batches * BATCH, len(stored)
 
     bodies = trainboard_bodies(n_batches, values, one_by_one=one_by_one)
-    return Target(name, http, f"/api/runs/{run['id']}/metrics", bodies, check)
+    meters = {"API": partial(tree_cpu_seconds, api)}
+    if postgres:
+        meters["Postgres"] = postgres_cpu_seconds
+    return Target(name, http, f"/api/runs/{run['id']}/metrics", bodies, check, meters)
 
 
-def mlflow_target(url: str, n_batches: int, values: list[float]) -> Target:
+def mlflow_target(server: Served, n_batches: int, values: list[float]) -> Target:
     api = "/api/2.0/mlflow"
-    http = httpx.Client(base_url=url, timeout=300)
+    http = httpx.Client(base_url=server.url, timeout=300)
 
     def new_run(name: str) -> str:
         experiment = http.post(f"{api}/experiments/create", json={"name": f"{name}-{time.time_ns()}"})
@@ -162,16 +183,23 @@ def mlflow_target(url: str, n_batches: int, values: list[float]) -> Target:
         assert len(history) == n_batches * BATCH, len(history)
 
     return Target(
-        f"MLflow {mlflow_version()} (SQLite)", http, f"{api}/runs/log-batch", bodies(run_id, n_batches), check
+        f"MLflow {mlflow_version()} (SQLite)",
+        http,
+        f"{api}/runs/log-batch",
+        bodies(run_id, n_batches),
+        check,
+        {"server": partial(tree_cpu_seconds, server.pid)},
     )
 
 
 def describe(target: Target) -> None:
     rounds = " / ".join(f"{rate:,.0f}" for rate in target.rates)
+    requests = len(target.latencies)
+    cpu = ", ".join(f"{name} {seconds / requests * 1000:.2f}" for name, seconds in target.cpu.items())
     print(
         f"{target.name:<28} {target.rate:>10,.0f} points/s   per 1,000-point request: median "
         f"{statistics.median(target.latencies):.1f} ms, max {max(target.latencies):.1f} ms "
-        f"({len(target.latencies)} requests; rounds {rounds})"
+        f"({requests} requests; rounds {rounds}); CPU ms a request: {cpu}"
     )
 
 
@@ -216,7 +244,9 @@ def main() -> int:
             pg_stack = servers.enter_context(
                 running_stack(root / "pg", workers=0, extra_env={"DATABASE_URL": database_url})
             )
-            targets.append(trainboard_target("trainboard (Postgres 15)", pg_stack, args.batches, values, **shape))
+            targets.append(
+                trainboard_target("trainboard (Postgres 15)", pg_stack, args.batches, values, postgres=True, **shape)
+            )
         if not args.no_mlflow:
             targets.append(
                 mlflow_target(servers.enter_context(mlflow_server(root / "mlflow")), args.mlflow_batches, values)

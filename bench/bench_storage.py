@@ -279,7 +279,7 @@ def what_if(root: Path, n_runs: int, n_keys: int, steps: int) -> None:
 def mlflow_store(root: Path, n_runs: int, n_keys: int, steps: int) -> float:
     api = "/api/2.0/mlflow"
     workdir = root / "mlflow"
-    with mlflow_server(workdir) as url, httpx.Client(base_url=url, timeout=300) as http:
+    with mlflow_server(workdir) as server, httpx.Client(base_url=server.url, timeout=300) as http:
         experiment = http.post(f"{api}/experiments/create", json={"name": f"storage-{time.time_ns()}"}).json()
         run_ids = []
         for _ in range(n_runs):

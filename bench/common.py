@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import psutil
@@ -113,20 +114,36 @@ def wait_until_up(url: str, *, timeout: float, why: Callable[[], str], exited: C
         time.sleep(0.3)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) used so far by process ``pid`` and its children, living and reaped."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        with suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds used so far by every process of this machine's Postgres server (its backends included)."""
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] in ("postgres", "postmaster"):
+            with suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+    return total
+
+
 def wait_until_idle(pid: int, *, timeout: float = 120, busy: float = 0.1) -> float:
     """Wait until process ``pid`` and its children use less than ``busy`` CPU-seconds a second, two seconds in a
     row, and return the seconds waited: a server that answers before its start-up work is done would otherwise
     be timed while that work takes the cores (MLflow 3's job runner and its huey consumers take both of this
     machine's cores for 8-9 s after `/health` answers, and a log-batch request took 4x as long meanwhile)."""
-    root = psutil.Process(pid)
 
     def cpu_seconds() -> float:
-        total = 0.0
-        for process in [root, *root.children(recursive=True)]:
-            with suppress(psutil.Error):
-                times = process.cpu_times()
-                total += times.user + times.system + times.children_user + times.children_system
-        return total
+        return tree_cpu_seconds(pid)
 
     start = time.monotonic()
     quiet, last = 0, cpu_seconds()
@@ -140,10 +157,15 @@ def wait_until_idle(pid: int, *, timeout: float = 120, busy: float = 0.1) -> flo
     return time.monotonic() - start - 2
 
 
+class Served(NamedTuple):
+    url: str
+    pid: int
+
+
 @contextmanager
-def mlflow_server(workdir: Path, *, workers: int = 1) -> Iterator[str]:
-    """`mlflow server` on a fresh SQLite store; yields its URL once it answers and its start-up work is done
-    (``wait_until_idle``)."""
+def mlflow_server(workdir: Path, *, workers: int = 1) -> Iterator[Served]:
+    """`mlflow server` on a fresh SQLite store; yields its URL and process id once it answers and its start-up
+    work is done (``wait_until_idle``)."""
     mlflow_bin = ensure_mlflow_venv()
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -180,7 +202,7 @@ def mlflow_server(workdir: Path, *, workers: int = 1) -> Iterator[str]:
         )
         waited = wait_until_idle(process.pid)
         print(f"# MLflow's server answered, then was busy starting for {waited:.0f} s more; measured after that")
-        yield url
+        yield Served(url, process.pid)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, 15)

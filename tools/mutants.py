@@ -226,9 +226,23 @@ MUTANTS = (
     Mutant(
         "SQLite keeps a retried batch's stored points as new (the plain insert's fallback counts every point)",
         "backend/services/metrics/ingest.py",
-        "                new += [tuple(r) for r in cursor.fetchall()]\n",
-        "                new += chunk\n",
+        "                all_new = False\n",
+        "",
         ("tests/backend/test_metrics_api.py",),
+    ),
+    Mutant(
+        "a key's arrays taken as sent without checking that their steps ascend, each once",
+        "backend/schemas.py",
+        "all(map(operator.lt, series.step, series.step[1:]))",
+        "True",
+        ("tests/backend/test_metrics_api.py",),
+    ),
+    Mutant(
+        "a rollup block's max at its last step on a tie, not its first",
+        "backend/services/metrics/rollups.py",
+        "at[numbers.index(vmax)]",
+        "at[len(numbers) - 1 - numbers[::-1].index(vmax)]",
+        ("tests/backend/test_downsampling.py",),
     ),
     Mutant(
         "a batch of points on Postgres commits waiting for the disk (synchronous_commit left on)",
