@@ -101,7 +101,8 @@ def insert_ignoring_duplicates(session: Session, seq: int, series: dict[int, Arr
         params: list[Any] = []
         for series_id, (steps, values) in series.items():
             params += chain.from_iterable(zip(repeat(series_id), repeat(seq), steps, values))
-        returned: list[tuple[int, int, float | None]] = []
+        whole: list[list[Any]] = []  # the parameters of each statement that stored all its rows
+        returned: list[tuple[int, int, float | None]] = []  # the new rows of the others
         all_new = True
         for start in range(0, len(params), 4 * SQLITE_ROWS_PER_STATEMENT):
             chunk = params[start : start + 4 * SQLITE_ROWS_PER_STATEMENT]
@@ -115,8 +116,12 @@ def insert_ignoring_duplicates(session: Session, seq: int, series: dict[int, Arr
                 returned += cursor.fetchall()
                 all_new = False
             else:
-                returned += zip(chunk[0::4], chunk[2::4], chunk[3::4], strict=True)
-        return series if all_new else _regrouped(returned)
+                whole.append(chunk)
+        if all_new:
+            return series
+        for chunk in whole:
+            returned += zip(chunk[0::4], chunk[2::4], chunk[3::4], strict=True)
+        return _regrouped(returned)
 
 
 def _regrouped(rows: list[tuple[int, int, float | None]]) -> dict[int, Arrays]:
@@ -140,9 +145,12 @@ def _insert_postgres(cursor: Any, seq: int, series: dict[int, Arrays]) -> dict[i
     series logged in step order, none. The caller holds the run's lock, so no other request writes these series
     meanwhile.
     """
-    blocks = [(series_id, lo, hi) for series_id, (steps, _) in series.items() for lo, hi in windows(steps)]
-    spans = [(series_id, window_of(series[series_id][0][lo]), series[series_id][0][lo], series[series_id][0][hi - 1])
-             for series_id, lo, hi in blocks]  # fmt: skip
+    blocks: list[tuple[int, int, int]] = []  # series, and the index range of its points in one window
+    spans: list[tuple[int, int, int, int]] = []  # series, window, the first and the last of those steps
+    for series_id, (steps, _) in series.items():
+        for lo, hi in windows(steps):
+            blocks.append((series_id, lo, hi))
+            spans.append((series_id, window_of(steps[lo]), steps[lo], steps[hi - 1]))
     # Only blocks whose steps overlap the batch's in that window: none at all for a series logged in step order.
     cursor.execute(
         "SELECT b.series_id, p.step "
