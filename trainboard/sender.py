@@ -125,6 +125,7 @@ class PointSender:
         self.duplicates = 0  # of those, points the API already had
         self.dropped = 0  # points refused for good, or discarded
         self.api_up = True  # False from a failed request until one succeeds
+        self.arrays = True  # post batches per key as arrays; False once an older API refused that shape
         self.retry_at = 0.0  # monotonic time before which nothing is posted (the backoff after a failure)
         self._backoff = policy.backoff()
         self._discarding = False
@@ -212,10 +213,12 @@ class PointSender:
 
     def _send(self, batch: Batch) -> bool:
         """One try. True when the batch left the outbox (stored, or refused for good)."""
-        if self._try(batch.body, batch.points):
+        arrays = self.arrays
+        body = batch.body if arrays else batch_body(batch.parts)
+        if self._try(body, batch.points, arrays=arrays):
             self.outbox.acknowledge(batch)
             return True
-        return False
+        return arrays and not self.arrays and self._send(batch)  # an older API: at once, one by one
 
     def _drain(self, slice_s: float) -> bool:
         overflow = self.overflow
@@ -238,8 +241,11 @@ class PointSender:
                 self.log.info("%s: the spooled points are delivered", self.what)
         return True
 
-    def _try(self, body: bytes, points: int) -> bool:
-        """Post once. True when the API answered for good: it took the points, or refused them (dropped, logged)."""
+    def _try(self, body: bytes, points: int, *, arrays: bool = False) -> bool:
+        """Post once. True when the API answered for good: it took the points, or refused them (dropped, logged).
+
+        An API older than the ``{"series": ...}`` body refuses it naming that field (422): the points stay, and
+        this sender posts them, and every later batch, one by one."""
         try:
             reply = self.post(body)
         except ApiError as exc:
@@ -247,6 +253,10 @@ class PointSender:
                 self.unreachable(exc)
                 return False
             self.reachable()
+            if arrays and exc.status_code == 422 and "series" in str(exc):
+                self.log.warning("%s: the API predates batches as arrays; sending points one by one", self.what)
+                self.arrays = False
+                return False
             self.log.error("%s: the API refused %d points: %s", self.what, points, exc)
             self.dropped += points
             self.on_refused(exc)

@@ -136,3 +136,30 @@ def test_discard_drops_what_is_queued_and_spooled_without_posting(tmp_path: Path
     sender.pump()
     assert api.tries == 0 and sender.done and sender.dropped == 8
     spool.close()
+
+
+def test_an_api_older_than_batches_as_arrays_gets_every_point_one_by_one(caplog: pytest.LogCaptureFixture) -> None:
+    """What an API from before the ``series`` body answers it (pydantic, extra fields forbidden): the refused
+    batch is sent again at once as points one by one, and so is every later one; nothing is dropped."""
+    stored: list[tuple[str, int]] = []
+    shapes: list[str] = []
+
+    def older_api(body: bytes) -> dict[str, Any]:
+        batch = json.loads(body)
+        shapes.append(next(iter(batch)))
+        if "series" in batch:
+            raise ApiError(422, [
+                {"type": "missing", "loc": ["body", "points"], "msg": "Field required"},
+                {"type": "extra_forbidden", "loc": ["body", "series"], "msg": "Extra inputs are not permitted"},
+            ])  # fmt: skip
+        stored.extend((p["key"], p["step"]) for p in batch["points"])
+        return {"accepted": len(batch["points"]), "duplicates": 0, "status": "running"}
+
+    sender = PointSender(older_api, what="run 6", max_batch=10, policy=FAST)
+    _log(sender, "loss", range(25))
+    with caplog.at_level(logging.WARNING):
+        sender.pump()
+    assert stored == [("loss", s) for s in range(25)]
+    assert shapes == ["series", "points", "points", "points"], "asked once, then one by one"
+    assert (sender.dropped, sender.sent, sender.pending) == (0, 25, 0)
+    assert "run 6: the API predates batches as arrays" in caplog.text
