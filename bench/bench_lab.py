@@ -212,6 +212,20 @@ def _tracking_points(first: int, last: int, rng: random.Random, now: float) -> l
     return points
 
 
+def as_arrays(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch as trainboard's senders post it (``trainboard/outbox.py``): per key, its steps and values as arrays."""
+    series: dict[str, dict[str, list[Any]]] = {}
+    for point in points:
+        arrays = series.setdefault(point["key"], {"step": [], "value": []})
+        arrays["step"].append(point["step"])
+        arrays["value"].append(point["value"])
+    return {"series": series}
+
+
+def points_in(body: dict[str, Any]) -> int:
+    return sum(len(arrays["step"]) for arrays in body["series"].values())
+
+
 class WriterLoop:
     """One writer's life for a level: post on its schedule until ``end_at``, deliver the rest, report succeeded."""
 
@@ -260,7 +274,7 @@ class WriterLoop:
         points = make(self.done + 1, due, self.rng, time.time())
         for start in range(0, len(points), 1000):  # MAX_BATCH_POINTS
             chunk = points[start : start + 1000]
-            if await self._write("POST", f"/api/runs/{self.w.run_id}/metrics", {"points": chunk}, kind="metric"):
+            if await self._write("POST", f"/api/runs/{self.w.run_id}/metrics", as_arrays(chunk), kind="metric"):
                 self.sent.add(chunk)
         self.done = due
 
@@ -304,7 +318,7 @@ class WriterLoop:
                 continue
             getattr(self.result, f"{kind}_ms").append((time.perf_counter() - sent) * 1000)
             if status == 200:
-                if kind == "metric" and json.loads(data).get("accepted") != len(body["points"]):
+                if kind == "metric" and json.loads(data).get("accepted") != points_in(body):
                     self.result.errors.append(
                         f"{path}: {json.loads(data).get('duplicates')} duplicates in a fresh batch"
                     )
