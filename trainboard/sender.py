@@ -65,6 +65,16 @@ def call_with_retry(
             raise GaveUp
 
 
+def _predates_arrays(exc: ApiError) -> bool:
+    """The 422 of an API from before the ``series`` body: its model forbade the field (``extra_forbidden`` at
+    ``body.series``), not a refusal of the points themselves."""
+    errors = exc.detail if exc.status_code == 422 and isinstance(exc.detail, list) else []
+    return any(
+        isinstance(error, dict) and error.get("type") == "extra_forbidden" and error.get("loc") == ["body", "series"]
+        for error in errors
+    )
+
+
 MAX_BATCH_POINTS = 1_000
 """The most points one POST carries, from a script and from a worker alike (the API takes up to 10,000). Larger
 batches would hardly lower the API's cost per point, which is spent point by point on the insert, the rollups and
@@ -253,7 +263,7 @@ class PointSender:
                 self.unreachable(exc)
                 return False
             self.reachable()
-            if arrays and exc.status_code == 422 and "series" in str(exc):
+            if arrays and _predates_arrays(exc):
                 self.log.warning("%s: the API predates batches as arrays; sending points one by one", self.what)
                 self.arrays = False
                 return False

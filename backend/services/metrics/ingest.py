@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from bisect import bisect_left
-from collections.abc import Iterator
 from itertools import chain, repeat
 from typing import Any
 
@@ -22,7 +20,7 @@ from backend.services import early_termination, leases
 from backend.services.event_kinds import EventKind, MetricsAnnouncement
 from backend.services.events import append_event, append_status_event, appended_in_sql, locked_run
 from backend.services.metrics.driver_sql import driver_cursor
-from backend.services.metrics.rollups import update_rollups
+from backend.services.metrics.rollups import ranges_by_block, update_rollups
 
 SQLITE_ROWS_PER_STATEMENT = 8_000  # 4 parameters a row; SQLite takes 32,766 parameters per statement
 
@@ -148,7 +146,7 @@ def _insert_postgres(cursor: Any, seq: int, series: dict[int, Arrays]) -> dict[i
     blocks: list[tuple[int, int, int]] = []  # series, and the index range of its points in one window
     spans: list[tuple[int, int, int, int]] = []  # series, window, the first and the last of those steps
     for series_id, (steps, _) in series.items():
-        for lo, hi in windows(steps):
+        for lo, hi in ranges_by_block(steps, BLOCK_STEPS):
             blocks.append((series_id, lo, hi))
             spans.append((series_id, window_of(steps[lo]), steps[lo], steps[hi - 1]))
     # Only blocks whose steps overlap the batch's in that window: none at all for a series logged in step order.
@@ -182,15 +180,6 @@ def _insert_postgres(cursor: Any, seq: int, series: dict[int, Arrays]) -> dict[i
             new_steps += steps
             new_values += values
     return new
-
-
-def windows(steps: list[int]) -> Iterator[tuple[int, int]]:
-    """The (start, end) index ranges of ascending ``steps`` that fall in one window of ``BLOCK_STEPS`` steps."""
-    lo = 0
-    while lo < len(steps):
-        hi = bisect_left(steps, window_of(steps[lo]) + BLOCK_STEPS, lo)
-        yield lo, hi
-        lo = hi
 
 
 INT8, FLOAT8 = (20, "q"), (701, "d")  # an element type: its oid, and its struct code (8 bytes, big-endian)

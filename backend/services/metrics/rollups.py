@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typing
 from bisect import bisect_left
+from collections.abc import Iterator
 from itertools import pairwise
 from typing import Any, TypeVar
 
@@ -78,10 +79,7 @@ def _finest_blocks(points: Points, width: int) -> dict[tuple[str, int], Block]:
     (the first, so the earliest step, of a value) run over each slice at once."""
     blocks: dict[tuple[str, int], Block] = {}
     for key, (steps, values) in points.items():
-        lo = 0
-        while lo < len(steps):
-            bucket = steps[lo] // width
-            hi = bisect_left(steps, (bucket + 1) * width, lo)
+        for lo, hi in ranges_by_block(steps, width):
             block, at = values[lo:hi], steps[lo:hi]
             if None in block:
                 at = [step for value, step in zip(block, at, strict=True) if value is not None]
@@ -92,9 +90,18 @@ def _finest_blocks(points: Points, width: int) -> dict[tuple[str, int], Block]:
                 extremes: Extremes = (vmin, at[numbers.index(vmin)], vmax, at[numbers.index(vmax)])
             else:
                 extremes = (None, steps[lo], None, steps[lo])
-            blocks[key, bucket] = (hi - lo, extremes)
-            lo = hi
+            blocks[key, steps[lo] // width] = (hi - lo, extremes)
     return blocks
+
+
+def ranges_by_block(steps: list[int], width: int) -> Iterator[tuple[int, int]]:
+    """The (start, end) index ranges of ascending ``steps`` that fall in one block of ``width`` steps (steps
+    ``k * width`` to ``(k + 1) * width - 1``): a rollup's bucket, or with ``BLOCK_STEPS`` a storage window."""
+    lo = 0
+    while lo < len(steps):
+        hi = bisect_left(steps, (steps[lo] // width + 1) * width, lo)
+        yield lo, hi
+        lo = hi
 
 
 def _add(blocks: dict[tuple[str, int], Block], where: tuple[str, int], n: int, extremes: Extremes) -> None:
