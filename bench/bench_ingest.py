@@ -237,15 +237,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, ExitStack() as servers:
         root = Path(tmp)
         stack = servers.enter_context(running_stack(root / "sqlite", workers=0))
-        shape = {"one_by_one": args.points_one_by_one}
-        targets = [trainboard_target("trainboard (SQLite)", stack, args.batches, values, **shape)]
+        one_by_one = args.points_one_by_one
+        targets = [trainboard_target("trainboard (SQLite)", stack, args.batches, values, one_by_one=one_by_one)]
         database_url = None if args.no_postgres else servers.enter_context(postgres_database())
         if database_url:
             pg_stack = servers.enter_context(
                 running_stack(root / "pg", workers=0, extra_env={"DATABASE_URL": database_url})
             )
+            name = "trainboard (Postgres 15)"
             targets.append(
-                trainboard_target("trainboard (Postgres 15)", pg_stack, args.batches, values, postgres=True, **shape)
+                trainboard_target(name, pg_stack, args.batches, values, one_by_one=one_by_one, postgres=True)
             )
         if not args.no_mlflow:
             targets.append(

@@ -141,17 +141,13 @@ def wait_until_idle(pid: int, *, timeout: float = 120, busy: float = 0.1) -> flo
     row, and return the seconds waited: a server that answers before its start-up work is done would otherwise
     be timed while that work takes the cores (MLflow 3's job runner and its huey consumers take both of this
     machine's cores for 8-9 s after `/health` answers, and a log-batch request took 4x as long meanwhile)."""
-
-    def cpu_seconds() -> float:
-        return tree_cpu_seconds(pid)
-
     start = time.monotonic()
-    quiet, last = 0, cpu_seconds()
+    quiet, last = 0, tree_cpu_seconds(pid)
     while quiet < 2:
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"process {pid} still busy after {timeout:.0f} s")
         time.sleep(1)
-        now = cpu_seconds()
+        now = tree_cpu_seconds(pid)
         quiet = quiet + 1 if now - last < busy else 0
         last = now
     return time.monotonic() - start - 2

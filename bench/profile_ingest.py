@@ -40,42 +40,9 @@ from backend.services import leases, metrics, runs  # noqa: E402
 from backend.services.events import locked_run  # noqa: E402
 from backend.services.metrics.ingest import insert_ignoring_duplicates, series_ids  # noqa: E402
 from backend.services.metrics.rollups import update_rollups  # noqa: E402
+from bench.bench_ingest import BATCH, make_values, trainboard_bodies  # noqa: E402
 from bench.common import banner, postgres_database, running_stack  # noqa: E402
 from trainboard.spec import RunSpec  # noqa: E402
-
-BATCH = 1_000
-
-
-def bodies(n: int) -> list[bytes]:
-    """Batches of ``loss`` points as the senders post them: per key as arrays (``{"series": ...}``)."""
-    rng = random.Random(0)
-    return [
-        json.dumps(
-            {
-                "series": {
-                    "loss": {
-                        "step": list(range(b * BATCH, (b + 1) * BATCH)),
-                        "value": [rng.random() for _ in range(BATCH)],
-                    }
-                }
-            }  # fmt: skip
-        ).encode()
-        for b in range(n)
-    ]
-
-
-def one_by_one(body: bytes) -> bytes:
-    """The same batch as ``{"points": [{"key", "step", "value"}, ...]}``."""
-    series = json.loads(body)["series"]
-    return json.dumps(
-        {
-            "points": [
-                {"key": key, "step": step, "value": value}
-                for key, s in series.items()
-                for step, value in zip(s["step"], s["value"], strict=True)
-            ]
-        }  # fmt: skip
-    ).encode()
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> float:
@@ -227,9 +194,10 @@ def main() -> int:
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     banner("ingestion profile: one 1,000-point batch, stage by stage (in-process unless said)")
-    raw = bodies(2 * args.batches)
+    values = make_values(2 * args.batches * BATCH)
+    raw = trainboard_bodies(2 * args.batches, values)  # as the senders post them: per key as arrays
 
-    body = one_by_one(raw[0])
+    body = trainboard_bodies(1, values, one_by_one=True)[0]  # the first batch, points one by one
     adapter_ms = timed(lambda: PointsIn.model_validate(json.loads(body)), 50)
     json_ms = timed(lambda: json.loads(body), 50)
     native_ms = timed(lambda: PointsIn.model_validate_json(body), 50)
