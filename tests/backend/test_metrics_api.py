@@ -81,6 +81,22 @@ def test_a_body_that_is_not_json_is_a_422_that_does_not_echo_it(client: TestClie
     assert len(bad.content) < 1_000  # the 100 KB body is not sent back
 
 
+def test_a_422_names_a_huge_bad_field_in_a_short_reply(client: TestClient) -> None:
+    run_id = _run(client)
+    url = f"/api/runs/{run_id}/metrics"
+    huge_key = "k" * 1_000_000  # refused by the key's length limit; the error names it by its first characters
+    bad = client.post(url, json={"series": {huge_key: {"step": [1], "value": [1.0]}}})
+    assert bad.status_code == 422 and len(bad.content) < 2_000, len(bad.content)
+    assert bad.json()["detail"][0]["loc"][:2] == ["body", "series"]
+    assert bad.json()["detail"][0]["loc"][2].startswith("kkkk")
+    misaligned = client.post(url, json={"series": {"loss": {"step": list(range(9_000)), "value": [1.0]}}})
+    assert misaligned.status_code == 422 and len(misaligned.content) < 2_000, len(misaligned.content)
+    assert "one value per step" in misaligned.text
+    long_list = client.post(url, json={"points": [{"key": "loss", "step": [0] * 5_000, "value": 1}]})
+    assert long_list.status_code == 422 and len(long_list.content) < 2_000, len(long_list.content)
+    assert long_list.json()["detail"][0]["loc"][:4] == ["body", "points", 0, "step"]
+
+
 def test_metrics_reply_tells_a_worker_its_run_was_cancelled(client: TestClient) -> None:
     run_id = _run(client)
     client.post(f"/api/runs/{run_id}/cancel")
