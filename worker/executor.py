@@ -17,7 +17,7 @@ from trainboard.system_metrics import enabled_by_env
 from worker import gpus
 from worker.outcome import report_outcome
 from worker.reporter import CHECKPOINT_ARTIFACT, ApiReporter, deliver_leftover_spools
-from worker.run_log import CLOSE_TIMEOUT_S, RunLogging
+from worker.run_log import RunLogging
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def _train_builtin(client: Client, run: dict[str, Any], *, settings: Settings, w
             **reporter.how_far(),
         )
     finally:
-        log.close(timeout=0.0 if lifecycle.WORKER_STOPPING.is_set() else CLOSE_TIMEOUT_S)  # stopping: no wait
+        log.close()
     reporter.close()
     result = {**summary.to_dict(), "stop_reason": reporter.finish_reason}
     return report_outcome(client, run_id, status="succeeded", summary=result, epoch=reporter.epoch)

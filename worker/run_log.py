@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from trainboard import lifecycle
 from trainboard.client import Client
 from trainboard.output_capture import LogSender
 
@@ -15,6 +16,8 @@ RUN_LOGGERS = ("worker", "py.warnings")
 # Never: the worker's heartbeats, HTTP requests, and the log sender's own complaints (they would feed themselves).
 OTHER_LOGGERS = ("worker.presence", "trainboard", "httpx", "httpcore")
 CLOSE_TIMEOUT_S = 30.0
+# Once the worker is stopping, the API may be gone already (`up` stops it first): the last lines get this long.
+STOPPING_CLOSE_TIMEOUT_S = 2.0
 ERROR_FLUSH_S = 5.0
 
 
@@ -78,8 +81,11 @@ class RunLogging:
             )  # the epoch lines are INFO: the run's log has them whatever the worker prints
         logging.getLogger().addHandler(self._handler)
 
-    def close(self, *, timeout: float = CLOSE_TIMEOUT_S) -> None:
-        """Stop collecting and deliver the rest (for at most ``timeout`` seconds)."""
+    def close(self, *, timeout: float | None = None) -> None:
+        """Stop collecting and deliver the rest, for at most ``timeout`` seconds: by default CLOSE_TIMEOUT_S, or
+        STOPPING_CLOSE_TIMEOUT_S once the worker is stopping (its stop must not wait on an API that is gone)."""
+        if timeout is None:
+            timeout = STOPPING_CLOSE_TIMEOUT_S if lifecycle.WORKER_STOPPING.is_set() else CLOSE_TIMEOUT_S
         logging.getLogger().removeHandler(self._handler)
         _claimed_threads.discard(self._thread or 0)
         self._ours.setLevel(self._level)
