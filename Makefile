@@ -30,11 +30,10 @@ install: $(INSTALLED)
 up: $(RUNTIME)
 	$(BIN)/trainboard up
 
-# TEST_WORKERS=2: two processes, each test module on one of them (its module-scoped stack stays in one process),
-# each with its own Postgres and Redis database (tests/conftest.py): about 7 minutes instead of 11 on 2 cores, but
-# two timing-sensitive tests (test_up_lifecycle's shutdown under load, test_estimate's memory peaks) can flake
-# there, so CI and the default run everything in this process.
-TEST_WORKERS ?= 0
+# Two processes (pytest-xdist), each test module on one of them (its module-scoped stack stays in one process),
+# each with its own Postgres database and Redis database (tests/conftest.py): about 9 minutes on 2 cores, where
+# one process takes about 17. TEST_WORKERS=0 runs everything in this process; more suit a machine with more cores.
+TEST_WORKERS ?= 2
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
