@@ -119,12 +119,24 @@ class LogSender:
             time.sleep(0.01)
         return not self.pending
 
-    def close(self, timeout: float | None = None) -> bool:
-        """Deliver what is queued, waiting at most ``timeout`` seconds (None: as long as it takes), then stop.
+    def close(
+        self, timeout: float | None = None, *, hurry: threading.Event | None = None, hurry_s: float = 0.0
+    ) -> bool:
+        """Deliver what is queued, waiting at most ``timeout`` seconds (None: as long as it takes), then stop; once
+        ``hurry`` is set (a worker's stop signal, even one that comes while this waits), at most ``hurry_s`` more.
         True when every line was delivered (or refused by the API, which says so)."""
         self._closing = True
         self._wake.set()
-        self._thread.join(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        hurried = False
+        while self._thread.is_alive():
+            now = time.monotonic()
+            if hurry is not None and not hurried and hurry.is_set():
+                hurried = True
+                deadline = now + hurry_s if deadline is None else min(deadline, now + hurry_s)
+            if deadline is not None and now >= deadline:
+                break
+            self._thread.join(0.1 if deadline is None else min(0.1, deadline - now))
         if self._thread.is_alive():
             self._abandon.set()
             self._thread.join(5.0)

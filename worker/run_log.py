@@ -81,12 +81,11 @@ class RunLogging:
             )  # the epoch lines are INFO: the run's log has them whatever the worker prints
         logging.getLogger().addHandler(self._handler)
 
-    def close(self, *, timeout: float | None = None) -> None:
-        """Stop collecting and deliver the rest, for at most ``timeout`` seconds: by default CLOSE_TIMEOUT_S, or
-        STOPPING_CLOSE_TIMEOUT_S once the worker is stopping (its stop must not wait on an API that is gone)."""
-        if timeout is None:
-            timeout = STOPPING_CLOSE_TIMEOUT_S if lifecycle.WORKER_STOPPING.is_set() else CLOSE_TIMEOUT_S
+    def close(self, *, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """Stop collecting and deliver the rest, for at most ``timeout`` seconds, or STOPPING_CLOSE_TIMEOUT_S once
+        the worker is stopping, even if its stop signal comes while this waits: `up` stops the API first, and the
+        worker's stop must not wait on an API that is gone."""
         logging.getLogger().removeHandler(self._handler)
         _claimed_threads.discard(self._thread or 0)
         self._ours.setLevel(self._level)
-        self.sender.close(timeout)
+        self.sender.close(timeout, hurry=lifecycle.WORKER_STOPPING, hurry_s=STOPPING_CLOSE_TIMEOUT_S)

@@ -74,6 +74,23 @@ def test_a_stopping_worker_does_not_wait_for_an_api_that_is_gone(client: Client,
     assert log.sender.pending == 1, "the line is reported undelivered, not claimed sent"
 
 
+def test_a_stop_signal_that_comes_while_the_log_waits_for_the_api_cuts_the_wait_short(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "WORKER_STOPPING", threading.Event())
+    log = RunLogging(client, 3)  # the run ended as the API went away: its last lines wait for it
+    logging.getLogger("worker.command").info("the run's last line")
+    closing = threading.Thread(target=log.close)
+    started = time.monotonic()
+    closing.start()
+    time.sleep(1.0)
+    assert closing.is_alive(), "the log waits for the API while the worker is not stopping"
+    lifecycle.WORKER_STOPPING.set()  # then the stop signal
+    closing.join(CLOSE_TIMEOUT_S)
+    took = time.monotonic() - started
+    assert took < 1.0 + STOPPING_CLOSE_TIMEOUT_S + 3, f"closing the log took {took:.1f} s"
+
+
 def test_a_stopping_worker_still_delivers_its_last_lines_to_an_api_that_is_up(
     client: Client, port: int, stopping: None
 ) -> None:
