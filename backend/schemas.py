@@ -468,7 +468,10 @@ class Health(BaseModel):
     version: str
 
 
-QueueName = Literal["any", "cpu", "cuda", "cmd-any", "cmd-cpu", "cmd-cuda"]  # trainboard.queue.QUEUES
+# trainboard.queue.QUEUES, and the queues of command runs asking for 2 to MAX_GPUS GPUs ("cmd-cuda-2gpus").
+QueueName = Annotated[
+    str, Field(pattern=r"^(any|cpu|cuda|cmd-any|cmd-cpu|cmd-cuda|cmd-cuda-([2-9]|[1-5][0-9]|6[0-4])gpus)$")
+]
 
 
 class WorkerHeartbeat(BaseModel):
@@ -481,7 +484,9 @@ class WorkerHeartbeat(BaseModel):
         max_length=8, description='what it can train on, e.g. ["cpu"] or ["cpu", "cuda"]'
     )
     gpus: list[Annotated[str, Field(max_length=200)]] = Field(default=[], max_length=64, description="GPU names")
-    queues: list[QueueName] = Field(min_length=1, max_length=6, description="the queues it takes runs from")
+    queues: list[QueueName] = Field(
+        min_length=1, max_length=6 + MAX_GPUS - 1, description="the queues it takes runs from"
+    )
     run_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="the run it is executing")
     run_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
         default=[], max_length=64, description="every run it is executing (several on a worker with several GPUs)"

@@ -3,7 +3,7 @@ the status events the run page reads live (so the browser keeps no copy of these
 
 from __future__ import annotations
 
-from trainboard.queue import COMMAND_PREFIX
+from trainboard.queue import COMMAND_PREFIX, queue_gpus
 
 NEEDS_COMMAND_WORKER = "needs a worker that runs commands: start one with `trainboard worker --code DIR`"
 
@@ -34,7 +34,16 @@ def status_in_words(
 def queued_in_words(*, queue: str, runs_ahead: int | None, queue_workers: int | None) -> str:
     """E.g. "2 runs ahead · waiting for a GPU (cuda) worker", or how to start a worker when none takes the queue."""
     device = queue.removeprefix(COMMAND_PREFIX)
-    if queue_workers == 0 and queue.startswith(COMMAND_PREFIX):
+    gpus = queue_gpus(queue)
+    if gpus and queue_workers == 0:
+        ids = ",".join(str(index) for index in range(gpus))
+        waiting = (
+            f"needs a worker that runs commands on {gpus} GPUs: none online has that many; start one on a machine "
+            f"with enough: `trainboard worker --code DIR --device cuda --gpus {ids}`"
+        )
+    elif gpus:
+        waiting = f"waiting for {gpus} free GPUs on a worker that runs commands"
+    elif queue_workers == 0 and queue.startswith(COMMAND_PREFIX):
         waiting = (
             NEEDS_COMMAND_WORKER
             if device == "any"

@@ -194,10 +194,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     gpus.configure(held, visible=os.environ.get("CUDA_VISIBLE_DEVICES"))
-    queues = worker_queues(device, commands=args.code is not None)
+    queues = worker_queues(device, commands=args.code is not None, gpus=len(held))
     name = args.name or f"{device}-{os.getpid()}@{socket.gethostname()}"
     app = make_celery(settings)
-    declare_queues(app)
+    declare_queues(app, also=queues)
     # One run at a time in the worker's own thread; with several GPUs, a thread per GPU (worker/gpus.py).
     pool = ["--pool=threads", f"--concurrency={len(held)}"] if len(held) > 1 else ["--pool=solo", "--concurrency=1"]
     argv = [

@@ -20,20 +20,40 @@ RUN_QUEUES = ("any", "cpu", "cuda")
 # Command runs (a user's own command) wait apart: only workers started with `trainboard worker --code DIR` take them.
 COMMAND_PREFIX = "cmd-"
 COMMAND_QUEUES = tuple(COMMAND_PREFIX + name for name in RUN_QUEUES)
-QUEUES = RUN_QUEUES + COMMAND_QUEUES
+QUEUES = RUN_QUEUES + COMMAND_QUEUES  # those every broker has; the queues of multi-GPU command runs come on demand
+GPUS_SUFFIX = "gpus"
 
 
-def queue_for_device(device: str, *, command: bool = False) -> str:
+def queue_for_device(device: str, *, command: bool = False, gpus: int = 0) -> str:
     """A run asking for a device waits in that device's queue; "auto" runs on any worker. A command run waits
-    in the command queue of the same device ("cmd-any", "cmd-cpu", "cmd-cuda")."""
+    in the command queue of the same device ("cmd-any", "cmd-cpu", "cmd-cuda"), and one asking for two GPUs or
+    more in a queue of its own count ("cmd-cuda-2gpus"), which only workers scheduling that many take: a run
+    never lands on a worker too small for it, and waits while none big enough is online."""
     name = {"cpu": "cpu", "cuda": "cuda"}.get(device, "any")
+    if command and name == "cuda" and gpus >= 2:
+        return gpus_queue(gpus)
     return COMMAND_PREFIX + name if command else name
 
 
-def worker_queues(device: str, *, commands: bool) -> list[str]:
-    """The queues a worker for ``device`` ("cpu" or "cuda") takes runs from; ``commands``: command runs too."""
+def gpus_queue(gpus: int) -> str:
+    """The queue of command runs asking for ``gpus`` GPUs (two or more)."""
+    return f"{COMMAND_PREFIX}cuda-{gpus}{GPUS_SUFFIX}"
+
+
+def queue_gpus(queue: str) -> int:
+    """How many GPUs the runs of ``queue`` ask for: 2 or more for a ``gpus_queue``, else 0 (any other queue)."""
+    count = queue.removeprefix(f"{COMMAND_PREFIX}cuda-").removesuffix(GPUS_SUFFIX)
+    return int(count) if queue.startswith(COMMAND_PREFIX) and queue.endswith(GPUS_SUFFIX) and count.isdigit() else 0
+
+
+def worker_queues(device: str, *, commands: bool, gpus: int = 0) -> list[str]:
+    """The queues a worker for ``device`` ("cpu" or "cuda") takes runs from; ``commands``: command runs too, and
+    on cuda, those asking for up to the ``gpus`` GPUs it schedules."""
     queues = ["any", device]
-    return queues + [queue_for_device(q, command=True) for q in queues] if commands else queues
+    if not commands:
+        return queues
+    multi = [gpus_queue(count) for count in range(2, gpus + 1)] if device == "cuda" else []
+    return queues + [queue_for_device(q, command=True) for q in queues] + multi
 
 
 def is_command_queue(queue: str) -> bool:
@@ -72,8 +92,8 @@ def make_celery(settings: Settings | None = None) -> Celery:
     return app
 
 
-def declare_queues(app: Celery, attempts: int = 5) -> None:
-    """Create the run queues in the broker up front.
+def declare_queues(app: Celery, attempts: int = 5, *, also: list[str] | None = None) -> None:
+    """Create the run queues in the broker up front (and ``also``: a worker's multi-GPU queues).
 
     On the embedded broker each process creates a queue's row the first time it touches it, and two workers
     starting together can race on that row; declaring them once before the workers start (and retrying here)
@@ -83,7 +103,7 @@ def declare_queues(app: Celery, attempts: int = 5) -> None:
         try:
             with app.connection_for_write() as connection:
                 channel = connection.default_channel
-                for name in QUEUES:
+                for name in dict.fromkeys([*QUEUES, *(also or [])]):
                     Queue(name).bind(channel).declare()
             return
         except Exception:  # noqa: BLE001 - a concurrent creator won: the next attempt finds the rows

@@ -109,7 +109,7 @@ def new_command_run(request: CommandRunIn, *, sweep_id: int | None = None) -> Ru
         config=request.config,
         command=list(request.command),
         gpus=request.gpus,
-        queue=queue_for_device("cuda" if request.gpus else request.device, command=True),
+        queue=queue_for_device("cuda" if request.gpus else request.device, command=True, gpus=request.gpus or 0),
         external=False,
         sweep_id=sweep_id,
     )

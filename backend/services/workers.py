@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Run, Worker, utcnow
 from backend.schemas import QueueOut, WorkerHeartbeat, WorkerOut, WorkersOut
-from trainboard.queue import QUEUES
+from trainboard.queue import QUEUES, queue_gpus
 
 FORGET_AFTER = timedelta(days=1)
 
@@ -58,9 +58,12 @@ def workers_overview(session: Session, *, offline_after_s: float) -> WorkersOut:
     rows = session.scalars(select(Worker).where(Worker.last_seen >= now - FORGET_AFTER).order_by(Worker.name))
     workers = sorted((_out(w, now=now, offline_after_s=offline_after_s) for w in rows), key=lambda w: not w.online)
     queued = queue_lengths(session)
+    # The queues of multi-GPU command runs are listed where an online worker takes one or a run waits in one.
+    taken = {q for w in workers if w.online for q in w.queues}
+    by_gpus = sorted({q for q in [*taken, *queued] if queue_gpus(q)}, key=queue_gpus)
     queues = [
-        QueueOut(name=q, queued=queued.get(q, 0), workers=sum(w.online and q in w.queues for w in workers))  # type: ignore[arg-type]
-        for q in QUEUES
+        QueueOut(name=q, queued=queued.get(q, 0), workers=sum(w.online and q in w.queues for w in workers))
+        for q in [*QUEUES, *by_gpus]
     ]
     return WorkersOut(
         workers=workers,

@@ -48,7 +48,8 @@ export function commandCapacityWarning(overview, devices) {
 
 /**
  * The launch form's warning for a command run asking for `gpus` GPUs, or "": an online worker that runs commands
- * on CUDA schedules at least that many (it lists them in `gpus`). A worker with fewer that takes it fails it.
+ * on CUDA schedules at least that many (it lists them in `gpus`). Only such a worker takes the run (a run asking
+ * for two or more waits in a queue of its count, "cmd-cuda-2gpus"): until one is online, it waits.
  */
 export function gpuCapacityWarning(overview, gpus) {
   if (!(gpus > 0) || !overview.workers) return "";
@@ -56,7 +57,7 @@ export function gpuCapacityWarning(overview, gpus) {
   const most = Math.max(0, ...takers.map((w) => (w.gpus || []).length));
   if (most >= gpus) return "";
   const have = takers.length ? `the most any has is ${most}` : "none runs commands on cuda";
-  return `No online worker that runs commands has ${plural(gpus, "GPU")} (${have}): a worker with fewer fails this run; start one on a machine with enough (trainboard worker --device cuda --gpus 0,1,… --code DIR).`;
+  return `No online worker that runs commands has ${plural(gpus, "GPU")} (${have}): this run will wait in the queue until one starts on a machine with enough (trainboard worker --device cuda --gpus 0,1,… --code DIR).`;
 }
 
 /** "cpu", or "cpu, cuda · 2 × NVIDIA H200 (GPUs 0, 2)" (GPU names counted; a worker names the GPUs it schedules

@@ -45,7 +45,7 @@ def test_a_command_run_shows_its_command_config_gpus_and_the_filled_command(clie
             "a b; rm -rf /",
             "{literal}",
         ]
-        assert shown["status"] == "queued" and shown["queue"] == "cmd-cuda"
+        assert shown["status"] == "queued" and shown["queue"] == "cmd-cuda-2gpus"
         assert not shown["external"]
     listed = client.get("/api/runs").json()
     assert listed[0]["argv"][3] == "0.1", "the runs list shows the filled command too"
@@ -58,6 +58,8 @@ def test_a_command_run_shows_its_command_config_gpus_and_the_filled_command(clie
         ({"device": "cpu"}, "cmd-cpu", 0),
         ({"device": "cuda"}, "cmd-cuda", 1),
         ({"gpus": 1}, "cmd-cuda", 1),
+        ({"gpus": 2}, "cmd-cuda-2gpus", 2),
+        ({"device": "cuda", "gpus": 64}, "cmd-cuda-64gpus", 64),
     ],
 )
 def test_command_runs_wait_in_their_own_queues(
@@ -119,6 +121,28 @@ def test_a_queued_command_run_says_it_needs_a_worker_that_runs_commands(client: 
     assert "needs a worker" not in detail and "waiting for a worker that runs commands" in detail
     queues = {q["name"]: (q["queued"], q["workers"]) for q in client.get("/api/workers").json()["queues"]}
     assert queues["cmd-any"] == (1, 1) and queues["any"] == (0, 2)
+
+
+def test_a_run_asking_for_more_gpus_waits_for_a_worker_that_has_them(client: TestClient) -> None:
+    run = launch(client, gpus=3)
+    cuda = ["any", "cuda", "cmd-any", "cmd-cuda"]
+    small = {"host": "a", "devices": ["cpu", "cuda"], "gpus": ["0: T4", "1: T4"], "session": "s1",
+             "queues": [*cuda, "cmd-cuda-2gpus"]}  # fmt: skip
+    assert client.put("/api/workers/small", json=small).status_code == 200
+    detail = client.get(f"/api/runs/{run['id']}").json()["status_detail"]
+    assert "needs a worker that runs commands on 3 GPUs" in detail and "--gpus 0,1,2" in detail
+    queues = {q["name"]: (q["queued"], q["workers"]) for q in client.get("/api/workers").json()["queues"]}
+    assert queues["cmd-cuda-2gpus"] == (0, 1) and queues["cmd-cuda-3gpus"] == (1, 0), queues
+    big = {**small, "session": "s2", "gpus": [f"{i}: H200" for i in range(4)],
+           "queues": [*cuda, "cmd-cuda-2gpus", "cmd-cuda-3gpus", "cmd-cuda-4gpus"]}  # fmt: skip
+    assert client.put("/api/workers/big", json=big).status_code == 200
+    assert client.get(f"/api/runs/{run['id']}").json()["status_detail"] == (
+        "waiting for 3 free GPUs on a worker that runs commands"
+    )
+    names = [q["name"] for q in client.get("/api/workers").json()["queues"]]
+    assert names[-3:] == ["cmd-cuda-2gpus", "cmd-cuda-3gpus", "cmd-cuda-4gpus"]
+    bad = {**big, "queues": ["cmd-cuda-1gpus"]}
+    assert client.put("/api/workers/bad", json=bad).status_code == 422
 
 
 def test_the_script_of_a_command_run_may_send_its_config(client: TestClient) -> None:

@@ -16,6 +16,15 @@ CASES = [
     ({"status": "queued", "queue": "cuda"}, "waiting for a GPU (cuda) worker"),
     ({"status": "queued", "queue": "cpu"}, "waiting for a cpu worker"),
     ({"status": "queued", "queue": "any"}, "waiting for a worker"),
+    (
+        {"status": "queued", "queue": "cmd-cuda-2gpus", "queue_workers": 0},
+        "needs a worker that runs commands on 2 GPUs: none online has that many; start one on a machine with "
+        "enough: `trainboard worker --code DIR --device cuda --gpus 0,1`",
+    ),
+    (
+        {"status": "queued", "queue": "cmd-cuda-4gpus", "queue_workers": 1, "runs_ahead": 1},
+        "1 run ahead · waiting for 4 free GPUs on a worker that runs commands",
+    ),
     ({"status": "running", "stop_requested": "median rule"}, "finishing early: median rule"),
     ({"status": "succeeded", "stop_requested": "median rule"}, "stopped early: median rule"),
     ({"status": "running", "external": True}, "tracked by your script"),

@@ -233,7 +233,10 @@ def test_the_run_page_and_the_runs_table_show_the_command(page: Page, stack: Sta
         ["python", "train.py", "--lr", "0.1", "--epochs", "3"]  # filled from the config: what the worker runs
     )
     assert page.locator(".run-subtitle").text_content() == "pythontrain.py--lr0.1--epochs3"  # the chips, nothing else
-    expect(page.locator(".fact", has_text="gpus").locator("dd")).to_have_text("2")
+    gpus_fact = page.locator(".fact").filter(has=page.locator("dt", has_text=re.compile(r"^gpus$")))
+    expect(gpus_fact.locator("dd")).to_have_text("2")
+    queue_fact = page.locator(".fact").filter(has=page.locator("dt", has_text=re.compile(r"^queue$")))
+    expect(queue_fact.locator("dd")).to_have_text("cmd-cuda-2gpus")  # only a worker with 2 GPUs or more takes it
     expect(page.locator('[data-testid="config"] [data-key="lr"]')).to_contain_text("0.1")
     screenshot(page, "run_command")
     page.goto(f"{stack.url}/#/runs")

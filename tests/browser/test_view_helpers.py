@@ -744,7 +744,7 @@ def test_command_config_rows_json_and_grid(page: Page, stack: Stack) -> None:
                      m.commandFieldFor({loc: ['body', 'grid', 'lr']}), m.commandFieldFor({loc: ['body', 'gpus']}),
                      m.commandFieldFor({loc: ['body']})],
             cloned: m.commandModelFromRun({name: 'r', command: ['python', 'train.py', 'two words', '{lr}'],
-                                           config: {lr: 0.1}, gpus: 2, queue: 'cmd-cuda'}),
+                                           config: {lr: 0.1}, gpus: 2, queue: 'cmd-cuda-2gpus'}),
           };
         })()""",
     )
@@ -876,6 +876,6 @@ def test_a_command_run_asking_for_more_gpus_than_any_worker_has_is_warned_about(
         })()""",
     )
     assert told[0] == told[1] == ""
-    assert told[2].startswith("No online worker that runs commands has 4 GPUs (the most any has is 2): a worker")
+    assert told[2].startswith("No online worker that runs commands has 4 GPUs (the most any has is 2): this run will")
     assert "trainboard worker --device cuda --gpus 0,1,… --code DIR" in told[2]
     assert "(none runs commands on cuda)" in told[3]

@@ -85,3 +85,23 @@ def test_a_cuda_run_is_warned_about_at_launch_and_says_no_worker_takes_it(
     api.post(f"/runs/{second}/cancel")
     expect(page.locator(f'[data-run-id="{second}"] [data-testid="status-note"]')).to_have_count(0)
     expect(page.locator('[data-testid="workers-badge"]')).to_have_text("1 worker · 0 queued")
+
+
+def test_a_multi_gpu_command_run_says_no_worker_has_that_many_and_its_queue_is_listed(
+    page: Page, stack: Stack, api: httpx.Client
+) -> None:
+    _wait_until_the_worker_registered(api)
+    body = {"name": "two gpus", "command": ["torchrun", "--nproc-per-node", "2", "train.py"], "device": "cuda",
+            "gpus": 2}  # fmt: skip
+    run = api.post("/runs", json=body).json()
+    page.goto(f"{stack.url}/#/runs/{run['id']}")
+    expect(page.locator('[data-testid="status-detail"]')).to_contain_text(
+        "needs a worker that runs commands on 2 GPUs: none online has that many"
+    )
+    expect(page.locator('[data-testid="status-detail"]')).to_contain_text("--gpus 0,1")
+    page.goto(f"{stack.url}/#/workers")
+    cells = page.locator('[data-queue="cmd-cuda-2gpus"] td')
+    expect(cells).to_have_text(["cmd-cuda-2gpus", "1", "0"])  # one run waits, no online worker takes the queue
+    expect(cells.nth(2)).to_have_class(re.compile("warn-text"))
+    api.post(f"/runs/{run['id']}/cancel")
+    expect(page.locator('[data-queue="cmd-cuda-2gpus"]')).to_have_count(0)  # no run waits there any more

@@ -118,6 +118,10 @@ def test_the_worker_says_which_gpus_it_schedules(stack: Stack) -> None:
 
 def test_one_gpu_runs_share_the_worker_never_a_gpu_and_a_two_gpu_run_waits_for_two(stack: Stack) -> None:
     first, second, third = (hold(stack, 1, 4.0) for _ in range(3))
+    # The two-GPU run waits in a queue of its own, which the worker may read before the one-GPU queue: it goes in
+    # once the first two hold both GPUs, so it has to wait for two to be free.
+    for run_id in (first, second):
+        stack.wait_for_run(run_id, {"running"}, timeout=60)
     pair = hold(stack, 2, 1.0)
     runs = {
         run_id: stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=90)
@@ -152,11 +156,22 @@ def test_while_two_runs_run_the_workers_page_lists_both(stack: Stack) -> None:
         stack.wait_for_run(run_id, {"succeeded"}, timeout=60)
 
 
-def test_a_run_asking_for_more_gpus_than_the_worker_has_fails_saying_so(stack: Stack) -> None:
+def test_a_run_asking_for_more_gpus_than_the_worker_has_waits_for_a_bigger_one(stack: Stack, code_dir: Path) -> None:
     run_id = hold(stack, 3, 0.1)
-    run = stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=30)
-    assert run["status"] == "failed"
-    assert "asks for 3 GPU(s); worker gpu@test has 2 (0, 2)" in run["error"]
+    time.sleep(3)  # gpu@test, with 2 GPUs, is idle all this while: it never takes the run
+    waiting = httpx.get(f"{stack.url}/api/runs/{run_id}", timeout=10).json()
+    assert waiting["status"] == "queued" and waiting["queue"] == "cmd-cuda-3gpus", waiting
+    assert "needs a worker that runs commands on 3 GPUs" in waiting["status_detail"]
+    big = {"FAKE_GPUS": "3", "CUDA_VISIBLE_DEVICES": "0,1,2"}
+    args = ["worker", "--device", "cuda", "--gpus", "all", "--code", str(code_dir), "--name", "big@test"]
+    stack.start("big", *args, env=big, program=[str(REPO / "tests/utils/fake_gpus.py")])
+    try:
+        run = stack.wait_for_run(run_id, {"succeeded", "failed"}, timeout=60)
+    finally:
+        stack.stop("big")
+    assert run["status"] == "succeeded", run["error"]
+    assert run["worker"] == "big@test" and run["held_gpus"] == ["0", "1", "2"]
+    assert span(stack, run_id)[2] == "0,1,2"
 
 
 def torchrun(stack: Stack, code_dir: Path, pids: Path, **env: str) -> int:

@@ -142,9 +142,9 @@ export function firstValues(rows) {
   });
 }
 
-/** The device a run was queued for: its own field, its spec's, or its queue's name ("cmd-cuda"). */
+/** The device a run was queued for: its own field, its spec's, or its queue's name ("cmd-cuda", "cmd-cuda-2gpus"). */
 function runDevice(run) {
-  const named = run.device ?? (run.spec && run.spec.device) ?? String(run.queue || "").replace(/^cmd-/, "");
+  const named = run.device ?? (run.spec && run.spec.device) ?? String(run.queue || "").replace(/^cmd-/, "").replace(/-\d+gpus$/, "");
   return DEVICES.includes(named) ? named : "auto";
 }
 
