@@ -60,6 +60,25 @@ export function gpuCapacityWarning(overview, gpus) {
   return `No online worker that runs commands has ${plural(gpus, "GPU")} (${have}): this run will wait in the queue until one starts on a machine with enough (trainboard worker --device cuda --gpus 0,1,… --code DIR).`;
 }
 
+/**
+ * A worker's queues as one short line: the queues of multi-GPU command runs it takes ("cmd-cuda-2gpus" up to its
+ * GPU count) as one range, "any, cuda, cmd-any, cmd-cuda, cmd-cuda-2…8gpus", not seven names.
+ */
+export function queuesText(queues) {
+  const counts = [];
+  const named = [];
+  for (const queue of queues) {
+    const match = /^cmd-cuda-(\d+)gpus$/.exec(queue);
+    if (match) counts.push(Number(match[1]));
+    else named.push(queue);
+  }
+  if (counts.length > 1) {
+    const [low, high] = [Math.min(...counts), Math.max(...counts)];
+    if (high - low + 1 === counts.length) return [...named, `cmd-cuda-${low}…${high}gpus`].join(", ");
+  }
+  return queues.join(", ");
+}
+
 /** "cpu", or "cpu, cuda · 2 × NVIDIA H200 (GPUs 0, 2)" (GPU names counted; a worker names the GPUs it schedules
  * "0: NVIDIA H200"). */
 export function devicesText(worker) {

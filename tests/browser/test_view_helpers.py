@@ -863,6 +863,26 @@ def test_a_workers_devices_name_the_gpus_it_schedules(page: Page, stack: Stack) 
     ]
 
 
+def test_a_workers_multi_gpu_queues_read_as_one_range(page: Page, stack: Stack) -> None:
+    told = _run(
+        page,
+        stack,
+        "workers.js",
+        """(() => {
+          const base = ['any', 'cuda', 'cmd-any', 'cmd-cuda'];
+          const upTo = (n) => [...base, ...Array.from({length: n - 1}, (_, i) => `cmd-cuda-${i + 2}gpus`)];
+          return [m.queuesText(upTo(8)), m.queuesText(upTo(2)), m.queuesText(['any', 'cpu']),
+                  m.queuesText([...base, 'cmd-cuda-2gpus', 'cmd-cuda-4gpus'])];
+        })()""",
+    )
+    assert told == [
+        "any, cuda, cmd-any, cmd-cuda, cmd-cuda-2…8gpus",
+        "any, cuda, cmd-any, cmd-cuda, cmd-cuda-2gpus",
+        "any, cpu",
+        "any, cuda, cmd-any, cmd-cuda, cmd-cuda-2gpus, cmd-cuda-4gpus",  # not a range: every name
+    ]
+
+
 def test_a_command_run_asking_for_more_gpus_than_any_worker_has_is_warned_about(page: Page, stack: Stack) -> None:
     told = _run(
         page,

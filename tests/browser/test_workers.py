@@ -103,5 +103,13 @@ def test_a_multi_gpu_command_run_says_no_worker_has_that_many_and_its_queue_is_l
     cells = page.locator('[data-queue="cmd-cuda-2gpus"] td')
     expect(cells).to_have_text(["cmd-cuda-2gpus", "1", "0"])  # one run waits, no online worker takes the queue
     expect(cells.nth(2)).to_have_class(re.compile("warn-text"))
+    # A worker with 4 GPUs that runs commands says it is there (as `trainboard worker --code DIR` would):
+    queues = ["any", "cuda", "cmd-any", "cmd-cuda", "cmd-cuda-2gpus", "cmd-cuda-3gpus", "cmd-cuda-4gpus"]
+    beat = {"host": "big", "devices": ["cpu", "cuda"], "gpus": [f"{i}: H200" for i in range(4)], "queues": queues,
+            "session": "big-1"}  # fmt: skip
+    assert api.put("/workers/big@box", json=beat).status_code == 200
+    expect(cells).to_have_text(["cmd-cuda-2gpus", "1", "1"])
+    big = page.locator('[data-worker="big@box"] td')
+    expect(big.nth(4)).to_have_text("any, cuda, cmd-any, cmd-cuda, cmd-cuda-2…4gpus")
     api.post(f"/runs/{run['id']}/cancel")
-    expect(page.locator('[data-queue="cmd-cuda-2gpus"]')).to_have_count(0)  # no run waits there any more
+    expect(cells).to_have_text(["cmd-cuda-2gpus", "0", "1"])  # listed while a worker takes it

@@ -3,7 +3,7 @@
 
 import { errorText, get } from "../../api.js";
 import { h, localTime, syncRows, timeAgo, whileVisible } from "../../dom.js";
-import { devicesText, getWorkers, summaryText } from "../../workers.js";
+import { devicesText, getWorkers, queuesText, summaryText } from "../../workers.js";
 
 const POLL_MS = 3000;
 const QUEUE_LABELS = { any: "any (device auto)", cpu: "cpu", cuda: "cuda (GPU)" };
@@ -66,7 +66,7 @@ export function mount(root) {
       h("td", {}, h("span", { class: `badge ${worker.online ? "badge-succeeded" : "badge-cancelled"}`, dataset: { testid: "worker-state" } }, worker.online ? "online" : "offline")),
       h("td", {}, worker.host),
       h("td", {}, devicesText(worker)),
-      h("td", { class: "mono" }, worker.queues.join(", ")),
+      h("td", { class: "mono", title: worker.queues.join(", ") }, queuesText(worker.queues)),
       h("td", { class: "mono", dataset: { testid: "worker-runs" } }, ...runLinks(worker)),
       h("td", { class: "nowrap", title: localTime(worker.started_at) }, timeAgo(worker.started_at)),
       h("td", { class: "nowrap", title: localTime(worker.last_seen) }, timeAgo(worker.last_seen)),
