@@ -300,6 +300,34 @@ MUTANTS = (
         "        run_query.condition(q, dialect=session.get_bind().dialect.name)\n",
         ("tests/backend/test_run_query.py", "-k", "2000"),
     ),
+    Mutant(
+        "a worker takes the multi-GPU queues beyond the GPUs it schedules",
+        "trainboard/queue.py",
+        "[gpus_queue(count) for count in range(2, gpus + 1)]",
+        "[gpus_queue(count) for count in range(2, 65)]",
+        ("tests/e2e/test_gpu_scheduling.py", "-k", "bigger"),
+    ),
+    Mutant(
+        "a multi-GPU command run waits with the one-GPU runs",
+        "trainboard/queue.py",
+        '    if command and name == "cuda" and gpus >= 2:\n',
+        "    if False:\n",
+        ("tests/backend/test_command_runs.py", "-k", "own_queues"),
+    ),
+    Mutant(
+        "a stop signal does not cut a run's log wait short",
+        "worker/run_log.py",
+        "hurry=lifecycle.WORKER_STOPPING,",
+        "hurry=None,",
+        ("tests/worker/test_run_log_stop.py",),
+    ),
+    Mutant(
+        "a 422 echoes its input whole",
+        "backend/api/validation_errors.py",
+        "    if isinstance(value, str):\n        return value if len(value) <= ECHO_CHARS",
+        "    if isinstance(value, str):\n        return value\n        return value if len(value) <= ECHO_CHARS",
+        ("tests/backend/test_metrics_api.py", "-k", "huge"),
+    ),
 )
 
 
