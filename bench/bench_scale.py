@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_ingest import bench_trainboard, make_values  # noqa: E402
+from bench.bench_ingest import make_values, trainboard_target  # noqa: E402
 from bench.bench_read import DIP, MAX_POINTS, SPIKE, fetch  # noqa: E402
 from bench.common import POSTGRES_ADMIN_URL, banner, percentile, postgres_database, running_stack  # noqa: E402
 
@@ -417,7 +417,11 @@ def run_stage(db: Database, workdir: Path, stage: int, tally: Tally, args: argpa
     with running_stack(workdir, workers=0, extra_env=db.stack_env) as stack:
         # Ingestion first: on the empty stage the database holds nothing at all while it is measured.
         values = make_values(args.requests * 1_000, seed=stage)
-        result.ingest_rate, result.post_latencies = bench_trainboard(stack.url, args.requests, values)
+        target = trainboard_target("trainboard", stack, args.requests, values, one_by_one=False,
+                                   postgres=db.url.startswith("postgresql"))  # fmt: skip
+        target.send_round(0, 1)
+        target.check()  # every point stored once
+        result.ingest_rate, result.post_latencies = target.rate, target.latencies
         tally.measured += (args.requests + 3) * 1_000  # the measured run and bench_ingest's 3-request warm-up
         print(
             f"ingestion: {result.ingest_rate:,.0f} points/s; POST of 1,000 points: median "
