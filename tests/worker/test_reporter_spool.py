@@ -4,71 +4,19 @@ order, when it is back; a spool left by a dead worker is delivered by the next o
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.utils.batches import posted_points
+from tests.utils.fake_api import FakeApi
 from tests.utils.stack import free_port
 from trainboard.client import Client
 from worker.reporter import ApiReporter, deliver_leftover_spools
 from worker.spool import Spool
 from worker.training.callbacks import Point
-
-METRICS = re.compile(r"^/api/runs/(\d+)/metrics$")
-
-
-class FakeApi:
-    """Just enough of the API for a reporter, recording every point posted, in arrival order."""
-
-    def __init__(self, port: int) -> None:
-        self.posted: list[tuple[int, str, int]] = []  # (run, key, step)
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                match = METRICS.match(self.path)
-                if match:
-                    run_id = int(match.group(1))
-                    points = posted_points(body)
-                    api.posted.extend((run_id, key, step) for key, step, _ in points)
-                    reply: dict[str, Any] = {"accepted": len(points), "duplicates": 0, "status": "running"}
-                else:  # /status: the heartbeat
-                    reply = {"status": "running", "worker": body.get("worker"), "stop_requested": None}
-                self._reply(reply)
-
-            def do_PUT(self) -> None:  # noqa: N802
-                self.rfile.read(int(self.headers["Content-Length"]))
-                self._reply({"name": self.path.rsplit("/", 1)[-1]})
-
-            def _reply(self, payload: dict[str, Any]) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def steps(self, run_id: int, key: str = "loss") -> list[int]:
-        return [step for run, k, step in self.posted if run == run_id and k == key]
 
 
 @pytest.fixture
