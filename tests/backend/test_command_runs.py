@@ -174,11 +174,13 @@ def test_a_sweep_over_a_command_run_fills_each_runs_command_from_its_own_config(
 
 
 def test_a_random_sweep_over_a_command_run(client: TestClient) -> None:
-    base = {"command": ["python", "t.py", "--lr", "{lr}"], "config": {}}
+    base = {"command": ["python", "t.py", "--lr", "{lr}"], "config": {}, "device": "cuda", "gpus": 2}
     body = {"base": base, "grid": {"lr": {"min": 0.001, "max": 0.1, "log": True}}, "method": "random", "n": 4}
     sweep = client.post("/api/sweeps", json=body).json()
-    lrs = [float(client.get(f"/api/runs/{run_id}").json()["argv"][3]) for run_id in sweep["runs"]]
+    runs = [client.get(f"/api/runs/{run_id}").json() for run_id in sweep["runs"]]
+    lrs = [float(run["argv"][3]) for run in runs]
     assert len(lrs) == 4 and all(0.001 <= lr <= 0.1 for lr in lrs)
+    assert {run["queue"] for run in runs} == {"cmd-cuda-2gpus"}, "each run waits for a worker with two GPUs"
 
 
 def test_a_sweep_whose_command_needs_a_key_no_run_has_is_refused(client: TestClient) -> None:
