@@ -328,6 +328,13 @@ MUTANTS = (
         "    if isinstance(value, str):\n        return value\n        return value if len(value) <= ECHO_CHARS",
         ("tests/backend/test_metrics_api.py", "-k", "huge"),
     ),
+    Mutant(
+        "one-GPU runs overtake a run waiting for several GPUs",
+        "worker/gpus.py",
+        "return count == 0 or (self._line[0] is ticket and len(self._free) >= count)",
+        "return count == 0 or len(self._free) >= count",
+        ("tests/worker/test_gpus.py", "-k", "overtaken"),
+    ),
 )
 
 

@@ -3,7 +3,7 @@
 A worker with several GPUs takes as many runs at once as it has GPUs (Celery's thread pool). Each run holds the GPUs
 it asked for (a command run its ``gpus``, a built-in run on CUDA one) from before it is claimed until it ends, and a
 GPU is held by one run at a time: a run that asks for more GPUs than are free waits, still queued for the API, until
-enough are. Built-in runs train one at a time in this process (the loop's seeds and torch's thread settings are
+enough are, and runs are served in the order they asked (no small run overtakes a big one that waits). Built-in runs train one at a time in this process (the loop's seeds and torch's thread settings are
 process-wide); the other GPUs meanwhile take command runs, each in its own process.
 
 IDs are torch's indices in this worker (after its own ``CUDA_VISIBLE_DEVICES``, if any); :meth:`GpuPool.visible`
@@ -66,6 +66,7 @@ class GpuPool:
     def __init__(self, ids: Sequence[str], *, visible: str | None = None) -> None:
         self.ids = list(ids)
         self._free = list(ids)
+        self._line: list[object] = []  # the runs waiting for GPUs, in the order they asked
         self._changed = threading.Condition()
         self._builtin = threading.Lock()
         # torch index → the id the driver knows, for a child process's CUDA_VISIBLE_DEVICES
@@ -79,13 +80,26 @@ class GpuPool:
 
     @contextmanager
     def hold(self, count: int, *, run_id: int, waiting: threading.Event | None = None) -> Iterator[list[str]]:
-        """Hold ``count`` GPUs of this worker while the block runs; waits until that many are free."""
+        """Hold ``count`` GPUs of this worker while the block runs; waits until that many are free.
+
+        Runs get their GPUs in the order they asked: one asking for one GPU waits behind an earlier one waiting
+        for four, even while a GPU is free, or a stream of one-GPU runs would keep the four-GPU run waiting for
+        ever (each freed GPU taken by the next small run before four are ever free at once). A run asking for
+        none waits for nothing."""
         if count > len(self.ids):
             raise GpuError(f"run {run_id} asks for {count} GPU(s); this worker has {len(self.ids)}")
+        ticket = object()
         with self._changed:
-            if len(self._free) < count and waiting is not None:
-                waiting.set()
-            self._changed.wait_for(lambda: len(self._free) >= count)
+            if count:
+                self._line.append(ticket)
+            try:
+                if not self._turn(ticket, count) and waiting is not None:
+                    waiting.set()
+                self._changed.wait_for(lambda: self._turn(ticket, count))
+            finally:  # served, or gone (an exception while waiting): either way out of the line
+                if count:
+                    self._line.remove(ticket)
+                    self._changed.notify_all()  # the next in line may be served now
             held, self._free = self._free[:count], self._free[count:]
         try:
             yield held
@@ -93,6 +107,10 @@ class GpuPool:
             with self._changed:
                 self._free = sorted(self._free + held, key=self.ids.index)
                 self._changed.notify_all()
+
+    def _turn(self, ticket: object, count: int) -> bool:
+        """Whether a run holding ``ticket`` may take its ``count`` GPUs now (the caller holds the condition)."""
+        return count == 0 or (self._line[0] is ticket and len(self._free) >= count)
 
     @contextmanager
     def builtin_turn(self) -> Iterator[None]:

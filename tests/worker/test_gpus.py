@@ -61,6 +61,40 @@ def test_runs_get_gpus_of_their_own_and_a_two_gpu_run_waits_for_two() -> None:
     assert pool.free == ["0", "1"]
 
 
+def test_a_run_waiting_for_several_gpus_is_not_overtaken_by_later_one_gpu_runs() -> None:
+    """Without an order, each GPU freed goes to the next one-GPU run and a four-GPU run waits for ever."""
+    pool = GpuPool(["0", "1", "2", "3"])
+    order: list[str] = []
+    stop = threading.Event()
+
+    def small(name: str) -> None:  # one-GPU runs, one after another, as long as the queue has them
+        while not stop.is_set():
+            with pool.hold(1, run_id=1):
+                order.append(name)
+                time.sleep(0.02)
+
+    def big() -> None:
+        with pool.hold(4, run_id=2):
+            order.append("big")
+
+    smalls = [threading.Thread(target=small, args=(f"small{i}",)) for i in range(3)]
+    for thread in smalls:
+        thread.start()
+    time.sleep(0.1)  # the three hold three GPUs, turn and turn about
+    waiting_big = threading.Thread(target=big)
+    waiting_big.start()
+    waiting_big.join(5)
+    starved = waiting_big.is_alive()
+    stop.set()
+    for thread in smalls + [waiting_big]:
+        thread.join(5)
+    assert not starved, "the four-GPU run got its GPUs while one-GPU runs kept coming"
+    assert order.count("big") == 1 and order.index("big") < len(order) - 1, "the small runs went on after it"
+    with pool.hold(0, run_id=3) as none:  # a run asking for no GPU never waits
+        assert none == []
+    assert pool.free == ["0", "1", "2", "3"]
+
+
 def test_a_run_asking_for_more_gpus_than_the_worker_has_is_refused_not_left_waiting() -> None:
     with pytest.raises(GpuError, match="asks for 3 GPU"), GpuPool(["0", "1"]).hold(3, run_id=7):
         pass
