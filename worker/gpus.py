@@ -3,8 +3,9 @@
 A worker with several GPUs takes as many runs at once as it has GPUs (Celery's thread pool). Each run holds the GPUs
 it asked for (a command run its ``gpus``, a built-in run on CUDA one) from before it is claimed until it ends, and a
 GPU is held by one run at a time: a run that asks for more GPUs than are free waits, still queued for the API, until
-enough are, and runs are served in the order they asked (no small run overtakes a big one that waits). Built-in runs train one at a time in this process (the loop's seeds and torch's thread settings are
-process-wide); the other GPUs meanwhile take command runs, each in its own process.
+enough are, and runs are served in the order they asked (no small run overtakes a big one that waits). Built-in
+runs train one at a time in this process (the loop's seeds and torch's thread settings are process-wide); the other
+GPUs meanwhile take command runs, each in its own process.
 
 IDs are torch's indices in this worker (after its own ``CUDA_VISIBLE_DEVICES``, if any); :meth:`GpuPool.visible`
 turns held indices into the ``CUDA_VISIBLE_DEVICES`` a command's process needs.
