@@ -23,6 +23,7 @@ from backend.finite import finite_or_none, json_safe
 from backend.status_detail import status_in_words
 from trainboard.command import MAX_ARG_CHARS, MAX_ARGS, CommandError, fill
 from trainboard.limits import MAX_LOG_BATCH_LINES, MAX_STEP, METRIC_KEY_CHARS, METRIC_KEY_MAX_CHARS
+from trainboard.queue import QUEUES, queue_gpus
 from trainboard.spec import MAX_NAME_LENGTH, MAX_TAGS, Tag
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -468,10 +469,15 @@ class Health(BaseModel):
     version: str
 
 
-# trainboard.queue.QUEUES, and the queues of command runs asking for 2 to MAX_GPUS GPUs ("cmd-cuda-2gpus").
-QueueName = Annotated[
-    str, Field(pattern=r"^(any|cpu|cuda|cmd-any|cmd-cpu|cmd-cuda|cmd-cuda-([2-9]|[1-5][0-9]|6[0-4])gpus)$")
-]
+def _known_queue(name: str) -> str:
+    """One of trainboard.queue's QUEUES, or the queue of command runs asking for 2 to MAX_GPUS GPUs, named as
+    ``queue.gpus_queue`` names it ("cmd-cuda-2gpus"): the names come from that module alone."""
+    if name in QUEUES or 2 <= queue_gpus(name) <= MAX_GPUS:
+        return name
+    raise ValueError(f"not a queue: one of {', '.join(QUEUES)}, or cmd-cuda-Ngpus for N from 2 to {MAX_GPUS}")
+
+
+QueueName = Annotated[str, Field(max_length=32), AfterValidator(_known_queue)]
 
 
 class WorkerHeartbeat(BaseModel):

@@ -41,9 +41,11 @@ def gpus_queue(gpus: int) -> str:
 
 
 def queue_gpus(queue: str) -> int:
-    """How many GPUs the runs of ``queue`` ask for: 2 or more for a ``gpus_queue``, else 0 (any other queue)."""
+    """How many GPUs the runs of ``queue`` ask for: 2 or more for a name ``gpus_queue`` gives, else 0 (any other
+    queue, "cmd-cuda-1gpus" and "cmd-cuda-02gpus" included)."""
     count = queue.removeprefix(f"{COMMAND_PREFIX}cuda-").removesuffix(GPUS_SUFFIX)
-    return int(count) if queue.startswith(COMMAND_PREFIX) and queue.endswith(GPUS_SUFFIX) and count.isdigit() else 0
+    gpus = int(count) if count.isascii() and count.isdigit() and len(count) <= 4 else 0
+    return gpus if gpus >= 2 and gpus_queue(gpus) == queue else 0
 
 
 def worker_queues(device: str, *, commands: bool, gpus: int = 0) -> list[str]:

@@ -141,8 +141,9 @@ def test_a_run_asking_for_more_gpus_waits_for_a_worker_that_has_them(client: Tes
     )
     names = [q["name"] for q in client.get("/api/workers").json()["queues"]]
     assert names[-3:] == ["cmd-cuda-2gpus", "cmd-cuda-3gpus", "cmd-cuda-4gpus"]
-    bad = {**big, "queues": ["cmd-cuda-1gpus"]}
-    assert client.put("/api/workers/bad", json=bad).status_code == 422
+    for name in ("cmd-cuda-1gpus", "cmd-cuda-02gpus", "cmd-cuda-65gpus", "cmd-cpu-2gpus"):
+        reply = client.put("/api/workers/bad", json={**big, "queues": [name]})
+        assert reply.status_code == 422 and reply.json()["detail"][0]["loc"][:2] == ["body", "queues"], name
 
 
 def test_the_script_of_a_command_run_may_send_its_config(client: TestClient) -> None:
