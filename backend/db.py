@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# A pooled connection given back less than this long ago is taken without a ping (a round trip, 6 % of a 1,000-point
+# POST on Postgres, docs/BENCHMARKS.md §1); one idle longer is pinged first, and replaced if the server dropped it.
+PING_AFTER_IDLE_S = 1.0
 
 
 def make_engine(url: str) -> Engine:
@@ -27,7 +32,28 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping``, for connections idle ``PING_AFTER_IDLE_S`` or more only. A connection the
+    server dropped within that second (a restart) fails its request once; the failure invalidates the whole pool,
+    so the next requests connect afresh (docs/RELIABILITY.md)."""
+
+    @event.listens_for(engine, "checkin")
+    def _given_back(_dbapi_connection: Any, record: Any) -> None:
+        record.info["given_back"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("given_back", float("-inf")) < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError(f"the database dropped an idle connection: {error}") from error
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -247,8 +247,8 @@ def append_steps(url: str, task: Task) -> tuple[int, float]:
         rows = curve_values(run_id, lo, hi)  # a row per step, a value per key
         points = {key: (list(range(lo, hi)), [row[k] for row in rows]) for k, key in enumerate(KEYS)}
         with factory() as session:
-            _, new = add_points(session, run_id=run_id, points=points, lease=lease)
-        added += new
+            stored = add_points(session, run_id=run_id, points=points, lease=lease)
+        added += stored.accepted if stored else 0
     return added, cpu_s(server) - server_cpu0
 
 
@@ -356,8 +356,8 @@ def write_read_series(url: str, run_id: int, lease: str, n: int, batch: int) -> 
     for lo in range(0, n, batch):
         steps = list(range(lo, min(n, lo + batch)))
         with factory() as session:
-            _, new = add_points(session, run_id=run_id, points={"loss": (steps, values[lo : lo + batch])}, lease=lease)
-        assert new == len(steps), (new, len(steps))
+            stored = add_points(session, run_id=run_id, points={"loss": (steps, values[lo : lo + batch])}, lease=lease)
+        assert stored and stored.accepted == len(steps), (stored, len(steps))
     return spike_step, dip_step, values
 
 

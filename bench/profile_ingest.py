@@ -10,7 +10,10 @@ Runs the API's own code in-process (no HTTP), on a fresh SQLite file and a fresh
      its own: the driver-level insert (`ingest.insert_ignoring_duplicates`: SQLite, a multi-row
      `INSERT ... ON CONFLICT DO NOTHING RETURNING`; Postgres, the stored steps of overlapping blocks read back,
      then the new points packed into blocks by binary COPY), then the rollups of the new points
-     (`rollups.update_rollups`); the rest is the event, the lock and the commit.
+     (`rollups.update_rollups`); the rest is the event, the lock and the commit. On Postgres `add_points` stores a
+     batch of new points in one call of `trainboard_add_points` (revision 0015) instead, so the stages are those
+     of a batch that overlaps stored points (a retry); the call is timed alone (a plain psycopg connection) and
+     so is the Python that prepares its parameters (`ingest_postgres.call_params`).
   3. on Postgres, 1,000 new points written each way the ingestion could (INSERT ... SELECT FROM unnest with text
      or binary parameters, binary COPY of rows, binary COPY of blocks), taking turns, committed with and without
      waiting for the WAL's fsync;
@@ -38,7 +41,8 @@ from backend.db import make_engine, make_sessionmaker, migrate  # noqa: E402
 from backend.schemas import Points, PointsIn  # noqa: E402
 from backend.services import leases, metrics, runs  # noqa: E402
 from backend.services.events import locked_run  # noqa: E402
-from backend.services.metrics.ingest import insert_ignoring_duplicates, series_ids  # noqa: E402
+from backend.services.metrics.ingest import announcement, insert_ignoring_duplicates, series_ids  # noqa: E402
+from backend.services.metrics.ingest_postgres import CALL, call_params  # noqa: E402
 from backend.services.metrics.rollups import update_rollups  # noqa: E402
 from bench.bench_ingest import BATCH, make_values, trainboard_bodies  # noqa: E402
 from bench.common import banner, postgres_database, running_stack  # noqa: E402
@@ -111,10 +115,47 @@ def profile_database(label: str, url: str, raw: list[bytes]) -> None:
         engine.dispose()
     med_whole, med_insert, med_rollup = (statistics.median(x) for x in (whole, insert, rollup))
     print(f"{label}: add_points as it is             {med_whole:7.2f} ms per 1,000 points (median of {n})")
-    print(f"{label}:   of which the insert           {med_insert:7.2f} ms (insert_ignoring_duplicates)")
-    print(f"{label}:   of which the rollups upsert    {med_rollup:7.2f} ms (both levels)")
-    print(f"{label}:   the rest (rows, event, lock, commit) {med_whole - med_insert - med_rollup:7.2f} ms")
+    if url.startswith("sqlite"):
+        print(f"{label}:   of which the insert           {med_insert:7.2f} ms (insert_ignoring_duplicates)")
+        print(f"{label}:   of which the rollups upsert    {med_rollup:7.2f} ms (both levels)")
+        print(f"{label}:   the rest (rows, event, lock, commit) {med_whole - med_insert - med_rollup:7.2f} ms")
+    else:
+        call, params = postgres_call(url, batches[n : 2 * n])
+        print(f"{label}:   of which the call alone       {call:7.2f} ms (trainboard_add_points, plain psycopg)")
+        print(f"{label}:   of which its parameters       {params:7.2f} ms (ingest_postgres.call_params, Python)")
+        print(f"{label}: a batch overlapping stored points, statement by statement: the insert {med_insert:.2f} ms "
+              f"(insert_ignoring_duplicates), the rollups {med_rollup:.2f} ms")  # fmt: skip
     print(f"{label}: add_points, batch already stored {statistics.median(retry):7.2f} ms (a retry)")
+
+
+def postgres_call(url: str, batches: list[Points]) -> tuple[float, float]:
+    """Median milliseconds of one ``trainboard_add_points`` call of each batch on a fresh run, over a plain psycopg
+    connection in autocommit mode as the ingestion makes it, and of preparing its parameters."""
+    import psycopg
+
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            run = runs.new_run(spec=RunSpec(external=True))
+            lease = leases.issue(run)
+            runs.add_runs(session, [run])
+    finally:
+        engine.dispose()
+    params = [call_params(run_id=run.id, points=p, lease=lease, announced=announcement(p)) for p in batches]
+    calls = []
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        for each in params:
+            t = time.perf_counter()
+            outcome = conn.execute(CALL, each).fetchone()
+            calls.append((time.perf_counter() - t) * 1000)
+            assert outcome is not None and outcome[0] == "stored", outcome
+    it = iter(batches)
+
+    def prepare() -> None:
+        points = next(it)
+        call_params(run_id=run.id, points=points, lease=lease, announced=announcement(points))
+
+    return statistics.median(calls), timed(prepare, len(batches))
 
 
 _INSERT = (

@@ -65,7 +65,7 @@ def append_event(session: Session, *, run: Run, kind: EventKind, data: EventData
     run.event_seq += 1
     row = RunEvent(run_id=run.id, seq=run.event_seq, kind=kind.value, data=json_safe(data))
     session.add(row)
-    _wake_at_commit(session, run.id)
+    wake_at_commit(session, run.id)
     return row
 
 
@@ -75,10 +75,10 @@ def appended_in_sql(session: Session, *, run: Run, seq: int) -> None:
     object agrees with the database, and the run's streams wake once the transaction commits."""
     assert seq == run.event_seq + 1
     set_committed_value(run, "event_seq", seq)
-    _wake_at_commit(session, run.id)
+    wake_at_commit(session, run.id)
 
 
-def _wake_at_commit(session: Session, run_id: int) -> None:
+def wake_at_commit(session: Session, run_id: int) -> None:
     """The run's streams wake once the session's transaction commits (``publish_after_commit``)."""
     session.info.setdefault(_UNPUBLISHED, set()).add(run_id)
 

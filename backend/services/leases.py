@@ -37,7 +37,7 @@ class WriteRefused(Exception):
 def issue(run: Run) -> str:
     """Give ``run`` a fresh lease: store its hash, return the secret (shown to the claimer once)."""
     lease = secrets.token_urlsafe(32)
-    run.lease_hash = _digest(lease)
+    run.lease_hash = digest(lease)
     return lease
 
 
@@ -45,7 +45,7 @@ def check(run: Run, lease: str | None) -> None:
     """Raise WriteRefused unless ``lease`` is the run's current one: 403 when absent, 409 when stale or wrong."""
     if not lease:
         raise WriteRefused(403, MISSING)
-    if run.lease_hash is None or not hmac.compare_digest(_digest(lease), run.lease_hash):
+    if run.lease_hash is None or not hmac.compare_digest(digest(lease), run.lease_hash):
         raise WriteRefused(409, _stale(run))
 
 
@@ -53,7 +53,7 @@ def is_current(factory: sessionmaker[Session], run_id: int, lease: str) -> bool:
     """Whether ``lease`` is run ``run_id``'s current lease (what lets a command run's code in without a token)."""
     with factory() as session:
         lease_hash = session.scalar(select(Run.lease_hash).where(Run.id == run_id))
-    return lease_hash is not None and hmac.compare_digest(_digest(lease), lease_hash)
+    return lease_hash is not None and hmac.compare_digest(digest(lease), lease_hash)
 
 
 def check_points(run: Run, lease: str | None) -> None:
@@ -82,5 +82,6 @@ def _stale(run: Run) -> str:
     return f"stale or wrong lease for run {run.id}: {now}; this attempt must stop writing to it"
 
 
-def _digest(lease: str) -> str:
+def digest(lease: str) -> str:
+    """What a run keeps of its lease (``lease_hash``): the lease itself is never stored."""
     return hashlib.sha256(lease.encode()).hexdigest()

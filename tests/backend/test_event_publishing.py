@@ -77,7 +77,10 @@ def test_routes_wake_streams_only_for_new_events(client: TestClient, monkeypatch
 def test_a_batch_of_points_is_one_event_committed_without_waiting_for_the_disk(settings: Settings) -> None:
     """The metrics event (written in SQL on Postgres, by the ORM on SQLite) takes the run's next seq, the status
     event after it the one after, each wakes the run's streams at commit, and a batch's transaction commits
-    without waiting for the WAL's fsync on Postgres (its durability is SQLite's synchronous=NORMAL)."""
+    without waiting for the WAL's fsync on Postgres (its durability is SQLite's synchronous=NORMAL).
+
+    On Postgres the first batch is stored by one call, its own transaction (its commit is checked in
+    test_ingest_postgres.py); the last one, half stored before, statement by statement in the session's."""
     engine = make_engine(settings.sqlalchemy_url)
     factory = make_sessionmaker(engine)
     publisher = RecordingPublisher()
@@ -98,14 +101,18 @@ def test_a_batch_of_points_is_one_event_committed_without_waiting_for_the_disk(s
                     at_commit.append(session.execute(text("SHOW synchronous_commit")).scalar_one())
 
             points = {"loss": ([1, 2, 3], [1.0, 1 / 2, 1 / 3])}
-            stored, accepted = add_points(session, run_id=run.id, points=points, lease=token)
-            assert stored is not None and accepted == 3
+            stored = add_points(session, run_id=run.id, points=points, lease=token)
+            assert stored is not None and stored.accepted == 3
             assert publisher.published == [run.id]
             with locked_run(session, run.id) as locked:
                 assert locked is not None and locked.event_seq == first_seq + 1
                 append_status_event(session, locked)
                 session.commit()
             assert publisher.published == [run.id, run.id]
+            half_stored = {"loss": ([3, 4], [1 / 3, 1 / 4])}
+            stored = add_points(session, run_id=run.id, points=half_stored, lease=token)
+            assert stored is not None and stored.accepted == 1
+            assert publisher.published == [run.id, run.id, run.id]
 
         with factory() as session:
             rows = session.execute(
@@ -113,8 +120,15 @@ def test_a_batch_of_points_is_one_event_committed_without_waiting_for_the_disk(s
                 .where(RunEvent.run_id == run.id)
                 .order_by(RunEvent.seq)
             ).all()
-        assert [(seq, kind) for seq, kind, _ in rows[-2:]] == [(first_seq + 1, "metrics"), (first_seq + 2, "status")]
-        assert rows[-2].data == {"loss": {"first": 1, "last": 3, "n": 3}}
-        assert at_commit == (["off", "on"] if postgres else [])
+        assert [(seq, kind) for seq, kind, _ in rows[-3:]] == [
+            (first_seq + 1, "metrics"),
+            (first_seq + 2, "status"),
+            (first_seq + 3, "metrics"),
+        ]
+        assert rows[-3].data == {"loss": {"first": 1, "last": 3, "n": 3}}
+        assert rows[-1].data == {"loss": {"first": 4, "last": 4, "n": 1}}
+        # Postgres: the call's session (after the call committed itself), the status event, the call that declined
+        # the half-stored batch, then the statements that stored it.
+        assert at_commit == (["on", "on", "on", "off"] if postgres else [])
     finally:
         engine.dispose()

@@ -30,16 +30,16 @@ def post_metrics(
     for the same (key, step) is kept, so a retried batch never duplicates anything. The reply carries the run's
     status: a worker stops when it reads `cancelled`."""
     try:
-        run, accepted = metrics.add_points(session, run_id=run_id, points=batch.latest(), lease=lease)
+        stored = metrics.add_points(session, run_id=run_id, points=batch.latest(), lease=lease)
     except leases.WriteRefused as refused:
         raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
-    if run is None:
+    if stored is None:
         raise HTTPException(status_code=404, detail=f"run {run_id} not found")
     return PointsAccepted(
-        accepted=accepted,
-        duplicates=batch.count - accepted,
-        status=run.status,  # type: ignore[arg-type]
-        stop_requested=run.finish_requested,
+        accepted=stored.accepted,
+        duplicates=batch.count - stored.accepted,
+        status=stored.status,  # type: ignore[arg-type]
+        stop_requested=stored.stop_requested,
     )
 
 

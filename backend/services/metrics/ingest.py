@@ -5,40 +5,67 @@ termination."""
 from __future__ import annotations
 
 import sqlite3
-import struct
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, NamedTuple
 
-from psycopg.types.json import Json
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from backend.finite import json_safe
-from backend.models import BLOCK_STEPS, MetricSeries, Run, utcnow, window_of
+from backend.models import MetricSeries, Run
 from backend.schemas import Arrays, Points
 from backend.services import early_termination, leases
 from backend.services.event_kinds import EventKind, MetricsAnnouncement
-from backend.services.events import append_event, append_status_event, appended_in_sql, locked_run
+from backend.services.events import append_event, append_status_event, locked_run, wake_at_commit
+from backend.services.metrics import ingest_postgres
 from backend.services.metrics.driver_sql import driver_cursor
-from backend.services.metrics.rollups import ranges_by_block, update_rollups
+from backend.services.metrics.rollups import update_rollups
 
 SQLITE_ROWS_PER_STATEMENT = 8_000  # 4 parameters a row; SQLite takes 32,766 parameters per statement
 
 
-def add_points(session: Session, *, run_id: int, points: Points, lease: str | None) -> tuple[Run | None, int]:
+class Stored(NamedTuple):
+    """What a batch's writer hears back: the run's status and stop request, and how many of its points were new."""
+
+    status: str
+    stop_requested: str | None
+    accepted: int
+
+
+def add_points(session: Session, *, run_id: int, points: Points, lease: str | None) -> Stored | None:
     """Store new points (per key, steps in ascending order and their values, as ``PointsIn.latest`` gives them)
     of the attempt holding ``lease`` (``leases.WriteRefused`` otherwise); a point already stored for (key, step) is
-    left as it was (retries are safe).
+    left as it was (retries are safe). None when there is no such run.
 
-    Returns the run and how many points were new. The new ones become one live event. The lease is checked
-    under the run's lock, so a re-queue cannot slip in between the check and the insert. The points stay as
-    arrays per key all the way, so no step costs a Python object of its own beyond the numbers themselves.
+    The new points become one live event. The lease is checked under the run's lock, so a re-queue cannot slip in
+    between the check and the insert. The points stay as arrays per key all the way, so no step costs a Python
+    object of its own beyond the numbers themselves.
+
+    On Postgres a batch is first offered to one server-side call, its own transaction
+    (``ingest_postgres.add_points_in_one_call``); when it stores nothing (a retry, a refusal), the statements below
+    store it or say why. A run in a sweep is then checked against the sweep's early-termination rule, under the
+    run's lock again.
     """
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and points and lease and not session.in_transaction():
+        called = ingest_postgres.add_points_in_one_call(
+            session, run_id=run_id, points=points, lease=lease, announced=announcement(points)
+        )
+        if called.outcome.startswith("stored"):
+            wake_at_commit(session, run_id)
+        session.commit()  # the call committed itself; this wakes the run's streams, and gives the connection back
+        if called.outcome == "stored":
+            assert called.status is not None
+            return Stored(called.status, called.stop_requested, _count(points))
+        if called.outcome == "stored, check":
+            with locked_run(session, run_id) as run:
+                assert run is not None
+                _check_early_termination(session, run=run, new=points)
+                session.commit()
+                return Stored(run.status, run.finish_requested, _count(points))
     with locked_run(session, run_id) as run:
         if run is None:
-            return None, 0
+            return None
         leases.check_points(run, lease)
-        postgres = session.get_bind().dialect.name == "postgresql"
         new: Points = {}
         if points:
             ids = series_ids(session, run_id=run_id, keys=set(points))
@@ -49,13 +76,17 @@ def add_points(session: Session, *, run_id: int, points: Points, lease: str | No
             update_rollups(session, run_id=run_id, points=new)
         if new:
             if postgres:
-                _announce_postgres(session, run=run, seq=seq, data=announcement(new))
+                ingest_postgres.announce(session, run=run, seq=seq, data=announcement(new))
             else:
                 event = append_event(session, run=run, kind=EventKind.METRICS, data=announcement(new))
                 assert event.seq == seq
             _check_early_termination(session, run=run, new=new)
         session.commit()
-        return run, sum(len(steps) for steps, _ in new.values())
+        return Stored(run.status, run.finish_requested, _count(new))
+
+
+def _count(points: Points) -> int:
+    return sum(len(steps) for steps, _ in points.values())
 
 
 def series_ids(session: Session, *, run_id: int, keys: set[str]) -> dict[str, int]:
@@ -87,7 +118,7 @@ def insert_ignoring_duplicates(session: Session, seq: int, series: dict[int, Arr
     """Store the points whose step their series (by id) does not hold yet and return them, in the same shape; each
     records ``seq``, the event that announces it. SQLite: one driver-level multi-row INSERT, and where a point was
     stored before (the statement fails, and SQLite undoes it alone) the same with ON CONFLICT DO NOTHING RETURNING;
-    Postgres: blocks of points (``_insert_postgres``).
+    Postgres: blocks of points (``ingest_postgres.insert_blocks``).
 
     SQLAlchemy's executemany builds a parameter dict per row; for a 1,000-point batch that was most of the
     request (``bench/profile_ingest.py``; the figures are in docs/BENCHMARKS.md, §1). The statement
@@ -95,7 +126,7 @@ def insert_ignoring_duplicates(session: Session, seq: int, series: dict[int, Arr
     """
     with driver_cursor(session) as cursor:
         if session.get_bind().dialect.name == "postgresql":
-            return _insert_postgres(cursor, seq, series)
+            return ingest_postgres.insert_blocks(cursor, seq, series)
         params: list[Any] = []
         for series_id, (steps, values) in series.items():
             params += chain.from_iterable(zip(repeat(series_id), repeat(seq), steps, values))
@@ -133,96 +164,6 @@ def _regrouped(rows: list[tuple[int, int, float | None]]) -> dict[int, Arrays]:
 def _arrays(points: list[tuple[int, float | None]]) -> Arrays:
     steps, values = zip(*points, strict=True)
     return list(steps), list(values)
-
-
-def _insert_postgres(cursor: Any, seq: int, series: dict[int, Arrays]) -> dict[int, Arrays]:
-    """Leave out the points whose step the series already stores (a retry), then pack the rest into one block per
-    series and window of ``BLOCK_STEPS`` steps, written with binary COPY.
-
-    The stored steps are read only from blocks whose span of steps overlaps the batch's within a window: for a
-    series logged in step order, none. The caller holds the run's lock, so no other request writes these series
-    meanwhile.
-    """
-    blocks: list[tuple[int, int, int]] = []  # series, and the index range of its points in one window
-    spans: list[tuple[int, int, int, int]] = []  # series, window, the first and the last of those steps
-    for series_id, (steps, _) in series.items():
-        for lo, hi in ranges_by_block(steps, BLOCK_STEPS):
-            blocks.append((series_id, lo, hi))
-            spans.append((series_id, window_of(steps[lo]), steps[lo], steps[hi - 1]))
-    # Only blocks whose steps overlap the batch's in that window: none at all for a series logged in step order.
-    cursor.execute(
-        "SELECT b.series_id, p.step "
-        "FROM unnest(%b::int[], %b::bigint[], %b::bigint[], %b::bigint[]) AS w(series_id, first_step, low, high) "
-        "JOIN metric_blocks b ON b.series_id = w.series_id "
-        "AND b.first_step >= w.first_step AND b.first_step <= w.high AND b.last_step >= w.low "
-        "CROSS JOIN LATERAL unnest(b.steps) AS p(step) WHERE p.step BETWEEN w.low AND w.high",
-        [list(column) for column in zip(*spans, strict=True)],
-    )
-    stored = set(cursor.fetchall())
-    new: dict[int, Arrays] = {}
-    with cursor.copy(
-        "COPY metric_blocks (series_id, seq, first_step, last_step, steps, vals) FROM STDIN (FORMAT BINARY)"
-    ) as copy:
-        # The arrays go as bytes already in Postgres's binary form (``binary_array``): a binary COPY's field is
-        # the column type's binary form, whatever dumper made it; psycopg's list dumper took a quarter of the COPY.
-        copy.set_types(["int4", "int4", "int8", "int8", "bytea", "bytea"])
-        for series_id, lo, hi in blocks:
-            steps, values = series[series_id][0][lo:hi], series[series_id][1][lo:hi]
-            if stored:
-                kept = [(s, v) for s, v in zip(steps, values, strict=True) if (series_id, s) not in stored]
-                if not kept:
-                    continue
-                steps, values = _arrays(kept)
-            copy.write_row(
-                (series_id, seq, steps[0], steps[-1], binary_array(INT8, steps), binary_array(FLOAT8, values))
-            )
-            new_steps, new_values = new.setdefault(series_id, ([], []))
-            new_steps += steps
-            new_values += values
-    return new
-
-
-INT8, FLOAT8 = (20, "q"), (701, "d")  # an element type: its oid, and its struct code (8 bytes, big-endian)
-
-
-def binary_array(element: tuple[int, str], items: list[Any]) -> bytes:
-    """A one-dimensional array of 8-byte items of type ``element`` in Postgres's binary form (``array_recv``):
-    dimensions, a NULL flag, the element type, then each item's length and bytes (-1 and none for a NULL)."""
-    oid, code = element
-    if None in items:
-        fmt = "".join("i" if item is None else "i" + code for item in items)
-        values = [part for item in items for part in ((-1,) if item is None else (8, item))]
-        return struct.pack(f">iiIii{fmt}", 1, 1, oid, len(items), 1, *values)
-    return struct.pack(
-        f">iiIii{len(items) * ('i' + code)}", 1, 0, oid, len(items), 1, *chain.from_iterable(zip(repeat(8), items))
-    )
-
-
-# The metrics event, the run's event_seq, and synchronous_commit off for this transaction, in one statement.
-_ANNOUNCE_POSTGRES = (
-    "WITH bumped AS (UPDATE runs SET event_seq = %(seq)s WHERE id = %(run_id)s), "
-    "no_fsync AS (SELECT set_config('synchronous_commit', 'off', true)) "
-    "INSERT INTO run_events (run_id, seq, kind, data, created_at) "
-    "SELECT %(run_id)s, %(seq)s, %(kind)s, %(data)s, %(created_at)s FROM no_fsync"
-)
-
-
-def _announce_postgres(session: Session, *, run: Run, seq: int, data: MetricsAnnouncement) -> None:
-    """Append the batch's metrics event, ``seq``, as ``append_event`` would, and let the transaction's commit
-    return before its WAL reaches the disk (``synchronous_commit`` off for this transaction only): what SQLite's
-    WAL mode with ``synchronous=NORMAL`` does for every commit. A crash of the API or a worker loses nothing; a
-    crash of the database server or the machine may lose the last fraction of a second of committed points (never
-    a torn or half-applied batch). The fsync was a third of a 1,000-point batch's time (docs/BENCHMARKS.md, §1;
-    docs/RELIABILITY.md).
-
-    One statement on the driver's cursor: through the ORM these were a ``SET LOCAL``, then an ``INSERT ...
-    RETURNING`` and an ``UPDATE`` at the flush, three round trips and the unit of work (0.5-1 ms of a batch's 4-5).
-    """
-    params = {"seq": seq, "run_id": run.id, "kind": EventKind.METRICS.value, "data": Json(json_safe(data)),
-              "created_at": utcnow()}  # fmt: skip
-    with driver_cursor(session) as cursor:
-        cursor.execute(_ANNOUNCE_POSTGRES, params)
-    appended_in_sql(session, run=run, seq=seq)
 
 
 def announcement(new: Points) -> MetricsAnnouncement:

@@ -7,10 +7,10 @@ import typing
 from bisect import bisect_left
 from collections.abc import Iterator
 from itertools import pairwise
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import ARRAY, Table, and_, bindparam, case, cast, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, and_, case, or_
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -18,6 +18,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from backend.models import ROLLUP_WIDTHS, MetricRollup
 from backend.schemas import Points
 from backend.services.metrics.driver_sql import driver_cursor, executemany
+from backend.services.metrics.pg_arrays import FLOAT8, INT4, INT8, Packed, packed, packed_texts
 
 Extremes = tuple[float | None, int, float | None, int]  # vmin, its step, vmax, its step
 Block = tuple[int, Extremes]  # how many points, and their extremes
@@ -53,23 +54,54 @@ def merge(found: dict[Where, Extremes], where: Where, extremes: Extremes) -> Non
 
 def update_rollups(session: Session, *, run_id: int, points: Points) -> None:
     """Fold newly stored points (per key, steps ascending) into their blocks' min and max (and the steps where
-    those occur), every level.
-
-    The finest level's blocks come from the points, each coarser level's from the finer blocks; one upsert for
-    all of them, which folds each block into its stored row the same way (``fold``).
-    """
+    those occur), every level: one upsert for all of them, which folds each block into its stored row the same way
+    (``fold``); on Postgres the function ``trainboard_fold_rollups`` (revision 0015), on SQLite an executemany (a
+    statement per row costs SQLite no round trip)."""
     if not points:
         return
+    rows = rollup_rows(points)
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        keys = list(points)
+        with driver_cursor(session) as cursor:
+            cursor.execute(FOLD_ROLLUPS_CALL, (run_id, packed_texts(keys), *rollup_columns(rows, keys)))
+        return
+    params = [
+        {"run_id": run_id, "key": key, "width": width, "bucket": bucket, "n": n, "vmin": vmin, "step_min": smin,
+         "vmax": vmax, "step_max": smax}
+        for key, width, bucket, n, (vmin, smin, vmax, smax) in rows
+    ]  # fmt: skip
+    executemany(session, _rollup_upsert(dialect), params)
+
+
+FOLD_ROLLUPS_CALL = "SELECT trainboard_fold_rollups(%s, %b, %b, %b, %b, %b, %b, %b, %b, %b)"
+Row = tuple[str, int, int, int, Extremes]  # key, width, bucket, how many points, their extremes
+
+
+def rollup_rows(points: Points) -> list[Row]:
+    """The blocks of every level that new points (per key, steps ascending) fall in, with their extremes. The
+    finest level's blocks come from the points, each coarser level's from the finer blocks."""
     finest = ROLLUP_WIDTHS[0]
     level = _finest_blocks(points, finest)
-    params = _upsert_params(run_id, finest, level)
+    rows = [(key, finest, bucket, n, extremes) for (key, bucket), (n, extremes) in level.items()]
     for width, coarser in pairwise(ROLLUP_WIDTHS):
         parents: dict[tuple[str, int], Block] = {}
         for (key, bucket), (n, extremes) in level.items():
             _add(parents, (key, bucket * width // coarser), n, extremes)
         level = parents
-        params += _upsert_params(run_id, coarser, level)
-    _upsert(session, params)
+        rows += [(key, coarser, bucket, n, extremes) for (key, bucket), (n, extremes) in level.items()]
+    return rows
+
+
+def rollup_columns(rows: list[Row], keys: list[str]) -> list[Packed]:
+    """The rows as ``trainboard_fold_rollups`` takes them after the run and ``keys``: one array per column, each
+    row's key as its 1-based place in ``keys``."""
+    place = {key: i for i, key in enumerate(keys, 1)}
+    key, width, bucket, n, extremes = zip(*rows, strict=True)
+    vmin, step_min, vmax, step_max = zip(*extremes, strict=True)
+    return [packed(INT4, [place[k] for k in key]), packed(INT4, list(width)), packed(INT8, list(bucket)),
+            packed(INT4, list(n)), packed(FLOAT8, list(vmin)), packed(FLOAT8, list(vmax)),
+            packed(INT8, list(step_min)), packed(INT8, list(step_max))]  # fmt: skip
 
 
 def _finest_blocks(points: Points, width: int) -> dict[tuple[str, int], Block]:
@@ -109,47 +141,20 @@ def _add(blocks: dict[tuple[str, int], Block], where: tuple[str, int], n: int, e
     blocks[where] = (n, extremes) if found is None else (found[0] + n, fold(found[1], extremes))
 
 
-def _upsert_params(run_id: int, width: int, level: dict[tuple[str, int], Block]) -> list[dict[str, Any]]:
-    return [
-        {"run_id": run_id, "key": key, "width": width, "bucket": bucket, "n": n, "vmin": vmin, "step_min": smin,
-         "vmax": vmax, "step_max": smax}
-        for (key, bucket), (n, (vmin, smin, vmax, smax)) in level.items()
-    ]  # fmt: skip
-
-
-_compiled_upserts: dict[tuple[str, str, str], SQLCompiler] = {}
-ROLLUP_COLUMNS = ("run_id", "key", "width", "bucket", "n", "vmin", "vmax", "step_min", "step_max")
+_compiled_upserts: dict[tuple[str, str], SQLCompiler] = {}
 
 
 def _rollup_upsert(dialect: Dialect) -> SQLCompiler:
-    """The rollup upsert, compiled once per driver (SQLAlchemy's executemany cost more than the rows did)."""
-    cache_key = (dialect.name, dialect.driver, dialect.paramstyle)
+    """SQLite's rollup upsert, compiled once per driver (SQLAlchemy's executemany cost more than the rows did)."""
+    cache_key = (dialect.driver, dialect.paramstyle)
     if cache_key not in _compiled_upserts:
         _compiled_upserts[cache_key] = _build_rollup_upsert(dialect)
     return _compiled_upserts[cache_key]
 
 
-def _upsert(session: Session, params: list[dict[str, Any]]) -> None:
-    """Every block's row folded in: on Postgres one statement over arrays (``unnest``), on SQLite an executemany
-    (a statement per row costs SQLite no round trip)."""
-    dialect = session.get_bind().dialect
-    if dialect.name != "postgresql":
-        executemany(session, _rollup_upsert(dialect), params)
-        return
-    compiled = _rollup_upsert(dialect)
-    with driver_cursor(session) as cursor:
-        cursor.execute(compiled.string, {name: [p[name] for p in params] for name in ROLLUP_COLUMNS})
-
-
 def _build_rollup_upsert(dialect: Dialect) -> SQLCompiler:
     table: Table = MetricRollup.__table__  # type: ignore[assignment]
-    stmt: postgresql.Insert | sqlite.Insert
-    if dialect.name == "postgresql":
-        arrays = [cast(bindparam(name), ARRAY(table.c[name].type)) for name in ROLLUP_COLUMNS]
-        rows = func.unnest(*arrays).table_valued(*ROLLUP_COLUMNS).render_derived(name="u")
-        stmt = postgresql.insert(table).from_select(list(ROLLUP_COLUMNS), select(*rows.c))
-    else:
-        stmt = sqlite.insert(table)
+    stmt = sqlite.insert(table)
     new, old = stmt.excluded, table.c
     # fold() in SQL. A NULL comparison is not true, so a NULL new value never replaces a number.
     lower = or_(

@@ -1,0 +1,105 @@
+"""Arrays for Postgres encoded by hand in its binary form (``array_recv``), for the ingestion's hot path: psycopg's
+own list dumper looks at every item, which cost a quarter of a 1,000-point COPY and 0.2 ms of a batch's call.
+
+``binary_array`` gives the bytes (a binary COPY's field); ``packed`` wraps them as a parameter sent as is, with its
+array type, in a statement's binary (``%b``) placeholder.
+"""
+
+from __future__ import annotations
+
+import struct
+from itertools import chain, repeat
+from typing import Any, NamedTuple
+
+import psycopg
+from psycopg.abc import AdaptContext
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
+
+
+class Packed(bytes):
+    """An array parameter already in binary form (``binary_array``), sent as is, typed as ``ARRAY_OID``."""
+
+    ARRAY_OID = 0
+
+
+class PackedInt4(Packed):
+    ARRAY_OID = 1007
+
+
+class PackedInt8(Packed):
+    ARRAY_OID = 1016
+
+
+class PackedFloat8(Packed):
+    ARRAY_OID = 1022
+
+
+class PackedText(Packed):
+    ARRAY_OID = 1009
+
+
+class Element(NamedTuple):
+    """An array's item type: its oid, its struct code (big-endian), and how a parameter of its arrays is sent."""
+
+    oid: int
+    code: str
+    parameter: type[Packed]
+
+
+INT4, INT8, FLOAT8 = Element(23, "i", PackedInt4), Element(20, "q", PackedInt8), Element(701, "d", PackedFloat8)
+TEXT_OID = 25
+
+
+def binary_array(element: Element, items: list[Any]) -> bytes:
+    """A one-dimensional array of ``element`` items: dimensions, a NULL flag, the item type, then each item's length
+    and bytes (-1 and none for a NULL). Empty, it has no dimensions."""
+    if not items:
+        return struct.pack(">iiI", 0, 0, element.oid)
+    size = struct.calcsize(">" + element.code)
+    if None in items:
+        fmt = "".join("i" if item is None else "i" + element.code for item in items)
+        values = [part for item in items for part in ((-1,) if item is None else (size, item))]
+        return struct.pack(f">iiIii{fmt}", 1, 1, element.oid, len(items), 1, *values)
+    return struct.pack(
+        f">iiIii{len(items) * ('i' + element.code)}",
+        *(1, 0, element.oid, len(items), 1),
+        *chain.from_iterable(zip(repeat(size), items)),
+    )
+
+
+def binary_text_array(items: list[str]) -> bytes:
+    """A one-dimensional array of text, each item as its UTF-8 bytes."""
+    if not items:
+        return struct.pack(">iiI", 0, 0, TEXT_OID)
+    encoded = [item.encode() for item in items]
+    lengths = chain.from_iterable((len(e), e) for e in encoded)
+    fmt = "".join(f"i{len(e)}s" for e in encoded)
+    return struct.pack(f">iiIii{fmt}", 1, 0, TEXT_OID, len(items), 1, *lengths)
+
+
+def packed(element: Element, items: list[Any]) -> Packed:
+    return element.parameter(binary_array(element, items))
+
+
+def packed_texts(items: list[str]) -> Packed:
+    return PackedText(binary_text_array(items))
+
+
+class _PackedDumper(Dumper):
+    """Sends a ``Packed`` as its bytes, typed as its array type. The type is set per instance, not on the class:
+    psycopg would otherwise take this dumper for every array of that type it is asked to write by oid (a binary
+    COPY's ``set_types(["int8[]"])`` of plain lists, anywhere in the process)."""
+
+    format = Format.BINARY
+
+    def __init__(self, cls: type[Packed], context: AdaptContext | None = None):
+        super().__init__(cls, context)
+        self.oid = cls.ARRAY_OID
+
+    def dump(self, obj: Packed) -> bytes:
+        return bytes(obj)
+
+
+for _parameter in (PackedInt4, PackedInt8, PackedFloat8, PackedText):
+    psycopg.adapters.register_dumper(_parameter, _PackedDumper)
