@@ -92,7 +92,7 @@ MUTANTS = (
     ),
     Mutant(
         "a retried batch's stored steps packed again (Postgres)",
-        "backend/services/metrics/ingest.py",
+        "backend/services/metrics/ingest_postgres.py",
         "            if stored:\n",
         "            if False:\n",
         ("tests/backend/test_metrics_api.py",),
@@ -149,7 +149,7 @@ MUTANTS = (
     Mutant(
         "lease check skipped: a stale lease still writes",
         "backend/services/leases.py",
-        "if run.lease_hash is None or not hmac.compare_digest(_digest(lease), run.lease_hash):",
+        "if run.lease_hash is None or not hmac.compare_digest(digest(lease), run.lease_hash):",
         "if run.lease_hash is None:",
         ("tests/backend/test_leases.py",),
     ),
@@ -252,11 +252,18 @@ MUTANTS = (
         ("tests/backend/test_downsampling.py",),
     ),
     Mutant(
-        "a batch of points on Postgres commits waiting for the disk (synchronous_commit left on)",
-        "backend/services/metrics/ingest.py",
+        "a retried batch of points on Postgres commits waiting for the disk (synchronous_commit left on)",
+        "backend/services/metrics/ingest_postgres.py",
         "set_config('synchronous_commit', 'off', true)",
         "set_config('synchronous_commit', 'on', true)",
         ("tests/backend/test_event_publishing.py",),
+    ),
+    Mutant(
+        "a batch of points in Postgres's one call commits waiting for the disk",
+        "backend/migrations/versions/0015_ingest_functions.py",
+        "PERFORM set_config('synchronous_commit', 'off', true);",
+        "PERFORM set_config('synchronous_commit', 'on', true);",
+        ("tests/backend/test_ingest_postgres.py",),
     ),
     Mutant(
         "no size bound on a config (nor on a summary)",
@@ -334,6 +341,34 @@ MUTANTS = (
         "return count == 0 or (self._line[0] is ticket and len(self._free) >= count)",
         "return count == 0 or len(self._free) >= count",
         ("tests/worker/test_gpus.py", "-k", "overtaken"),
+    ),
+    Mutant(
+        "Postgres's one call stores a batch whose points may be stored already",
+        "backend/migrations/versions/0015_ingest_functions.py",
+        "        outcome := 'overlap';\n        RETURN;\n",
+        "        NULL;\n",
+        ("tests/backend/test_ingest_postgres.py",),
+    ),
+    Mutant(
+        "Postgres's one call takes points with a wrong lease",
+        "backend/migrations/versions/0015_ingest_functions.py",
+        "IF NOT FOUND OR run.lease_hash IS DISTINCT FROM p_lease_digest OR",
+        "IF NOT FOUND OR",
+        ("tests/backend/test_leases.py", "-k", "postgres and wrong"),
+    ),
+    Mutant(
+        "Postgres's rollups keep a block's old minimum",
+        "backend/migrations/versions/0015_ingest_functions.py",
+        "                    THEN excluded.vmin ELSE o.vmin END,",
+        "                    THEN o.vmin ELSE o.vmin END,",
+        ("tests/backend/test_downsampling.py", "-k", "postgres and exact"),
+    ),
+    Mutant(
+        "the pool never pings an idle connection",
+        "backend/db.py",
+        'if time.monotonic() - record.info.get("given_back", float("-inf")) < PING_AFTER_IDLE_S:',
+        "if True:",
+        ("tests/backend/test_db_reconnect.py",),
     ),
 )
 
