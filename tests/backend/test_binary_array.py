@@ -25,6 +25,9 @@ pytestmark = pytest.mark.postgres
     [
         ([0, 7, 2**62], "int8[]", INT8),
         ([1, -2, 2**31 - 1], "int4[]", INT4),
+        (list(range(-500, 500)), "int8[]", INT8),
+        ([i / 7 - 70 for i in range(1000)], "float8[]", FLOAT8),
+        ([None if i % 100 == 0 else i / 3 for i in range(1000)], "float8[]", FLOAT8),
         ([], "int8[]", INT8),
         ([1.5, -0.0, 1e-300, 3.141592653589793], "float8[]", FLOAT8),
         ([None, 2.5, None], "float8[]", FLOAT8),  # NaN and infinities are stored as NULL
