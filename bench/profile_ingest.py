@@ -43,6 +43,7 @@ from backend.services import leases, metrics, runs  # noqa: E402
 from backend.services.events import locked_run  # noqa: E402
 from backend.services.metrics.ingest import announcement, insert_ignoring_duplicates, series_ids  # noqa: E402
 from backend.services.metrics.ingest_postgres import CALL, call_params  # noqa: E402
+from backend.services.metrics.pg_arrays import packing  # noqa: E402
 from backend.services.metrics.rollups import update_rollups  # noqa: E402
 from bench.bench_ingest import BATCH, make_values, trainboard_bodies  # noqa: E402
 from bench.common import banner, postgres_database, running_stack  # noqa: E402
@@ -146,7 +147,7 @@ def postgres_call(url: str, batches: list[Points]) -> tuple[float, float]:
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
         for each in params:
             t = time.perf_counter()
-            outcome = conn.execute(CALL, each).fetchone()
+            outcome = packing(conn.cursor()).execute(CALL, each).fetchone()
             calls.append((time.perf_counter() - t) * 1000)
             assert outcome is not None and outcome[0] == "stored", outcome
     it = iter(batches)

@@ -15,6 +15,7 @@ from backend.services.metrics.pg_arrays import (
     binary_text_array,
     packed,
     packed_texts,
+    packing,
 )
 
 pytestmark = pytest.mark.postgres
@@ -52,7 +53,7 @@ def test_text_arrays_are_what_postgres_sends_for_them(postgres_url: str) -> None
 
 def test_packed_parameters_arrive_as_their_values(postgres_url: str) -> None:
     with psycopg.connect(postgres_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        row = conn.execute(
+        row = packing(conn.cursor()).execute(
             "SELECT %b, %b, %b, %b, pg_typeof(%b)::text",
             (packed(INT4, [3, 4]), packed(INT8, [2**40]), packed(FLOAT8, [0.5, None]), packed_texts(["a", "b"]),
              packed(INT4, [1])),
@@ -64,7 +65,7 @@ def test_other_arrays_are_written_as_psycopg_writes_them(postgres_url: str) -> N
     """Packed parameters change nothing else: a binary COPY of plain lists typed by name still works."""
     with psycopg.connect(postgres_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         conn.execute("CREATE TEMP TABLE arrays (steps int8[], vals float8[])")
-        with conn.cursor().copy("COPY arrays FROM STDIN (FORMAT BINARY)") as copy:
+        with packing(conn.cursor()).copy("COPY arrays FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["int8[]", "float8[]"])
             copy.write_row(([1, 2], [0.5, None]))
         assert conn.execute("SELECT steps, vals FROM arrays").fetchall() == [([1, 2], [0.5, None])]

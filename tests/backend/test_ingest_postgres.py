@@ -16,6 +16,7 @@ from backend.schemas import Points
 from backend.services import leases
 from backend.services.metrics import ingest_postgres
 from backend.services.metrics.ingest import add_points, announcement
+from backend.services.metrics.pg_arrays import packing
 from backend.services.runs import add_runs, new_run
 from tests.conftest import _truncate
 from trainboard.spec import RunSpec
@@ -109,7 +110,7 @@ def test_the_call_commits_without_waiting_for_the_disk_and_refuses_what_the_stat
 
     def call(conn: psycopg.Connection[Any], lease: str) -> str:
         params = ingest_postgres.call_params(run_id=run_id, points=points, lease=lease, announced=announcement(points))
-        outcome = conn.execute(ingest_postgres.CALL, params).fetchone()
+        outcome = packing(conn.cursor()).execute(ingest_postgres.CALL, params).fetchone()
         assert outcome is not None
         return str(outcome[0])
 

@@ -17,7 +17,7 @@ from backend.services import leases
 from backend.services.event_kinds import EventKind, MetricsAnnouncement
 from backend.services.events import appended_in_sql
 from backend.services.metrics.driver_sql import driver_cursor
-from backend.services.metrics.pg_arrays import FLOAT8, INT4, INT8, binary_array, packed, packed_texts
+from backend.services.metrics.pg_arrays import FLOAT8, INT4, INT8, binary_array, packed, packed_texts, packing
 from backend.services.metrics.rollups import ranges_by_block, rollup_columns, rollup_rows
 
 
@@ -47,7 +47,7 @@ def add_points_in_one_call(
     """
     session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     with driver_cursor(session) as cursor:
-        cursor.execute(CALL, call_params(run_id=run_id, points=points, lease=lease, announced=announced))
+        packing(cursor).execute(CALL, call_params(run_id=run_id, points=points, lease=lease, announced=announced))
         return Called(*cursor.fetchone())
 
 

@@ -2,7 +2,7 @@
 own list dumper looks at every item, which cost a quarter of a 1,000-point COPY and 0.2 ms of a batch's call.
 
 ``binary_array`` gives the bytes (a binary COPY's field); ``packed`` wraps them as a parameter sent as is, with its
-array type, in a statement's binary (``%b``) placeholder.
+array type, in a statement's binary (``%b``) placeholder of a cursor set up by ``packing``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from array import array
 from itertools import chain
 from typing import Any, NamedTuple
 
-import psycopg
 from psycopg.abc import AdaptContext
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
@@ -125,5 +124,11 @@ class _PackedDumper(Dumper):
         return bytes(obj)
 
 
-for _parameter in (PackedInt4, PackedInt8, PackedFloat8, PackedText):
-    psycopg.adapters.register_dumper(_parameter, _PackedDumper)
+def packing(cursor: Any) -> Any:
+    """``cursor``, set to send ``Packed`` parameters. psycopg gives a connection its own copy of the dumpers when
+    SQLAlchemy sets it up, so a dumper registered globally after that (this module imported late, as in a
+    benchmark's worker process) would not reach it, and the arrays would go as ``bytea``; a cursor copies its
+    connection's when it is made."""
+    for parameter in (PackedInt4, PackedInt8, PackedFloat8, PackedText):
+        cursor.adapters.register_dumper(parameter, _PackedDumper)
+    return cursor

@@ -18,7 +18,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from backend.models import ROLLUP_WIDTHS, MetricRollup
 from backend.schemas import Points
 from backend.services.metrics.driver_sql import driver_cursor, executemany
-from backend.services.metrics.pg_arrays import FLOAT8, INT4, INT8, Packed, packed, packed_texts
+from backend.services.metrics.pg_arrays import FLOAT8, INT4, INT8, Packed, packed, packed_texts, packing
 
 Extremes = tuple[float | None, int, float | None, int]  # vmin, its step, vmax, its step
 Block = tuple[int, Extremes]  # how many points, and their extremes
@@ -64,7 +64,7 @@ def update_rollups(session: Session, *, run_id: int, points: Points) -> None:
     if dialect.name == "postgresql":
         keys = list(points)
         with driver_cursor(session) as cursor:
-            cursor.execute(FOLD_ROLLUPS_CALL, (run_id, packed_texts(keys), *rollup_columns(rows, keys)))
+            packing(cursor).execute(FOLD_ROLLUPS_CALL, (run_id, packed_texts(keys), *rollup_columns(rows, keys)))
         return
     params = [
         {"run_id": run_id, "key": key, "width": width, "bucket": bucket, "n": n, "vmin": vmin, "step_min": smin,
