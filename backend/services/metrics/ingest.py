@@ -43,7 +43,7 @@ def add_points(session: Session, *, run_id: int, points: Points, lease: str | No
     On Postgres a batch is first offered to one server-side call, its own transaction
     (``ingest_postgres.add_points_in_one_call``); when it stores nothing (a retry, a refusal), the statements below
     store it or say why. A run in a sweep is then checked against the sweep's early-termination rule, under the
-    run's lock again.
+    run's lock again (an API that dies between the two leaves that batch unchecked; the next one is checked).
     """
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres and points and lease and not session.in_transaction():
