@@ -370,6 +370,13 @@ MUTANTS = (
         "if True:",
         ("tests/backend/test_db_reconnect.py",),
     ),
+    Mutant(
+        "deleting a run leaves its rollups (Postgres has no foreign key to cascade them)",
+        "backend/services/curation.py",
+        "RUN_TABLES = (MetricSeries, MetricRollup, RunEvent, RunLogLine, RunLog)",
+        "RUN_TABLES = (MetricSeries, RunEvent, RunLogLine, RunLog)",
+        ("tests/backend/test_run_curation.py",),
+    ),
 )
 
 

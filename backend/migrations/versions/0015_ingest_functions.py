@@ -9,7 +9,12 @@ overlaps its steps), and the caller's Python has computed the rollups of those p
 but the series and says why, and the caller stores the batch statement by statement as before
 (``backend/services/metrics/ingest.py``). ``trainboard_fold_rollups`` is the rollup upsert both ways use.
 
-SQLite is left as it is: its statements cost no round trip.
+``metric_rollups`` loses its foreign key to ``runs`` on Postgres: a 1,000-point batch writes about 18 rollup rows,
+and checking each against ``runs`` cost 76 of the call's 470 microseconds (6 % of the whole request, measured
+alternating). Like ``metric_blocks``, which never had one, the rows go when their run is deleted because
+``curation._delete_rows`` deletes them, not by ``ON DELETE CASCADE``.
+
+SQLite is left as it is: its statements cost no round trip, and its foreign-key checks are cheap.
 
 Revision ID: 0015
 Revises: 0014
@@ -116,15 +121,21 @@ END $$
 """
 
 
+ROLLUPS_RUN_FK = "fk_metric_rollups_run_id_runs"  # revision 0003's name
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(FOLD_ROLLUPS)
     op.execute(ADD_POINTS)
+    op.drop_constraint(ROLLUPS_RUN_FK, "metric_rollups", type_="foreignkey")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("DELETE FROM metric_rollups r WHERE NOT EXISTS (SELECT 1 FROM runs WHERE runs.id = r.run_id)")
+    op.create_foreign_key(ROLLUPS_RUN_FK, "metric_rollups", "runs", ["run_id"], ["id"], ondelete="CASCADE")
     op.execute("DROP FUNCTION trainboard_add_points")
     op.execute("DROP FUNCTION trainboard_fold_rollups")
