@@ -77,12 +77,38 @@ def test_non_finite_points_are_stored_as_null_and_the_rest_kept(client: TestClie
     assert 0.5 in strict_json(downsampled.text)["loss"]["value"]
 
 
-def test_an_infinite_point_never_hides_the_spike_next_to_it_in_a_chart(client: TestClient) -> None:
+@pytest.mark.parametrize(
+    ("values", "stored"),
+    [
+        (b'[Infinity, NaN, 1e400, "1e400", 0.5, -Infinity]', STORED),
+        (b"[null, Infinity, 0.25, NaN, null, 1.5]", [None, None, 0.25, None, None, 1.5]),
+        (b"[0.5, 1.5, 2.5, 3.5, 4.5, 5.5]", [0.5, 1.5, 2.5, 3.5, 4.5, 5.5]),
+    ],
+)
+def test_non_finite_values_sent_as_arrays_are_stored_as_null(
+    client: TestClient, values: bytes, stored: list[float | None]
+) -> None:
+    run_id, headers = external_run(client)
+    body = b'{"series": {"loss": {"step": [1, 2, 3, 4, 5, 6], "value": ' + values + b"}}}"
+    reply = client.post(f"/api/runs/{run_id}/metrics", content=body, headers=headers)
+    assert reply.status_code == 200, reply.text
+    read = client.get(f"/api/runs/{run_id}/metrics", params={"keys": "loss"})
+    assert strict_json(read.text)["loss"] == {"step": [1, 2, 3, 4, 5, 6], "value": stored}
+
+
+@pytest.mark.parametrize("shape", ["points", "arrays"])
+def test_an_infinite_point_never_hides_the_spike_next_to_it_in_a_chart(client: TestClient, shape: str) -> None:
     """Stored as null, an infinity is no bucket's maximum: the finite spike beside it still shows."""
     run_id, headers = external_run(client)
     values = {100: "Infinity", 101: "5.0"}
-    points = ",".join(f'{{"key":"loss","step":{s},"value":{values.get(s, "1.0")}}}' for s in range(1, 257))
-    client.post(f"/api/runs/{run_id}/metrics", content=f'{{"points":[{points}]}}'.encode(), headers=headers)
+    if shape == "points":
+        points = ",".join(f'{{"key":"loss","step":{s},"value":{values.get(s, "1.0")}}}' for s in range(1, 257))
+        body = f'{{"points":[{points}]}}'
+    else:
+        steps = ",".join(str(s) for s in range(1, 257))
+        numbers = ",".join(values.get(s, "1.0") for s in range(1, 257))
+        body = f'{{"series":{{"loss":{{"step":[{steps}],"value":[{numbers}]}}}}}}'
+    client.post(f"/api/runs/{run_id}/metrics", content=body.encode(), headers=headers)
     chart = strict_json(client.get(f"/api/runs/{run_id}/metrics", params={"keys": "loss", "max_points": 8}).text)
     assert 5.0 in chart["loss"]["value"], chart
 
