@@ -96,9 +96,9 @@ def binary_text_array(items: list[str]) -> bytes:
     if not items:
         return struct.pack(">iiI", 0, 0, TEXT_OID)
     encoded = [item.encode() for item in items]
-    lengths = chain.from_iterable((len(e), e) for e in encoded)
+    parts = chain.from_iterable((len(e), e) for e in encoded)  # each item's length, then its bytes
     fmt = "".join(f"i{len(e)}s" for e in encoded)
-    return struct.pack(f">iiIii{fmt}", 1, 0, TEXT_OID, len(items), 1, *lengths)
+    return struct.pack(f">iiIii{fmt}", 1, 0, TEXT_OID, len(items), 1, *parts)
 
 
 def packed(element: Element, items: list[Any]) -> Packed:
