@@ -1,14 +1,18 @@
-"""Engine and sessions. Alembic owns the schema; the app never calls create_all."""
+"""Engine and sessions, and on Postgres the ingestion's pool of asyncio connections. Alembic owns the schema; the
+app never calls create_all."""
 
 from __future__ import annotations
 
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +58,39 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as error:
             raise DisconnectionError(f"the database dropped an idle connection: {error}") from error
+
+
+def make_ingest_pool(url: str, size: int) -> AsyncConnectionPool[Any] | None:
+    """On Postgres, a pool of up to ``size`` asyncio connections in autocommit mode for
+    ``POST /runs/{id}/metrics`` (``ingest.add_points_from_loop``), not yet open (``await pool.open()`` on the
+    app's event loop); None on SQLite, or when ``size`` is 0. A connection idle ``PING_AFTER_IDLE_S`` or more is
+    pinged first, and replaced if the server dropped it, as the engine's are."""
+    if url.startswith("sqlite") or size == 0:
+        return None
+    given_back: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+
+    async def ping_when_idle(connection: AsyncConnection[Any]) -> None:
+        if time.monotonic() - given_back.get(connection, float("-inf")) >= PING_AFTER_IDLE_S:
+            await connection.execute("")  # raises when the server dropped it: the pool takes another
+
+    async def note_given_back(connection: AsyncConnection[Any]) -> None:
+        given_back[connection] = time.monotonic()
+
+    return AsyncConnectionPool(
+        libpq_url(url),
+        min_size=1,
+        max_size=size,
+        kwargs={"autocommit": True},
+        check=ping_when_idle,
+        reset=note_given_back,
+        open=False,
+        name="ingest",
+    )
+
+
+def libpq_url(url: str) -> str:
+    """A SQLAlchemy URL (``postgresql+psycopg://...``) as libpq takes it, password included."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -36,7 +36,7 @@ from backend.api.validation_errors import validation_error_response
 from backend.api_docs import install_docs
 from backend.auth import load_token_table
 from backend.body_limit import BodySizeLimit
-from backend.db import make_engine, make_sessionmaker
+from backend.db import make_engine, make_ingest_pool, make_sessionmaker
 from backend.request_guard import RequestGuard
 from backend.security_headers import SecurityHeaders
 from backend.services import leases
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.ensure_home()
     engine = make_engine(settings.sqlalchemy_url)
     notifier = Notifier(settings.redis_url)
+    ingest_pool = make_ingest_pool(settings.sqlalchemy_url, settings.ingest_connections)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,6 +102,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         a full collection walked them all, 130-180 ms with every request waiting, about once per 60 batches of
         1,000 points; now it walks only what requests leave behind (docs/BENCHMARKS.md, §1)."""
         await notifier.start()
+        if ingest_pool is not None:
+            await ingest_pool.open(wait=False)  # connects in the background: the database may still be starting
+            app.state.ingest_pool = ingest_pool
         reaper = asyncio.create_task(_reap_forever(app))
         requeue = asyncio.create_task(_requeue_at_startup(app))
         gc.freeze()  # no collection first: start-up leaves little garbage, and unfreeze() gives it back at the end
@@ -113,6 +117,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with contextlib.suppress(asyncio.CancelledError):
             await requeue
         await notifier.stop()
+        if ingest_pool is not None:
+            app.state.ingest_pool = None
+            await ingest_pool.close()
         engine.dispose()
 
     app = FastAPI(
@@ -129,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     publish_after_commit(app.state.sessionmaker, notifier)  # every session, the reaper's too, wakes the streams
     app.state.celery = make_celery(settings)
     app.state.notifier = notifier
+    app.state.ingest_pool = None  # while the app runs, on Postgres: make_ingest_pool's, open
 
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     lease_check = functools.partial(leases.is_current, app.state.sessionmaker)

@@ -4,13 +4,15 @@
                                            [--no-postgres] [--no-mlflow] [--points-one-by-one]
 
 All servers run as real processes on this machine at once: trainboard on a fresh SQLite file, trainboard on a
-fresh Postgres database when one is reachable at 127.0.0.1:5432, and MLflow's tracking server on a fresh SQLite
-file. The client posts pre-encoded bodies, one request at a time over one keep-alive httpx connection per server,
-so each figure is the server's ingestion rate: trainboard's `POST /api/runs/{id}/metrics` vs MLflow's
-`POST /api/2.0/mlflow/runs/log-batch`, whose cap is 1,000 metrics per request. Each body is the one its own client
-sends: trainboard's senders post a batch per key as arrays (`{"series": {"loss": {"step": [...], "value": [...]}}}`;
-`--points-one-by-one` posts the same points as `{"points": [{"key", "step", "value"}, ...]}`), MLflow's client a
-list of metric objects. MLflow gets fewer batches only because it is slow; its rate is flat over the run.
+fresh Postgres database when one is reachable at 127.0.0.1:5432 (twice: as it is, and with
+TRAINBOARD_INGEST_CONNECTIONS=0, each batch stored in a worker thread rather than awaited on the API's event loop,
+that path's baseline), and MLflow's tracking server on a fresh SQLite file. The client posts pre-encoded bodies,
+one request at a time over one keep-alive httpx connection per server, so each figure is the server's ingestion
+rate: trainboard's `POST /api/runs/{id}/metrics` vs MLflow's `POST /api/2.0/mlflow/runs/log-batch`, whose cap is
+1,000 metrics per request. Each body is the one its own client sends: trainboard's senders post a batch per key as
+arrays (`{"series": {"loss": {"step": [...], "value": [...]}}}`; `--points-one-by-one` posts the same points as
+`{"points": [{"key", "step", "value"}, ...]}`), MLflow's client a list of metric objects. MLflow gets fewer batches
+only because it is slow; its rate is flat over the run.
 
 The batches are sent in ``--rounds`` turns, each server's share of a round right after the others', so a change in
 the machine's load (other jobs share these cores) falls on every server alike: each round gives its own ratios,
@@ -203,14 +205,14 @@ def describe(target: Target) -> None:
     )
 
 
-def ratios(name: str, ours: Target, mlflow: Target) -> None:
+def ratios(name: str, ours: Target, baseline: Target, target: float | None = TARGET_RATIO) -> None:
     """The ratio of each round (the two measured minutes apart at most) and the verdict on their median."""
-    each = [a / b for a, b in zip(ours.rates, mlflow.rates, strict=True)]
+    each = [a / b for a, b in zip(ours.rates, baseline.rates, strict=True)]
     median = statistics.median(each)
+    verdict = "" if target is None else f" (target >= {target:.0f}x): {'MET' if median >= target else 'NOT MET'}"
     print(
-        f"ratio {name}: {median:.1f}x median of rounds ({' / '.join(f'{r:.1f}' for r in each)}), "
-        f"{ours.rate / mlflow.rate:.1f}x over the whole run "
-        f"(target >= {TARGET_RATIO:.0f}x): {'MET' if median >= TARGET_RATIO else 'NOT MET'}"
+        f"ratio {name}: {median:.2f}x median of rounds ({' / '.join(f'{r:.2f}' for r in each)}), "
+        f"{ours.rate / baseline.rate:.2f}x over the whole run{verdict}"
     )
 
 
@@ -248,6 +250,16 @@ def main() -> int:
             targets.append(
                 trainboard_target(name, pg_stack, args.batches, values, one_by_one=one_by_one, postgres=True)
             )
+            # The same, each batch stored in a worker thread: the awaited call's baseline.
+            threaded_url = servers.enter_context(postgres_database())
+            threaded_env = {"DATABASE_URL": threaded_url, "TRAINBOARD_INGEST_CONNECTIONS": "0"}
+            threaded_stack = servers.enter_context(
+                running_stack(root / "pg-threads", workers=0, extra_env=threaded_env)
+            )
+            name = "trainboard (Postgres, threads)"
+            targets.append(
+                trainboard_target(name, threaded_stack, args.batches, values, one_by_one=one_by_one, postgres=True)
+            )
         if not args.no_mlflow:
             targets.append(
                 mlflow_target(servers.enter_context(mlflow_server(root / "mlflow")), args.mlflow_batches, values)
@@ -260,6 +272,8 @@ def main() -> int:
         for target in targets:
             target.check()
             describe(target)
+    if database_url:
+        ratios("trainboard on Postgres, awaited/in threads", targets[1], targets[2], target=None)
     if args.no_mlflow:
         return 0
     ours, mlflow = targets[0], targets[-1]

@@ -371,6 +371,27 @@ MUTANTS = (
         ("tests/backend/test_db_reconnect.py",),
     ),
     Mutant(
+        "the ingestion's pool never pings an idle connection",
+        "backend/db.py",
+        'if time.monotonic() - given_back.get(connection, float("-inf")) >= PING_AFTER_IDLE_S:',
+        "if False:",
+        ("tests/backend/test_db_reconnect.py", "-k", "ingestion_pool"),
+    ),
+    Mutant(
+        "a batch whose ingestion connection was lost fails instead of going to the statements",
+        "backend/services/metrics/ingest_postgres.py",
+        "        return None\n",
+        "        raise\n",
+        ("tests/backend/test_db_reconnect.py", "-k", "just_dropped"),
+    ),
+    Mutant(
+        "a batch the awaited call stored wakes no stream",
+        "backend/services/metrics/ingest.py",
+        "        await wake(run_id)\n",
+        "        pass\n",
+        ("tests/backend/test_ingest_postgres.py", "-k", "event_loop"),
+    ),
+    Mutant(
         "deleting a run leaves its rollups (Postgres has no foreign key to cascade them)",
         "backend/services/curation.py",
         "RUN_TABLES = (MetricSeries, MetricRollup, RunEvent, RunLogLine, RunLog)",

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         le=3600,
         description="a cancelled command run's process group gets SIGKILL this long after SIGTERM",
     )
+    ingest_connections: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description="on Postgres, the API's own connections that store metrics batches without a thread (0: none)",
+    )
     stream_poll_s: float = Field(
         default=5.0, gt=0, description="live streams re-read the database this often even when nothing wakes them"
     )

@@ -28,12 +28,14 @@ class Notifier:
         self._publisher = (
             redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2) if redis_url else None
         )
+        self._loop_publisher: aioredis.Redis | None = None  # for ``publish_from_loop``, made on the loop
         self._listener: asyncio.Task[None] | None = None
         self._warned_malformed = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         if self._redis_url:
+            self._loop_publisher = aioredis.Redis.from_url(self._redis_url, socket_connect_timeout=2, socket_timeout=2)
             self._listener = asyncio.create_task(self._listen(self._redis_url))
 
     async def stop(self) -> None:
@@ -41,6 +43,8 @@ class Notifier:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
+        if self._loop_publisher is not None:
+            await self._loop_publisher.aclose()
 
     def publish(self, run_id: int) -> None:
         """Called from any thread after a commit that added events to ``run_id``."""
@@ -50,6 +54,15 @@ class Notifier:
             except redis.RedisError as exc:
                 logger.warning("redis publish failed, falling back to local wake-up: %s", exc)
         self._wake_local(run_id)
+
+    async def publish_from_loop(self, run_id: int) -> None:
+        """``publish``, awaited on the event loop (started), which a Redis round trip must not block."""
+        if self._loop_publisher is not None:
+            try:
+                await self._loop_publisher.publish(f"{CHANNEL_PREFIX}{run_id}", b"1")
+            except redis.RedisError as exc:
+                logger.warning("redis publish failed, falling back to local wake-up: %s", exc)
+        self._set_all(run_id)
 
     def _wake_local(self, run_id: int) -> None:
         if self._loop is None or self._loop.is_closed():

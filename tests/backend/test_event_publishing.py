@@ -62,11 +62,18 @@ def test_commit_publishes_each_run_once_and_rollback_publishes_nothing(settings:
 
 
 def test_routes_wake_streams_only_for_new_events(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The app's own sessions publish through its notifier; a retried metrics batch (nothing new) wakes no one."""
+    """The app's own sessions publish through its notifier (on Postgres, the batch stored by the one call on the
+    event loop, through its ``publish_from_loop``); a retried metrics batch (nothing new) wakes no one."""
     run_id, lease = external_run(client, name="m")
     client.headers.update(lease)
     published: list[int] = []
-    monkeypatch.setattr(client.app.state.notifier, "publish", published.append)  # type: ignore[attr-defined]
+
+    async def publish_from_loop(run_id: int) -> None:
+        published.append(run_id)
+
+    notifier = client.app.state.notifier  # type: ignore[attr-defined]
+    monkeypatch.setattr(notifier, "publish", published.append)
+    monkeypatch.setattr(notifier, "publish_from_loop", publish_from_loop)
     batch = {"points": [{"key": "loss", "step": 1, "value": 0.5}]}
     assert client.post(f"/api/runs/{run_id}/metrics", json=batch).json()["accepted"] == 1
     assert client.post(f"/api/runs/{run_id}/metrics", json=batch).json()["accepted"] == 0

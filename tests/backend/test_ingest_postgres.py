@@ -3,6 +3,7 @@ statement otherwise: both ways leave the same blocks, rollups and events."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,11 +12,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db import make_engine, make_sessionmaker
+from backend.db import make_engine, make_ingest_pool, make_sessionmaker
 from backend.schemas import Points
 from backend.services import leases
 from backend.services.metrics import ingest_postgres
-from backend.services.metrics.ingest import add_points, announcement
+from backend.services.metrics.ingest import add_points, add_points_from_loop, announcement
 from backend.services.metrics.pg_arrays import packing
 from backend.services.runs import add_runs, new_run
 from tests.conftest import _truncate
@@ -100,6 +101,38 @@ def test_one_call_stores_what_the_statements_store(
     one, other = _stored(factory, one_call[0]), _stored(factory, statements[0])
     assert one == other
     assert len(one["blocks"]) == 12 and len(one["events"]) == 6
+
+
+def test_the_call_on_the_event_loop_stores_what_the_statements_store(
+    factory: sessionmaker[Session], migrated_postgres: str
+) -> None:
+    """The API's path: each batch offered to the call on the ingestion's pool, awaited; the rest (a retry, an
+    overlap) by the statements in a thread. Same replies, same rows, and the streams woken once per stored batch."""
+    on_loop, statements = _external_run(factory), _external_run(factory)
+    woken: list[int] = []
+
+    async def wake(run_id: int) -> None:
+        woken.append(run_id)
+
+    async def post_all() -> list[int]:
+        pool = make_ingest_pool(migrated_postgres, 10)
+        assert pool is not None
+        async with pool:
+            accepted = []
+            for batch in BATCHES:
+                with factory() as session:
+                    stored = await add_points_from_loop(
+                        pool, session, run_id=on_loop[0], points=batch, lease=on_loop[1], wake=wake
+                    )
+                    accepted.append(stored.accepted if stored else -1)
+            return accepted
+
+    assert asyncio.run(post_all()) == [6, 3, 0, 2, 4, 2090, 3]
+    assert woken == [on_loop[0]] * 4, "the four batches the call stored; the statements wake at their commit"
+    for batch in BATCHES:
+        with factory() as session:
+            add_points(session, run_id=statements[0], points=batch, lease=statements[1], offer_call=False)
+    assert _stored(factory, on_loop[0]) == _stored(factory, statements[0])
 
 
 def test_the_call_commits_without_waiting_for_the_disk_and_refuses_what_the_statements_refuse(

@@ -20,8 +20,12 @@ async def points_body(request: Request) -> PointsIn:
 
 
 @router.post("", response_model=PointsAccepted, openapi_extra=request_body_schema(PointsIn))
-def post_metrics(
-    run_id: RunId, batch: Annotated[PointsIn, Depends(points_body)], session: SessionDep, lease: LeaseHeader = None
+async def post_metrics(
+    run_id: RunId,
+    batch: Annotated[PointsIn, Depends(points_body)],
+    session: SessionDep,
+    request: Request,
+    lease: LeaseHeader = None,
 ) -> PointsAccepted:
     """Add a batch of points, `{"points": [{"key", "step", "value"}, ...]}` or per key as arrays (the shape the
     GET returns, a tenth of the parse), `{"series": {"<key>": {"step": [...], "value": [...]}}}`, or both (at most
@@ -29,8 +33,12 @@ def post_metrics(
     run was re-queued and claimed again, or this attempt already reported its outcome). A point already stored
     for the same (key, step) is kept, so a retried batch never duplicates anything. The reply carries the run's
     status: a worker stops when it reads `cancelled`."""
+    state = request.app.state
     try:
-        stored = metrics.add_points(session, run_id=run_id, points=batch.latest(), lease=lease)
+        stored = await metrics.add_points_from_loop(
+            state.ingest_pool, session, run_id=run_id, points=batch.latest(), lease=lease,
+            wake=state.notifier.publish_from_loop,
+        )  # fmt: skip
     except leases.WriteRefused as refused:
         raise HTTPException(status_code=refused.status_code, detail=refused.detail) from None
     if stored is None:

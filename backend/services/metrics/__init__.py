@@ -8,8 +8,8 @@ in step order, downsampled from the rollups for charts) and ``keys`` (a run's ke
 points, from the rollups). Routes use the names below.
 """
 
-from backend.services.metrics.ingest import add_points
+from backend.services.metrics.ingest import add_points, add_points_from_loop
 from backend.services.metrics.keys import KeyStats, key_stats
 from backend.services.metrics.reads import metric_keys, read_series
 
-__all__ = ["KeyStats", "add_points", "key_stats", "metric_keys", "read_series"]
+__all__ = ["KeyStats", "add_points", "add_points_from_loop", "key_stats", "metric_keys", "read_series"]

@@ -5,9 +5,13 @@ termination."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
+from functools import partial
 from itertools import chain, repeat
 from typing import Any, NamedTuple
 
+from anyio import to_thread
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -31,7 +35,9 @@ class Stored(NamedTuple):
     accepted: int
 
 
-def add_points(session: Session, *, run_id: int, points: Points, lease: str | None) -> Stored | None:
+def add_points(
+    session: Session, *, run_id: int, points: Points, lease: str | None, offer_call: bool = True
+) -> Stored | None:
     """Store new points (per key, steps in ascending order and their values, as ``PointsIn.latest`` gives them)
     of the attempt holding ``lease`` (``leases.WriteRefused`` otherwise); a point already stored for (key, step) is
     left as it was (retries are safe). None when there is no such run.
@@ -40,28 +46,21 @@ def add_points(session: Session, *, run_id: int, points: Points, lease: str | No
     between the check and the insert. The points stay as arrays per key all the way, so no step costs a Python
     object of its own beyond the numbers themselves.
 
-    On Postgres a batch is first offered to one server-side call, its own transaction
+    On Postgres a batch is first offered (unless not ``offer_call``) to one server-side call, its own transaction
     (``ingest_postgres.add_points_in_one_call``); when it stores nothing (a retry, a refusal), the statements below
     store it or say why. A run in a sweep is then checked against the sweep's early-termination rule, under the
     run's lock again (an API that dies between the two leaves that batch unchecked; the next one is checked).
     """
     postgres = session.get_bind().dialect.name == "postgresql"
-    if postgres and points and lease and not session.in_transaction():
+    if offer_call and postgres and points and lease and not session.in_transaction():
         called = ingest_postgres.add_points_in_one_call(
             session, run_id=run_id, points=points, lease=lease, announced=announcement(points)
         )
         if called.outcome.startswith("stored"):
             wake_at_commit(session, run_id)
         session.commit()  # the call committed itself; this wakes the run's streams, and gives the connection back
-        if called.outcome == "stored":
-            assert called.status is not None
-            return Stored(called.status, called.stop_requested, _count(points))
-        if called.outcome == "stored, check":
-            with locked_run(session, run_id) as run:
-                assert run is not None
-                _check_early_termination(session, run=run, new=points)
-                session.commit()
-                return Stored(run.status, run.finish_requested, _count(points))
+        if called.outcome.startswith("stored"):
+            return after_the_call(session, run_id=run_id, points=points, called=called)
     with locked_run(session, run_id) as run:
         if run is None:
             return None
@@ -83,6 +82,48 @@ def add_points(session: Session, *, run_id: int, points: Points, lease: str | No
             _check_early_termination(session, run=run, new=new)
         session.commit()
         return Stored(run.status, run.finish_requested, _count(new))
+
+
+async def add_points_from_loop(
+    pool: AsyncConnectionPool[Any] | None,
+    session: Session,
+    *,
+    run_id: int,
+    points: Points,
+    lease: str | None,
+    wake: Callable[[int], Awaitable[None]],
+) -> Stored | None:
+    """``add_points`` for a request on the event loop. With ``pool`` (Postgres), a batch is offered to the one call
+    on one of its connections, awaited: the loop serves other requests meanwhile, and no thread is taken (the
+    thread hops and the session were an eighth of a 1,000-point POST, docs/BENCHMARKS.md §1); ``wake`` then wakes
+    the run's streams. What the call leaves (the early-termination check, a retry, a refusal, a lost connection)
+    runs in a worker thread with ``session``, as every batch does without ``pool``."""
+    called = None
+    if pool is not None and points and lease:
+        called = await ingest_postgres.add_points_in_one_call_from(
+            pool, run_id=run_id, points=points, lease=lease, announced=announcement(points)
+        )
+    if called is not None and called.outcome.startswith("stored"):
+        await wake(run_id)
+        after = partial(after_the_call, session, run_id=run_id, points=points, called=called)
+        return after() if called.outcome == "stored" else await to_thread.run_sync(after)  # only a check needs it
+    # No answer (None): the statements offer the call again, on the session's connection; 'overlap' or
+    # 'refused': they store what is new, or say why.
+    add = partial(add_points, session, run_id=run_id, points=points, lease=lease, offer_call=called is None)
+    return await to_thread.run_sync(add)
+
+
+def after_the_call(session: Session, *, run_id: int, points: Points, called: ingest_postgres.Called) -> Stored:
+    """What the writer hears after the call stored ``points``; for 'stored, check', once the run's sweep's
+    early-termination rule has had its look, under the run's lock."""
+    if called.outcome == "stored":
+        assert called.status is not None
+        return Stored(called.status, called.stop_requested, _count(points))
+    with locked_run(session, run_id) as run:
+        assert run is not None
+        _check_early_termination(session, run=run, new=points)
+        session.commit()
+        return Stored(run.status, run.finish_requested, _count(points))
 
 
 def _count(points: Points) -> int:

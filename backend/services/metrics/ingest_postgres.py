@@ -5,9 +5,12 @@ step is new packed into blocks by binary COPY, and the batch's event."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, NamedTuple
 
+import psycopg
 from psycopg.types.json import Json
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy.orm import Session
 
 from backend.finite import json_safe
@@ -19,6 +22,8 @@ from backend.services.events import appended_in_sql
 from backend.services.metrics.driver_sql import driver_cursor
 from backend.services.metrics.pg_arrays import FLOAT8, INT4, INT8, binary_array, packed, packed_texts, packing
 from backend.services.metrics.rollups import ranges_by_block, rollup_columns, rollup_rows
+
+logger = logging.getLogger(__name__)
 
 
 class Called(NamedTuple):
@@ -49,6 +54,22 @@ def add_points_in_one_call(
     with driver_cursor(session) as cursor:
         packing(cursor).execute(CALL, call_params(run_id=run_id, points=points, lease=lease, announced=announced))
         return Called(*cursor.fetchone())
+
+
+async def add_points_in_one_call_from(
+    pool: AsyncConnectionPool[Any], *, run_id: int, points: Points, lease: str, announced: MetricsAnnouncement
+) -> Called | None:
+    """``add_points_in_one_call`` on a connection of ``pool``, awaited on the event loop; None when no answer came
+    (the server was away, or the connection was lost on the way): the batch may or may not be stored, which the
+    statements find out (a retry stores only the points that are new)."""
+    try:
+        async with pool.connection() as connection:
+            cursor = packing(connection.cursor())
+            await cursor.execute(CALL, call_params(run_id=run_id, points=points, lease=lease, announced=announced))
+            return Called(*await cursor.fetchone())  # type: ignore[misc]
+    except (psycopg.OperationalError, PoolTimeout) as error:
+        logger.warning("the ingestion's connection failed, storing the batch by statements: %s", error)
+        return None
 
 
 def call_params(*, run_id: int, points: Points, lease: str, announced: MetricsAnnouncement) -> tuple[Any, ...]:
