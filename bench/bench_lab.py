@@ -660,9 +660,10 @@ def table(levels: list[Level]) -> None:
 # --- the backends --------------------------------------------------------------------------------------------
 
 
-def start_backend(stack: ExitStack, backend: str, tmp: Path) -> tuple[list[str], str, Stack]:
-    """Start the API process(es); returns their URLs, the database (file path or URL) and the stack."""
-    env: dict[str, str] = {}
+def start_backend(stack: ExitStack, backend: str, tmp: Path, api_env: dict[str, str]) -> tuple[list[str], str, Stack]:
+    """Start the API process(es), with ``api_env`` in their environment; returns their URLs, the database (file
+    path or URL) and the stack."""
+    env = dict(api_env)
     database = str(tmp / "home" / "trainboard.sqlite")
     if backend != "sqlite":
         database_url = stack.enter_context(postgres_database())
@@ -710,21 +711,29 @@ def main() -> int:
     parser.add_argument("--viewers", type=int, default=20)
     parser.add_argument("--procs", type=int, default=2, help="processes the writers are spread over")
     parser.add_argument(
+        "--api-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the API process(es), e.g. TRAINBOARD_INGEST_CONNECTIONS=0 (repeatable)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="check the script: 2 small levels of 10 s (about a minute)"
     )
     args = parser.parse_args()
+    api_env = dict(item.partition("=")[::2] for item in args.api_env)
     levels_spec = parse_levels("20x10,40x5" if args.quick else args.levels)
     seconds = 10.0 if args.quick else args.seconds
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     banner(
         f"lab: writers (3/4 worker reporters, 1/4 tracking clients) x iterations/s each, {args.viewers} SSE viewers, "
         f"{args.backend}, levels {', '.join(f'{n}x{r:g}' for n, r in levels_spec)}, {seconds:g} s each, "
-        f"commit {commit}"
+        f"commit {commit}" + "".join(f", {name}={value}" for name, value in api_env.items())
     )
     levels: list[Level] = []
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-lab-")))
-        urls, database, api = start_backend(stack, args.backend, tmp)
+        urls, database, api = start_backend(stack, args.backend, tmp, api_env)
         pids = [p.pid for p in api.processes.values()]
         logs = [api.logs / f"{name}.log" for name in api.processes]
         print(f"# API processes: {len(urls)} ({', '.join(urls)})", flush=True)
