@@ -60,11 +60,15 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError(f"the database dropped an idle connection: {error}") from error
 
 
+INGEST_WAIT_S = 2.0  # a request waits this long for an ingestion connection, then its batch takes a thread
+
+
 def make_ingest_pool(url: str, size: int) -> AsyncConnectionPool[Any] | None:
     """On Postgres, a pool of up to ``size`` asyncio connections in autocommit mode for
     ``POST /runs/{id}/metrics`` (``ingest.add_points_from_loop``), not yet open (``await pool.open()`` on the
     app's event loop); None on SQLite, or when ``size`` is 0. A connection idle ``PING_AFTER_IDLE_S`` or more is
-    pinged first, and replaced if the server dropped it, as the engine's are."""
+    pinged first, and replaced if the server dropped it, as the engine's are. A request waits at most
+    ``INGEST_WAIT_S`` for a connection (all busy, or the server away), then ``PoolTimeout``."""
     if url.startswith("sqlite") or size == 0:
         return None
     given_back: weakref.WeakKeyDictionary[AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
@@ -80,6 +84,7 @@ def make_ingest_pool(url: str, size: int) -> AsyncConnectionPool[Any] | None:
         libpq_url(url),
         min_size=1,
         max_size=size,
+        timeout=INGEST_WAIT_S,
         kwargs={"autocommit": True},
         check=ping_when_idle,
         reset=note_given_back,

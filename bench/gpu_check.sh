@@ -16,7 +16,7 @@ PY=${PYTHON:-python3}
 BUDGET_S=${BUDGET_S:-560}
 {
     echo "# $(date -u '+%Y-%m-%d %H:%M:%S') UTC, commit $(git rev-parse --short HEAD 2>/dev/null), $($PY --version 2>&1) at $(command -v "$PY")"
-    if ! "$PY" -c "import fastapi, uvicorn, httptools, celery, kombu, redis, sqlalchemy, alembic, optuna, pydantic_settings" 2>/dev/null; then
+    if ! "$PY" -c "import fastapi, uvicorn, httptools, celery, kombu, redis, sqlalchemy, alembic, optuna, pydantic_settings, psycopg_pool" 2>/dev/null; then
         if [ -d .gpu/wheels ]; then
             echo "# installing .gpu/wheels into $PY's environment"
             timeout 150 "$PY" -m pip install --no-index --find-links .gpu/wheels --no-cache-dir -r .gpu/requirements.txt \

@@ -3,7 +3,8 @@
 # tool's `carry`) with what the GPU machine lacks. That machine has python3 3.12 with torch, torchvision, numpy,
 # pytest, httpx, psutil and nvidia-ml-py, but not the API's and the queue's packages, and it cannot reach PyPI;
 # ../shared/data does not travel either.
-#   .gpu/requirements.txt  the project's dependencies (pyproject.toml) less torch's, plotly and psycopg (SQLite)
+#   .gpu/requirements.txt  the project's dependencies (pyproject.toml) less torch's and plotly; psycopg stays, since
+#                          the API imports it (its Postgres ingestion) even on SQLite
 #   .gpu/wheels/           their wheels and their dependencies' for CPython 3.12 on manylinux x86_64 (numpy and
 #                          uvloop left out: the image has them), about 14 MB
 #   .gpu/data/             the shared data: MNIST's .gz files and dogs-vs-cats/, about 24 MB
@@ -17,7 +18,7 @@ mkdir -p .gpu/wheels .gpu/data/MNIST/raw
 "$PY" - >.gpu/requirements.txt <<'PYEOF'
 import re, tomllib
 deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
-skip = {"plotly", "psycopg"}  # plotly is only read to serve plotly.js; psycopg only for a Postgres URL
+skip = {"plotly"}  # only read to serve plotly.js
 for dep in deps:
     name = re.split(r"[<>=!~;\[ ]", dep, maxsplit=1)[0]
     if name not in skip:

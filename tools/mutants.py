@@ -380,9 +380,16 @@ MUTANTS = (
     Mutant(
         "a batch whose ingestion connection was lost fails instead of going to the statements",
         "backend/services/metrics/ingest_postgres.py",
-        "        return None\n",
+        '        logger.warning("the ingestion\'s connection failed, storing the batch by statements: %s", error)\n',
         "        raise\n",
         ("tests/backend/test_db_reconnect.py", "-k", "just_dropped"),
+    ),
+    Mutant(
+        "a request waits psycopg's default 30 s for a busy ingestion pool",
+        "backend/db.py",
+        "        timeout=INGEST_WAIT_S,\n",
+        "",
+        ("tests/backend/test_ingest_postgres.py", "-k", "busy"),
     ),
     Mutant(
         "a batch the awaited call stored wakes no stream",

@@ -4,6 +4,7 @@ statement otherwise: both ways leave the same blocks, rollups and events."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend import db
 from backend.db import make_engine, make_ingest_pool, make_sessionmaker
 from backend.schemas import Points
 from backend.services import leases
@@ -133,6 +135,34 @@ def test_the_call_on_the_event_loop_stores_what_the_statements_store(
         with factory() as session:
             add_points(session, run_id=statements[0], points=batch, lease=statements[1], offer_call=False)
     assert _stored(factory, on_loop[0]) == _stored(factory, statements[0])
+
+
+def test_a_batch_that_finds_every_ingestion_connection_busy_is_stored_by_the_statements(
+    factory: sessionmaker[Session], migrated_postgres: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peak (or a server away) leaves a request no ingestion connection: after ``INGEST_WAIT_S`` its batch goes
+    to the statements, in a thread, and is stored all the same."""
+    monkeypatch.setattr(db, "INGEST_WAIT_S", 0.2)
+    run_id, lease = _external_run(factory)
+
+    async def wake(run_id: int) -> None:
+        raise AssertionError("the statements wake the streams at their commit, not the route")
+
+    async def post_while_busy() -> tuple[int, float]:
+        pool = make_ingest_pool(migrated_postgres, 1)
+        assert pool is not None
+        async with pool, pool.connection():  # its only connection, taken
+            with factory() as session:
+                started = time.monotonic()
+                stored = await add_points_from_loop(
+                    pool, session, run_id=run_id, points=BATCHES[0], lease=lease, wake=wake
+                )
+                assert stored is not None
+                return stored.accepted, time.monotonic() - started
+
+    accepted, seconds = asyncio.run(post_while_busy())
+    assert accepted == 6 and 0.2 <= seconds < 2
+    assert sum(len(steps) for *_, steps, _ in _stored(factory, run_id)["blocks"]) == 6
 
 
 def test_the_call_commits_without_waiting_for_the_disk_and_refuses_what_the_statements_refuse(

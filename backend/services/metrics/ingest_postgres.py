@@ -60,16 +60,18 @@ async def add_points_in_one_call_from(
     pool: AsyncConnectionPool[Any], *, run_id: int, points: Points, lease: str, announced: MetricsAnnouncement
 ) -> Called | None:
     """``add_points_in_one_call`` on a connection of ``pool``, awaited on the event loop; None when no answer came
-    (the server was away, or the connection was lost on the way): the batch may or may not be stored, which the
-    statements find out (a retry stores only the points that are new)."""
+    (no connection within ``db.INGEST_WAIT_S``, or the connection was lost on the way): the batch may or may not be
+    stored, which the statements find out (a retry stores only the points that are new)."""
     try:
         async with pool.connection() as connection:
             cursor = packing(connection.cursor())
             await cursor.execute(CALL, call_params(run_id=run_id, points=points, lease=lease, announced=announced))
             return Called(*await cursor.fetchone())  # type: ignore[misc]
-    except (psycopg.OperationalError, PoolTimeout) as error:
+    except PoolTimeout:  # every connection busy (a peak: the thread takes it), or the server away (it fails too)
+        logger.info("no ingestion connection free, storing the batch by statements")
+    except psycopg.OperationalError as error:  # PoolTimeout's parent
         logger.warning("the ingestion's connection failed, storing the batch by statements: %s", error)
-        return None
+    return None
 
 
 def call_params(*, run_id: int, points: Points, lease: str, announced: MetricsAnnouncement) -> tuple[Any, ...]:
