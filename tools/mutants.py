@@ -392,6 +392,13 @@ MUTANTS = (
         ("tests/backend/test_ingest_postgres.py", "-k", "busy"),
     ),
     Mutant(
+        "a batch the awaited call stored wakes no other replica",
+        "backend/services/notifier.py",
+        '                await self._loop_publisher.publish(f"{CHANNEL_PREFIX}{run_id}", b"1")\n',
+        "                pass\n",
+        ("tests/e2e/test_distributed.py", "-k", "sse"),
+    ),
+    Mutant(
         "a batch the awaited call stored wakes no stream",
         "backend/services/metrics/ingest.py",
         "        await wake(run_id)\n",
