@@ -241,25 +241,21 @@ def main() -> int:
         stack = servers.enter_context(running_stack(root / "sqlite", workers=0))
         one_by_one = args.points_one_by_one
         targets = [trainboard_target("trainboard (SQLite)", stack, args.batches, values, one_by_one=one_by_one)]
-        database_url = None if args.no_postgres else servers.enter_context(postgres_database())
-        if database_url:
+        # Postgres as it is, then each batch stored in a worker thread (the awaited call's baseline), each on a
+        # fresh database of its own; none without a server.
+        setups = [("trainboard (Postgres 15)", "pg", {}), ("trainboard (Postgres, threads)", "pg-threads",
+                  {"TRAINBOARD_INGEST_CONNECTIONS": "0"})]  # fmt: skip
+        for name, folder, env in [] if args.no_postgres else setups:
+            database_url = servers.enter_context(postgres_database())
+            if database_url is None:
+                break
             pg_stack = servers.enter_context(
-                running_stack(root / "pg", workers=0, extra_env={"DATABASE_URL": database_url})
+                running_stack(root / folder, workers=0, extra_env={"DATABASE_URL": database_url, **env})
             )
-            name = "trainboard (Postgres 15)"
             targets.append(
                 trainboard_target(name, pg_stack, args.batches, values, one_by_one=one_by_one, postgres=True)
             )
-            # The same, each batch stored in a worker thread: the awaited call's baseline.
-            threaded_url = servers.enter_context(postgres_database())
-            threaded_env = {"DATABASE_URL": threaded_url, "TRAINBOARD_INGEST_CONNECTIONS": "0"}
-            threaded_stack = servers.enter_context(
-                running_stack(root / "pg-threads", workers=0, extra_env=threaded_env)
-            )
-            name = "trainboard (Postgres, threads)"
-            targets.append(
-                trainboard_target(name, threaded_stack, args.batches, values, one_by_one=one_by_one, postgres=True)
-            )
+        postgres = len(targets) > 1
         if not args.no_mlflow:
             targets.append(
                 mlflow_target(servers.enter_context(mlflow_server(root / "mlflow")), args.mlflow_batches, values)
@@ -272,13 +268,13 @@ def main() -> int:
         for target in targets:
             target.check()
             describe(target)
-    if database_url:
+    if postgres:
         ratios("trainboard on Postgres, awaited/in threads", targets[1], targets[2], target=None)
     if args.no_mlflow:
         return 0
     ours, mlflow = targets[0], targets[-1]
     ratios("trainboard/MLflow on SQLite", ours, mlflow)
-    if database_url:
+    if postgres:
         ratios("trainboard on Postgres/MLflow on SQLite", targets[1], mlflow)
     return 0
 
