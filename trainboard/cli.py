@@ -25,7 +25,7 @@ from trainboard import lifecycle
 from trainboard.cli_output import RunWatch, runs_table, terminal_width
 from trainboard.client import ApiError, Client
 from trainboard.log_setup import configure_logging
-from trainboard.settings import Settings
+from trainboard.settings import Settings, env_name
 from trainboard.spec import load_spec_file
 
 VERBOSE_HELP = "log more: -v shows what trainboard and its libraries do (HTTP requests too), -vv debugs"
@@ -106,8 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except ValidationError as exc:
         for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "spec"
-            print(f"error: {field}: {error['msg']}", file=sys.stderr)
+            print(f"error: {_invalid(exc.title, error['loc'], error['msg'])}", file=sys.stderr)
         return 2
     except ApiError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -117,6 +116,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _invalid(model: str, loc: tuple[int | str, ...], msg: str) -> str:
+    """One validation error, named as the user set it: a spec's field (``optimizer.lr``), a setting's environment
+    variable (``TRAINBOARD_PORT``), or none for a rule over several settings."""
+    if model == Settings.__name__:
+        msg = msg.removeprefix("Value error, ")  # our own validators' messages are sentences of their own
+        if not loc:  # a rule over several settings says which itself
+            return msg
+        field = str(loc[0])  # a field's name, or the alias it was set by (DATABASE_URL)
+        return f"{env_name(field) if field in Settings.model_fields else field}: {msg}"
+    return f"{'.'.join(str(p) for p in loc) or 'spec'}: {msg}"
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -146,11 +157,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     from backend.db import migrate
     from backend.main import create_app
 
-    try:
-        settings = _settings(host=args.host, port=args.port)
-    except ValidationError as exc:
-        print(f"error: {exc.errors()[0]['msg'].removeprefix('Value error, ')}", file=sys.stderr)
-        return 2
+    settings = _settings(host=args.host, port=args.port)
     settings.ensure_home()
     migrate(settings.sqlalchemy_url)
     lifecycle.watch_parent()

@@ -24,6 +24,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` of ``Settings`` (e.g. ``TRAINBOARD_PORT``, ``DATABASE_URL``)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"TRAINBOARD_{field.upper()}"
+
+
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused token must not be echoed into a log or a terminal.
     model_config = SettingsConfigDict(env_prefix="TRAINBOARD_", extra="ignore", hide_input_in_errors=True)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
 from tests.utils.datasets import write_mnist
@@ -64,6 +65,19 @@ def test_train_names_the_bad_field(tmp_path: Path) -> None:
     result = _cli("train", str(spec), env=_env(tmp_path), cwd=tmp_path)
     assert result.returncode == 2
     assert "optimizer.lr" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "setting", "value"),
+    [("api", "TRAINBOARD_INGEST_CONNECTIONS", "-1"), ("migrate", "TRAINBOARD_STREAM_POLL_S", "often")],
+)
+def test_a_bad_setting_is_named_by_its_environment_variable(
+    tmp_path: Path, command: str, setting: str, value: str
+) -> None:
+    result = _cli(command, env=_env(tmp_path, **{setting: value}), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {setting}: "), result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_submit_and_ls_talk_to_the_api(tmp_path: Path) -> None:
